@@ -1,0 +1,1 @@
+"""LoRA personalization: datasets, training, export, evaluation and the adapter registry."""

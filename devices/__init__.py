@@ -1,0 +1,1 @@
+"""Wearables: discovery, pairing, links and lossless stream ingest."""

@@ -1,0 +1,94 @@
+"""create_app: build every component of one hub once and wire the HTTP app around them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hub import __version__
+from hub.api import routes_chat, routes_completions, routes_health, routes_models
+from hub.api.body_limit import BodyLimitMiddleware
+from hub.api.errors import install_error_handlers
+from hub.api.metrics import HubMetrics, RequestMetricsMiddleware
+from hub.api.services import HubServices
+from hub.datadir import ensure_data_dir, ensure_owner_token
+from hub.engine.chat_model import ChatModel
+from hub.engine.runner import ModelLoader, ModelRunner
+from hub.models.catalog import ModelCatalog
+from hub.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class UnsafeListenError(RuntimeError):
+    """Refused to listen beyond loopback without the owner's token."""
+
+
+def check_listen_safety(settings: Settings) -> None:
+    """Refuse to serve other machines unless every request must carry the token."""
+    if not settings.require_token and not settings.listens_on_loopback:
+        raise UnsafeListenError(
+            f"refusing to listen on {settings.host} with HUB_REQUIRE_TOKEN off: anyone on the "
+            "network could use the hub; turn the token back on or listen on 127.0.0.1"
+        )
+
+
+def llama_loader(settings: Settings, catalog: ModelCatalog) -> ModelLoader:
+    """Load catalog models with llama.cpp using the hub's thread and context settings."""
+    from hub.engine.llama_model import LlamaCppModel
+
+    def load(name: str) -> ChatModel:
+        path = catalog.path_for(name)
+        return LlamaCppModel(
+            name, path, catalog.info(name), settings.context_length, settings.threads
+        )
+
+    return load
+
+
+def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI:
+    """The hub's ASGI app; ``loader`` replaces llama.cpp in unit tests."""
+    check_listen_safety(settings)
+    ensure_data_dir(settings.data_dir)
+    catalog = ModelCatalog(settings.data_dir)
+    active = settings.model or catalog.active_name()
+    catalog.get(active)
+    runner = ModelRunner(
+        loader or llama_loader(settings, catalog),
+        active,
+        settings.max_queue,
+        settings.max_loaded_models,
+    )
+    metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy)
+    services = HubServices(
+        settings=settings,
+        catalog=catalog,
+        runner=runner,
+        metrics=metrics,
+        owner_token=ensure_owner_token(settings.data_dir),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runner.use(runner.active)
+        logger.info("hub ready with model %s", runner.active)
+        yield
+        await runner.close()
+
+    app = FastAPI(
+        title="Walking NAS hub",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (routes_health, routes_models, routes_chat, routes_completions):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,89 @@
+"""POST /v1/chat/completions: chat with the active or the named model."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from hub.api.auth import require_owner
+from hub.api.openai_format import (
+    chat_chunk,
+    chat_completion,
+    finish_reason,
+    new_id,
+    now,
+    timings,
+    usage,
+)
+from hub.api.schemas import ChatCompletionRequest, SamplingFields
+from hub.api.services import ServicesDep
+from hub.api.streaming import collect_answer, record_when_finished, stream_answer
+from hub.engine.context_window import fit_chat
+from hub.engine.types import ChatMessage, GenerationStats, SamplingParams
+
+router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)])
+
+ROLE_ALIASES = {"developer": "system"}
+
+
+def sampling_params(body: SamplingFields) -> SamplingParams:
+    """Sampling settings from a request; unset fields keep the hub's defaults."""
+    defaults = SamplingParams(max_tokens=1)
+    return SamplingParams(
+        max_tokens=1,
+        temperature=defaults.temperature if body.temperature is None else body.temperature,
+        top_p=body.top_p or defaults.top_p,
+        top_k=defaults.top_k if body.top_k is None else body.top_k,
+        min_p=defaults.min_p if body.min_p is None else body.min_p,
+        repeat_penalty=body.repeat_penalty or defaults.repeat_penalty,
+        frequency_penalty=body.frequency_penalty or 0.0,
+        presence_penalty=body.presence_penalty or 0.0,
+        seed=body.seed,
+        stop=body.stop_sequences(),
+    )
+
+
+@router.post("/chat/completions", response_model=None)
+async def create_chat_completion(
+    body: ChatCompletionRequest, request: Request, services: ServicesDep
+) -> Response:
+    """OpenAI-compatible chat completion, streamed as SSE when ``stream`` is true."""
+    await asyncio.to_thread(services.catalog.get, body.model)
+    messages = [ChatMessage(ROLE_ALIASES.get(m.role, m.role), m.text()) for m in body.messages]
+    prepare = partial(
+        fit_chat,
+        messages=messages,
+        requested_max_tokens=body.max_completion_tokens or body.max_tokens,
+        default_max_tokens=services.settings.default_max_tokens,
+        params=sampling_params(body),
+        trim_oldest=body.context_overflow == "trim_oldest",
+    )
+    generation = await services.runner.start(body.model, prepare)
+    record_when_finished(services, generation)
+    response_id, created, model = new_id("chatcmpl"), now(), generation.model_name
+    if not body.stream:
+        return await collect_answer(
+            generation, request, partial(chat_completion, response_id, created, model)
+        )
+
+    def final(stats: GenerationStats) -> list[dict[str, object]]:
+        last = chat_chunk(response_id, created, model, {}, finish_reason(stats))
+        last["timings"] = timings(stats)
+        events = [last]
+        if body.stream_options and body.stream_options.include_usage:
+            usage_chunk = chat_chunk(response_id, created, model, {})
+            usage_chunk["choices"] = []
+            usage_chunk["usage"] = usage(stats)
+            events.append(usage_chunk)
+        return events
+
+    first = [chat_chunk(response_id, created, model, {"role": "assistant", "content": ""})]
+    return stream_answer(
+        generation,
+        first,
+        lambda piece: chat_chunk(response_id, created, model, {"content": piece}),
+        final,
+    )

@@ -1,0 +1,33 @@
+"""The components one hub is built from, made once in create_app and handed to routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from hub.api.metrics import HubMetrics
+from hub.engine.runner import ModelRunner
+from hub.models.catalog import ModelCatalog
+from hub.settings import Settings
+
+
+@dataclass
+class HubServices:
+    """Everything a route may need."""
+
+    settings: Settings
+    catalog: ModelCatalog
+    runner: ModelRunner
+    metrics: HubMetrics
+    owner_token: str
+
+
+def get_services(request: Request) -> HubServices:
+    """The services of the app serving this request."""
+    services: HubServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[HubServices, Depends(get_services)]

@@ -1,0 +1,65 @@
+"""`hub`: serve, chat, models, token, doctor."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from hub.cli import chat, doctor, models
+from hub.cli.options import DataDirOption
+from hub.datadir import ensure_owner_token
+from hub.models.catalog import UnknownModelError
+from hub.settings import load_settings
+
+app = typer.Typer(
+    name="hub",
+    help="Walking NAS: your own assistant hub, running on this machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models.app, name="models")
+app.command(name="chat")(chat.chat)
+app.command(name="doctor")(doctor.doctor)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataDirOption = None,
+    model: Annotated[str | None, typer.Option(help="Model to start with.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Start the hub: the API, on 127.0.0.1 unless told otherwise."""
+    from hub.api.app import UnsafeListenError, create_app
+
+    console = Console(stderr=True)
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    settings = load_settings(host=host, port=port, data_dir=data_dir, model=model)
+    try:
+        application = create_app(settings)
+    except (UnsafeListenError, UnknownModelError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"Walking NAS hub on http://{settings.host}:{settings.port}  "
+        f"(data: {settings.data_dir}; token: run `hub token`)"
+    )
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def token(data_dir: DataDirOption = None) -> None:
+    """Print the owner's bearer token (made on first use)."""
+    settings = load_settings(data_dir=data_dir)
+    typer.echo(ensure_owner_token(settings.data_dir))

@@ -1,0 +1,136 @@
+"""`hub models list|add|use|remove`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.cli.hub_client import HubClient, HubRequestError
+from hub.cli.options import DataDirOption
+from hub.models.catalog import ModelCatalog, ModelCatalogError, UnknownModelError
+from hub.models.gguf_info import NotAGgufFileError
+from hub.settings import load_settings
+
+app = typer.Typer(help="List, add and switch models.", no_args_is_help=True)
+
+
+def _fail(console: Console, exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(2)
+
+
+@app.command("list")
+def list_models(
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every model with its architecture, size, quantization and context length."""
+    console = Console()
+    settings = load_settings(data_dir=data_dir)
+    catalog = ModelCatalog(settings.data_dir)
+    active = settings.model or catalog.active_name()
+    with Console(stderr=True).status("Reading model files (first time only)..."):
+        rows = catalog.listing()
+    if as_json:
+        data = [
+            {
+                "name": row.entry.name,
+                "active": row.entry.name == active,
+                "source": row.entry.source,
+                "path": str(row.path) if row.path else None,
+                **(row.info.to_dict() if row.info else {}),
+                "has_chat_template": row.info.has_chat_template if row.info else None,
+                "error": row.error,
+            }
+            for row in rows
+        ]
+        for item in data:
+            item.pop("chat_template", None)
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title="Models")
+    for column in ("", "name", "architecture", "size", "quant", "context", "chat template"):
+        table.add_column(column)
+    for row in rows:
+        marker = "*" if row.entry.name == active else ""
+        if row.info is None:
+            table.add_row(marker, row.entry.name, f"[red]{row.error}[/red]", "", "", "", "")
+            continue
+        table.add_row(
+            marker,
+            row.entry.name,
+            row.info.architecture,
+            f"{row.info.file_size / 1e6:.0f} MB",
+            row.info.quantization,
+            str(row.info.context_length),
+            "yes" if row.info.has_chat_template else "no",
+        )
+    console.print(table)
+    console.print("* active model; switch with `hub models use NAME`")
+
+
+@app.command("add")
+def add_model(
+    path: Annotated[Path, typer.Argument(help="A .gguf model file.")],
+    name: Annotated[str | None, typer.Option(help="Name to use (default: file name).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add your own GGUF model file."""
+    console = Console()
+    catalog = ModelCatalog(load_settings(data_dir=data_dir).data_dir)
+    try:
+        entry = catalog.add(path, name)
+    except (NotAGgufFileError, ModelCatalogError) as exc:
+        raise _fail(console, exc) from exc
+    info = catalog.info(entry.name)
+    console.print(
+        f"Added {entry.name}: {info.architecture}, {info.quantization}, "
+        f"context {info.context_length}. Use it with `hub models use {entry.name}`."
+    )
+
+
+@app.command("use")
+def use_model(
+    name: Annotated[str, typer.Argument(help="Model name from `hub models list`.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Make NAME the active model; a running hub switches at once."""
+    console = Console()
+    settings = load_settings(data_dir=data_dir)
+    catalog = ModelCatalog(settings.data_dir)
+    try:
+        catalog.set_active(name)
+    except UnknownModelError as exc:
+        raise _fail(console, exc) from exc
+    client = HubClient(settings)
+    try:
+        if client.is_running():
+            with console.status(f"Switching the running hub to {name}..."):
+                client.use_model(name)
+            console.print(f"The running hub now answers with {name}.")
+        else:
+            console.print(f"{name} will answer when the hub starts.")
+    except HubRequestError as exc:
+        raise _fail(console, exc) from exc
+    finally:
+        client.close()
+
+
+@app.command("remove")
+def remove_model(
+    name: Annotated[str, typer.Argument(help="A model you added.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Forget a model you added (the file stays where it is)."""
+    console = Console()
+    catalog = ModelCatalog(load_settings(data_dir=data_dir).data_dir)
+    try:
+        catalog.remove(name)
+    except (UnknownModelError, ModelCatalogError) as exc:
+        raise _fail(console, exc) from exc
+    console.print(f"Removed {name}.")

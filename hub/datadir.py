@@ -1,0 +1,55 @@
+"""The data directory: created owner-only, holding the token, settings, models and databases."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+TOKEN_FILE_NAME = "owner_token"
+
+
+def ensure_data_dir(data_dir: Path) -> Path:
+    """Create the data directory (mode 0700) if missing and return it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    return data_dir
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Write a file only its owner can read, atomically (a crash leaves the old or the new one)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def token_path(data_dir: Path) -> Path:
+    """Where the owner's bearer token is kept."""
+    return data_dir / TOKEN_FILE_NAME
+
+
+def read_owner_token(data_dir: Path) -> str | None:
+    """Return the owner's token, or None when the hub has never started with this data directory."""
+    path = token_path(data_dir)
+    if not path.exists():
+        return None
+    return path.read_text(encoding="utf-8").strip() or None
+
+
+def ensure_owner_token(data_dir: Path) -> str:
+    """Return the owner's token, making one on first start."""
+    existing = read_owner_token(data_dir)
+    if existing:
+        return existing
+    ensure_data_dir(data_dir)
+    token = "wnas_" + secrets.token_urlsafe(32)
+    write_private_file(token_path(data_dir), token + "\n")
+    return token

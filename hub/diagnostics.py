@@ -1,0 +1,183 @@
+"""Health checks behind `hub doctor`: each says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.datadir import token_path
+from hub.models.catalog import ModelCatalog
+from hub.models.gguf_info import NotAGgufFileError
+from hub.models.packaged import PackagedModelMissingError
+from hub.settings import Settings
+
+MIN_FREE_BYTES = 2 * 1024**3
+CRITICAL_FREE_BYTES = 512 * 1024**2
+WANTED_CPU_FLAGS = ("avx2", "fma", "f16c")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check."""
+
+    name: str
+    status: str  # "ok", "warn" or "fail"
+    detail: str
+    fix: str = ""
+
+
+def check_data_dir(settings: Settings) -> CheckResult:
+    """The data directory exists, is writable, and only its owner can read it."""
+    path = settings.data_dir
+    if not path.exists():
+        return CheckResult(
+            "data directory",
+            "warn",
+            f"{path} does not exist yet",
+            "it is created on first `hub serve`",
+        )
+    if not os.access(path, os.W_OK):
+        return CheckResult(
+            "data directory",
+            "fail",
+            f"{path} is not writable by this user",
+            f"chown -R $(id -un) {path}",
+        )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return CheckResult(
+            "data directory",
+            "fail",
+            f"{path} is readable by others (mode {mode:o})",
+            f"chmod 700 {path}",
+        )
+    token = token_path(path)
+    if token.exists() and stat.S_IMODE(token.stat().st_mode) & 0o077:
+        return CheckResult(
+            "data directory", "fail", f"{token} is readable by others", f"chmod 600 {token}"
+        )
+    return CheckResult("data directory", "ok", f"{path} (mode {mode:o})")
+
+
+def check_disk(settings: Settings) -> CheckResult:
+    """Enough free disk for databases, adapters and another model."""
+    probe = settings.data_dir if settings.data_dir.exists() else Path.home()
+    free = shutil.disk_usage(probe).free
+    detail = f"{free / 1024**3:.1f} GiB free at {probe}"
+    if free < CRITICAL_FREE_BYTES:
+        return CheckResult("disk", "fail", detail, "free disk space: the hub needs at least 2 GiB")
+    if free < MIN_FREE_BYTES:
+        return CheckResult("disk", "warn", detail, "free some space: 2 GiB or more is advised")
+    return CheckResult("disk", "ok", detail)
+
+
+def check_models(settings: Settings) -> list[CheckResult]:
+    """Every model file is present and really a GGUF model; the active one above all."""
+    catalog = ModelCatalog(settings.data_dir)
+    active = settings.model or catalog.active_name()
+    results = []
+    for entry in catalog.entries():
+        label = f"model {entry.name}" + (" (active)" if entry.name == active else "")
+        try:
+            info = catalog.info(entry.name)
+        except (NotAGgufFileError, PackagedModelMissingError, OSError) as exc:
+            level = "fail" if entry.name == active else "warn"
+            fix = (
+                "run `make setup` to reinstall packaged models"
+                if entry.source == "packaged"
+                else f"restore the file or `hub models remove {entry.name}`"
+            )
+            results.append(CheckResult(label, level, str(exc), fix))
+            continue
+        results.append(
+            CheckResult(
+                label,
+                "ok",
+                f"{info.architecture} {info.quantization}, {info.file_size / 1e6:.0f} MB",
+            )
+        )
+    return results
+
+
+def check_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> CheckResult:
+    """The CPU has the vector instructions llama.cpp is fast with."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return CheckResult("cpu", "warn", "cannot read /proc/cpuinfo", "")
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags.update(line.split(":", 1)[1].split())
+    cores = os.cpu_count() or 1
+    if "asimd" in flags:
+        return CheckResult("cpu", "ok", f"{cores} cores, ARM NEON")
+    missing = [flag for flag in WANTED_CPU_FLAGS if flag not in flags]
+    if missing:
+        return CheckResult(
+            "cpu",
+            "warn",
+            f"{cores} cores, missing {', '.join(missing)}",
+            "expect slow answers; pick a smaller model with `hub models use`",
+        )
+    return CheckResult("cpu", "ok", f"{cores} cores, {' '.join(WANTED_CPU_FLAGS)}")
+
+
+def check_llama_cpp() -> CheckResult:
+    """llama.cpp is built and loads."""
+    try:
+        import llama_cpp
+    except (ImportError, OSError) as exc:
+        return CheckResult("llama.cpp", "fail", str(exc), "run `make setup` to rebuild it")
+    return CheckResult("llama.cpp", "ok", f"llama-cpp-python {llama_cpp.__version__}")
+
+
+def check_port(settings: Settings, hub_running: Callable[[], bool]) -> CheckResult:
+    """The port is free for the hub, or the hub itself is on it."""
+    where = f"{settings.host}:{settings.port}"
+    if hub_running():
+        return CheckResult("port", "ok", f"the hub is answering on {where}")
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((settings.host, settings.port))
+        except OSError as exc:
+            return CheckResult(
+                "port",
+                "fail",
+                f"cannot listen on {where}: {exc.strerror}",
+                "stop what uses it, or start with `hub serve --port N`",
+            )
+    return CheckResult("port", "ok", f"{where} is free")
+
+
+def check_listen_address(settings: Settings) -> CheckResult:
+    """Beyond loopback, the token must be on."""
+    if settings.listens_on_loopback:
+        return CheckResult("listen address", "ok", f"{settings.host} (this machine only)")
+    if not settings.require_token:
+        return CheckResult(
+            "listen address",
+            "fail",
+            f"{settings.host} with the token turned off",
+            "unset HUB_REQUIRE_TOKEN or listen on 127.0.0.1",
+        )
+    return CheckResult("listen address", "ok", f"{settings.host} (token required)")
+
+
+def run_checks(settings: Settings, hub_running: Callable[[], bool]) -> list[CheckResult]:
+    """Every check, in the order a person would fix them."""
+    return [
+        check_data_dir(settings),
+        check_disk(settings),
+        check_llama_cpp(),
+        check_cpu(),
+        *check_models(settings),
+        check_listen_address(settings),
+        check_port(settings, hub_running),
+    ]

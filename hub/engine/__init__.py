@@ -1,0 +1,1 @@
+"""Running models: the ChatModel seam, its llama.cpp implementation, and the request scheduler."""

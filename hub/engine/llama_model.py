@@ -1,0 +1,144 @@
+"""LlamaCppModel: a quantized GGUF model run in-process by llama.cpp."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import llama_cpp
+
+from hub.engine.chat_template import (
+    PLAIN_CHAT_STOPS,
+    ChatTemplate,
+    render_plain_chat,
+)
+from hub.engine.stop_text import StopTextFilter
+from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParams
+from hub.models.gguf_info import GgufInfo
+
+logger = logging.getLogger(__name__)
+
+
+class LlamaCppModel:
+    """One GGUF file loaded by llama.cpp; reuses the KV cache for an unchanged prompt prefix."""
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        info: GgufInfo,
+        context_length: int,
+        threads: int,
+        lora_path: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.info = info
+        self.context_length = min(context_length, info.context_length)
+        self._llm = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=self.context_length,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=512,
+            lora_path=str(lora_path) if lora_path else None,
+            verbose=False,
+        )
+        self._template = (
+            ChatTemplate(info.chat_template, info.bos_token or "", info.eos_token or "")
+            if info.chat_template
+            else None
+        )
+
+    def _tokenize(self, text: str) -> list[int]:
+        # A template that already writes the BOS token must not get a second one.
+        bos = self.info.bos_token
+        add_bos = not (bos and text.startswith(bos))
+        tokens: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        return tokens
+
+    def render_chat(self, messages: list[ChatMessage]) -> Prompt:
+        """Render with the model's chat template, or a plain transcript for base models."""
+        if self._template is None:
+            return Prompt(self._tokenize(render_plain_chat(messages)), PLAIN_CHAT_STOPS)
+        stops = (self.info.eos_token,) if self.info.eos_token else ()
+        return Prompt(self._tokenize(self._template.render(messages)), stops)
+
+    def render_text(self, text: str) -> Prompt:
+        """Tokenize raw text for a plain completion."""
+        return Prompt(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+
+    def count_cached(self, tokens: list[int]) -> int:
+        """How many leading prompt tokens are already in the KV cache."""
+        cached = 0
+        for have, want in zip(self._llm.input_ids[: self._llm.n_tokens], tokens, strict=False):
+            if have != want:
+                break
+            cached += 1
+        return min(cached, max(len(tokens) - 1, 0))
+
+    def generate(
+        self,
+        prompt: Prompt,
+        params: SamplingParams,
+        stats: GenerationStats,
+        cancelled: Callable[[], bool],
+    ) -> Iterator[str]:
+        """Stream text pieces; stop on end-of-generation, a stop string, the budget or cancel."""
+        llm = self._llm
+        stats.prompt_tokens = len(prompt.tokens)
+        stats.cached_prompt_tokens = self.count_cached(prompt.tokens)
+        if params.seed is not None:
+            llm.set_seed(params.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stop_filter = StopTextFilter(tuple(params.stop) + prompt.stop)
+        vocab = llm._model.vocab
+        started = time.perf_counter()
+        first_token_at: float | None = None
+        stats.finish_reason = "length"
+        tokens = llm.generate(
+            prompt.tokens,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=params.min_p,
+            temp=params.temperature,
+            repeat_penalty=params.repeat_penalty,
+            frequency_penalty=params.frequency_penalty,
+            presence_penalty=params.presence_penalty,
+        )
+        try:
+            for token in tokens:
+                now = time.perf_counter()
+                if first_token_at is None:
+                    first_token_at = now
+                    stats.time_to_first_token = now - started
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    stats.finish_reason = "stop"
+                    break
+                stats.completion_tokens += 1
+                stats.decode_seconds = now - first_token_at
+                text = stop_filter.feed(decoder.decode(llm.detokenize([token])))
+                if text:
+                    yield text
+                if stop_filter.stopped:
+                    stats.finish_reason = "stop"
+                    break
+                if cancelled():
+                    stats.finish_reason = "cancelled"
+                    break
+                if stats.completion_tokens >= params.max_tokens:
+                    break
+                if stats.prompt_tokens + stats.completion_tokens >= self.context_length:
+                    break
+        finally:
+            tokens.close()
+        tail = stop_filter.feed(decoder.decode(b"", final=True)) + stop_filter.flush()
+        if tail and stats.finish_reason != "cancelled":
+            yield tail
+
+    def close(self) -> None:
+        """Free llama.cpp's memory for this model."""
+        self._llm.close()

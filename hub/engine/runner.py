@@ -1,0 +1,180 @@
+"""ModelRunner: one model at work at a time, a bounded wait queue, and streaming to asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from hub.engine.chat_model import ChatModel
+from hub.engine.types import GenerationStats, Prompt, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+PrepareFn = Callable[[ChatModel], tuple[Prompt, SamplingParams]]
+ModelLoader = Callable[[str], ChatModel]
+
+
+class QueueFullError(RuntimeError):
+    """Too many requests are already waiting for the model."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the hub is busy; retry in about {retry_after} s")
+        self.retry_after = retry_after
+
+
+_DONE = object()
+
+
+@dataclass
+class Generation:
+    """A running generation: iterate it for text pieces; ``stats`` is complete once it ends."""
+
+    model_name: str
+    stats: GenerationStats
+    _pieces: asyncio.Queue[object]
+    _cancel: threading.Event
+    _finished: asyncio.Future[None] = field(repr=False)
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        try:
+            while True:
+                item = await self._pieces.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, str)
+                yield item
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Ask the model to stop after its current token; it frees itself for the next request."""
+        self._cancel.set()
+
+    def add_finish_callback(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the event loop once the model has stopped, however it ended."""
+        self._finished.add_done_callback(lambda _: callback())
+
+    async def wait_finished(self) -> None:
+        """Wait until the model has stopped working on this generation."""
+        await asyncio.shield(self._finished)
+
+
+class ModelRunner:
+    """Serves generations one at a time on a single worker thread; others wait in a bounded
+    queue. Keeps up to ``max_loaded`` models in memory and switches between requests only."""
+
+    def __init__(
+        self, loader: ModelLoader, active: str, max_queue: int, max_loaded: int = 2
+    ) -> None:
+        self._loader = loader
+        self.active = active
+        self.max_queue = max_queue
+        self.max_loaded = max_loaded
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._lock = asyncio.Lock()
+        self._waiting = 0
+        self._loaded: OrderedDict[str, ChatModel] = OrderedDict()
+        self._recent_seconds = 2.0
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for the model (not counting the one it is serving)."""
+        return self._waiting
+
+    @property
+    def busy(self) -> bool:
+        """True while the model is serving a request."""
+        return self._lock.locked()
+
+    def loaded_models(self) -> list[str]:
+        """Names of the models now in memory."""
+        return list(self._loaded)
+
+    def _model(self, name: str) -> ChatModel:
+        # Runs on the worker thread only.
+        model = self._loaded.get(name)
+        if model is None:
+            logger.info("loading model %s", name)
+            model = self._loader(name)
+            self._loaded[name] = model
+            while len(self._loaded) > self.max_loaded:
+                old_name, old = self._loaded.popitem(last=False)
+                logger.info("unloading model %s", old_name)
+                old.close()
+        self._loaded.move_to_end(name)
+        return model
+
+    async def _acquire(self) -> None:
+        if self._lock.locked() and self._waiting >= self.max_queue:
+            estimate = self._recent_seconds * (self._waiting + 1)
+            raise QueueFullError(max(1, round(estimate)))
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+
+    async def use(self, name: str) -> None:
+        """Make ``name`` the active model, loading it between requests (never mid-answer)."""
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._model, name)
+            self.active = name
+
+    async def start(self, model_name: str | None, prepare: PrepareFn) -> Generation:
+        """Wait for the model, prepare the prompt (errors surface here), then start generating."""
+        await self._acquire()
+        loop = asyncio.get_running_loop()
+        name = model_name or self.active
+        try:
+            model = await loop.run_in_executor(self._executor, self._model, name)
+            prompt, params = await loop.run_in_executor(self._executor, prepare, model)
+        except BaseException:
+            self._lock.release()
+            raise
+        pieces: asyncio.Queue[object] = asyncio.Queue()
+        cancel = threading.Event()
+        stats = GenerationStats()
+        started = time.monotonic()
+
+        def produce() -> None:
+            try:
+                for piece in model.generate(prompt, params, stats, cancel.is_set):
+                    loop.call_soon_threadsafe(pieces.put_nowait, piece)
+            except Exception as exc:
+                logger.exception("generation failed on model %s", name)
+                loop.call_soon_threadsafe(pieces.put_nowait, exc)
+            loop.call_soon_threadsafe(pieces.put_nowait, _DONE)
+
+        finished = asyncio.wrap_future(self._executor.submit(produce))
+
+        def release(_: asyncio.Future[None]) -> None:
+            # The lock is freed by the worker finishing, not by the client, so a client that
+            # vanishes before reading anything can never wedge the model.
+            self._recent_seconds = 0.7 * self._recent_seconds + 0.3 * (time.monotonic() - started)
+            self._lock.release()
+
+        finished.add_done_callback(release)
+        return Generation(name, stats, pieces, cancel, finished)
+
+    async def close(self) -> None:
+        """Stop the worker and free every loaded model."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_models)
+        self._executor.shutdown(wait=True)
+
+    def _close_models(self) -> None:
+        while self._loaded:
+            _, model = self._loaded.popitem()
+            model.close()

@@ -1,0 +1,57 @@
+"""Plain data passed between the API, the scheduler and a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn of a conversation."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to pick tokens; temperature 0 means greedy."""
+
+    max_tokens: int
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Tokens to feed the model, plus text that ends the answer when it appears."""
+
+    tokens: list[int]
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class GenerationStats:
+    """What one generation cost; filled in by the model as it runs."""
+
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    completion_tokens: int = 0
+    time_to_first_token: float | None = None
+    decode_seconds: float = 0.0
+    finish_reason: str = "stop"
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def decode_tokens_per_second(self) -> float | None:
+        """Tokens per second after the first one, or None when too few to measure."""
+        if self.completion_tokens < 2 or self.decode_seconds <= 0:
+            return None
+        return (self.completion_tokens - 1) / self.decode_seconds

@@ -1,0 +1,181 @@
+"""The catalog of models: packaged ones plus GGUF files the person added, and the active choice."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub.datadir import ensure_data_dir, write_private_file
+from hub.models.gguf_info import GgufInfo, NotAGgufFileError, check_gguf_magic, read_gguf_info
+from hub.models.packaged import DEFAULT_MODEL_NAME, PACKAGED_MODELS, PackagedModel
+
+REGISTRY_FILE_NAME = "models.json"
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class UnknownModelError(LookupError):
+    """No model of that name is in the catalog."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"no model named {name!r}; known models: {', '.join(known)} "
+            "(add a GGUF file with `hub models add PATH`)"
+        )
+        self.name = name
+        self.known = known
+
+
+class ModelCatalogError(ValueError):
+    """A catalog change was refused; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model the hub can serve."""
+
+    name: str
+    source: str  # "packaged" or "user"
+    description: str
+    user_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """A model together with what its file says about itself."""
+
+    entry: ModelEntry
+    path: Path | None
+    info: GgufInfo | None
+    error: str | None
+
+
+class ModelCatalog:
+    """Finds model files, reads their metadata (cached), and remembers the active model."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.models_dir = data_dir / "models"
+        self.registry_path = data_dir / REGISTRY_FILE_NAME
+
+    def _load(self) -> dict[str, Any]:
+        if not self.registry_path.exists():
+            return {"active": None, "user_models": {}, "info_cache": {}}
+        try:
+            data: dict[str, Any] = json.loads(self.registry_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelCatalogError(
+                f"{self.registry_path} is unreadable ({exc}); fix or delete it"
+            ) from exc
+        data.setdefault("user_models", {})
+        data.setdefault("info_cache", {})
+        return data
+
+    def _save(self, data: dict[str, Any]) -> None:
+        ensure_data_dir(self.data_dir)
+        write_private_file(self.registry_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    def _packaged(self, name: str) -> PackagedModel | None:
+        return next((model for model in PACKAGED_MODELS if model.name == name), None)
+
+    def entries(self) -> list[ModelEntry]:
+        """Every model, packaged first, then the person's own in name order."""
+        found = [ModelEntry(m.name, "packaged", m.description) for m in PACKAGED_MODELS]
+        for name, path in sorted(self._load()["user_models"].items()):
+            found.append(ModelEntry(name, "user", f"added from {path}", Path(path)))
+        return found
+
+    def names(self) -> list[str]:
+        """Names of every model in the catalog."""
+        return [entry.name for entry in self.entries()]
+
+    def get(self, name: str) -> ModelEntry:
+        """Return the entry named ``name`` or raise UnknownModelError."""
+        for entry in self.entries():
+            if entry.name == name:
+                return entry
+        raise UnknownModelError(name, self.names())
+
+    def path_for(self, name: str) -> Path:
+        """Return the model's GGUF path, assembling a packaged model on first use."""
+        entry = self.get(name)
+        if entry.user_path is not None:
+            return entry.user_path
+        packaged = self._packaged(name)
+        assert packaged is not None
+        return packaged.locate(self.models_dir)
+
+    def info(self, name: str) -> GgufInfo:
+        """Return the model's GGUF metadata, read once per file version and cached."""
+        path = self.path_for(name)
+        stat = path.stat()
+        key = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+        data = self._load()
+        cached = data["info_cache"].get(key)
+        if cached is not None:
+            return GgufInfo.from_dict(cached)
+        info = read_gguf_info(path)
+        data["info_cache"] = {
+            k: v for k, v in data["info_cache"].items() if not k.startswith(f"{path}:")
+        }
+        data["info_cache"][key] = info.to_dict()
+        self._save(data)
+        return info
+
+    def listing(self) -> list[ModelListing]:
+        """Every model with its metadata; a broken file is listed with the reason."""
+        rows = []
+        for entry in self.entries():
+            try:
+                path = self.path_for(entry.name)
+                rows.append(ModelListing(entry, path, self.info(entry.name), None))
+            except (NotAGgufFileError, RuntimeError, OSError) as exc:
+                rows.append(ModelListing(entry, entry.user_path, None, str(exc)))
+        return rows
+
+    def add(self, path: Path, name: str | None = None) -> ModelEntry:
+        """Add the person's own GGUF file under ``name`` (default: the file's stem)."""
+        resolved = path.expanduser().resolve()
+        check_gguf_magic(resolved)
+        read_gguf_info(resolved)
+        chosen = name or resolved.stem.lower()
+        if not MODEL_NAME_PATTERN.match(chosen):
+            raise ModelCatalogError(
+                f"{chosen!r} is not a usable model name; pick one with letters, digits, '.', '_' "
+                "or '-' using --name"
+            )
+        if chosen in self.names():
+            raise ModelCatalogError(
+                f"a model named {chosen!r} already exists; pick another with --name"
+            )
+        data = self._load()
+        data["user_models"][chosen] = str(resolved)
+        self._save(data)
+        return self.get(chosen)
+
+    def remove(self, name: str) -> None:
+        """Forget a model the person added (the file itself is left alone)."""
+        entry = self.get(name)
+        if entry.source != "user":
+            raise ModelCatalogError(f"{name!r} ships with the hub and cannot be removed")
+        data = self._load()
+        del data["user_models"][name]
+        if data.get("active") == name:
+            data["active"] = None
+        self._save(data)
+
+    def active_name(self) -> str:
+        """The model chosen with `hub models use`, or the embedded default."""
+        chosen = self._load().get("active")
+        if isinstance(chosen, str) and chosen in self.names():
+            return chosen
+        return DEFAULT_MODEL_NAME
+
+    def set_active(self, name: str) -> None:
+        """Remember ``name`` as the model to serve from now on."""
+        self.get(name)
+        data = self._load()
+        data["active"] = name
+        self._save(data)

@@ -1,0 +1,92 @@
+"""The hub's settings: one class, read from HUB_ variables and hub.toml in the data directory."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SETTINGS_FILE_NAME = "hub.toml"
+
+
+def default_data_dir() -> Path:
+    """Return the XDG data directory for the hub (``$XDG_DATA_HOME/walking-nas``)."""
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "walking-nas"
+
+
+class Settings(BaseSettings):
+    """Everything the hub can be told; the environment wins over hub.toml, arguments over both."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8484, ge=0, le=65535)
+    model: str | None = Field(
+        default=None, description="Model to start with; the saved choice when unset."
+    )
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    context_length: int = Field(default=4096, ge=256, description="Upper bound on n_ctx.")
+    default_max_tokens: int = Field(default=512, ge=1)
+    max_queue: int = Field(default=8, ge=0, description="Requests that may wait for the model.")
+    max_loaded_models: int = Field(default=2, ge=1)
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    require_token: bool = Field(
+        default=True, description="Only on loopback may this be turned off."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments first, then HUB_ variables, then hub.toml."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        """True when the hub only accepts connections from this machine."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def settings_file(self) -> Path:
+        """Path of hub.toml in the data directory."""
+        return self.data_dir / SETTINGS_FILE_NAME
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, reading hub.toml from the data directory the caller or environment names."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    data_dir = Path(given.get("data_dir") or Settings().data_dir).expanduser()
+    given["data_dir"] = data_dir
+    bound = type(
+        "Settings",
+        (Settings,),
+        {
+            "model_config": SettingsConfigDict(
+                env_prefix="HUB_", extra="ignore", toml_file=data_dir / SETTINGS_FILE_NAME
+            ),
+            "__module__": __name__,
+        },
+    )
+    settings: Settings = bound(**given)
+    return settings

@@ -1,0 +1,1 @@
+"""The hub's memory: items, full-text and vector search."""
