@@ -9,12 +9,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub.api.errors import error_body
 
 
-class BodyTooLargeError(Exception):
-    """The body grew past the limit while it was being read."""
-
-
 class BodyLimitMiddleware:
-    """Answer 413 for a body over ``max_bytes``, whether or not Content-Length says so."""
+    """Answer 413 for a body over ``max_bytes``; a body of unknown length is read up to the
+    limit first, so a chunked upload cannot slip past it."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -43,7 +40,7 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the declared length, then count what actually arrives."""
+        """Check the declared length, or read an undeclared body up to the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -56,26 +53,40 @@ class BodyLimitMiddleware:
                 if declared > self.max_bytes:
                     await self._reject(send)
                     return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLargeError:
-            if not started:
+        if not any(name == b"content-length" for name, _ in scope.get("headers", [])):
+            body = await self._read_limited(receive)
+            if body is None:
                 await self._reject(send)
+                return
+            receive = self._replay(body, receive)
+        await self.app(scope, receive, send)
+
+    async def _read_limited(self, receive: Receive) -> bytes | None:
+        """Read a body of unknown length; None when it passes the limit."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(parts)
+
+    @staticmethod
+    def _replay(body: bytes, receive: Receive) -> Receive:
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay

@@ -110,6 +110,7 @@ class ModelCatalog:
     def info(self, name: str) -> GgufInfo:
         """Return the model's GGUF metadata, read once per file version and cached."""
         path = self.path_for(name)
+        check_gguf_magic(path)
         stat = path.stat()
         key = f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
         data = self._load()
@@ -137,7 +138,7 @@ class ModelCatalog:
 
     def add(self, path: Path, name: str | None = None) -> ModelEntry:
         """Add the person's own GGUF file under ``name`` (default: the file's stem)."""
-        resolved = path.expanduser().resolve()
+        resolved = path.expanduser().absolute()
         check_gguf_magic(resolved)
         read_gguf_info(resolved)
         chosen = name or resolved.stem.lower()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,23 +63,93 @@ def check_gguf_magic(path: Path) -> None:
         )
 
 
-def _field_value(reader: Any, key: str) -> Any:
-    field = reader.fields.get(key)
-    if field is None:
-        return None
-    return field.contents()
+# GGUF value types, as numbered by the format; arrays hold one type.
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+_STRING, _ARRAY = 8, 9
+_WANTED_ARRAYS = {"tokenizer.ggml.tokens"}
 
 
-def _token_text(reader: Any, key: str) -> str | None:
-    token_id = _field_value(reader, key)
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
-    if token_id is None or tokens is None:
-        return None
+class _HeaderReader:
+    """Walks the key/value section of a GGUF file, skipping the big arrays it does not need."""
+
+    def __init__(self, data: mmap.mmap) -> None:
+        self.data = data
+        self.offset = 0
+
+    def unpack(self, fmt: str) -> Any:
+        value = struct.unpack_from(fmt, self.data, self.offset)[0]
+        self.offset += struct.calcsize(fmt)
+        return value
+
+    def string(self) -> str:
+        size = self.unpack("<Q")
+        raw = self.data[self.offset : self.offset + size]
+        self.offset += size
+        return bytes(raw).decode("utf-8", errors="replace")
+
+    def skip_string(self) -> None:
+        size = self.unpack("<Q")
+        self.offset += size
+
+    def value(self, kind: int, keep: bool) -> Any:
+        if kind in _SCALARS:
+            return self.unpack(_SCALARS[kind])
+        if kind == _STRING:
+            return self.string()
+        if kind != _ARRAY:
+            raise ValueError(f"unknown value type {kind}")
+        item_kind, count = self.unpack("<I"), self.unpack("<Q")
+        if item_kind in _SCALARS and not keep:
+            self.offset += struct.calcsize(_SCALARS[item_kind]) * count
+            return None
+        if item_kind == _STRING and not keep:
+            for _ in range(count):
+                self.skip_string()
+            return None
+        return [self.value(item_kind, keep) for _ in range(count)]
+
+
+def read_gguf_metadata(path: Path) -> dict[str, Any]:
+    """The key/value metadata of a GGUF file (large arrays other than the vocabulary skipped)."""
+    check_gguf_magic(path)
     try:
-        text: str = tokens.contents(int(token_id))
-    except (IndexError, ValueError):
+        with (
+            path.open("rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            reader = _HeaderReader(data)
+            reader.offset = 4
+            version = reader.unpack("<I")
+            if version < 2:
+                raise ValueError(f"GGUF version {version} is too old")
+            reader.unpack("<Q")  # tensor count
+            metadata: dict[str, Any] = {}
+            for _ in range(reader.unpack("<Q")):
+                key = reader.string()
+                metadata[key] = reader.value(reader.unpack("<I"), key in _WANTED_ARRAYS)
+            return metadata
+    except (struct.error, ValueError, OverflowError, IndexError, MemoryError) as exc:
+        raise NotAGgufFileError(f"{path} is a damaged GGUF file: {exc}") from exc
+
+
+def _token_text(metadata: dict[str, Any], key: str) -> str | None:
+    token_id = metadata.get(key)
+    tokens = metadata.get("tokenizer.ggml.tokens")
+    if not isinstance(token_id, int) or not isinstance(tokens, list):
         return None
-    return text
+    return str(tokens[token_id]) if 0 <= token_id < len(tokens) else None
 
 
 def _quantization_name(file_type: Any) -> str:
@@ -94,22 +166,17 @@ def _quantization_name(file_type: Any) -> str:
 
 def read_gguf_info(path: Path) -> GgufInfo:
     """Parse the GGUF header of ``path``; raise NotAGgufFileError when it is not a model file."""
-    from gguf import GGUFReader
-
-    check_gguf_magic(path)
-    try:
-        reader = GGUFReader(str(path), "r")
-    except Exception as exc:  # the reader raises many types on a damaged file
-        raise NotAGgufFileError(f"{path} is a damaged GGUF file: {exc}") from exc
-    architecture = str(_field_value(reader, "general.architecture") or "unknown")
-    context = _field_value(reader, f"{architecture}.context_length")
+    metadata = read_gguf_metadata(path)
+    architecture = str(metadata.get("general.architecture") or "unknown")
+    context = metadata.get(f"{architecture}.context_length")
+    template = metadata.get("tokenizer.chat_template")
     return GgufInfo(
         architecture=architecture,
-        display_name=str(_field_value(reader, "general.name") or path.stem),
+        display_name=str(metadata.get("general.name") or path.stem),
         file_size=path.stat().st_size,
-        quantization=_quantization_name(_field_value(reader, "general.file_type")),
-        context_length=int(context) if context is not None else 2048,
-        chat_template=_field_value(reader, "tokenizer.chat_template"),
-        bos_token=_token_text(reader, "tokenizer.ggml.bos_token_id"),
-        eos_token=_token_text(reader, "tokenizer.ggml.eos_token_id"),
+        quantization=_quantization_name(metadata.get("general.file_type")),
+        context_length=int(context) if isinstance(context, int) else 2048,
+        chat_template=template if isinstance(template, str) else None,
+        bos_token=_token_text(metadata, "tokenizer.ggml.bos_token_id"),
+        eos_token=_token_text(metadata, "tokenizer.ggml.eos_token_id"),
     )

@@ -1,0 +1,36 @@
+"""Shared fixtures: one real hub with the embedded model per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.hub_process import HubProcess, start_hub
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+SECOND_MODEL = "gemma3-270m"
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A hub serving the embedded default model, shared by the whole session."""
+    process = start_hub(tmp_path_factory.mktemp("hub") / "data")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def client(hub: HubProcess) -> openai.OpenAI:
+    """The official OpenAI client pointed at the hub."""
+    return openai.OpenAI(
+        base_url=f"{hub.base_url}/v1", api_key=hub.token, max_retries=0, timeout=120
+    )
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never let a test touch the person's real data directory."""
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "default-data"))

@@ -1,0 +1,85 @@
+"""Start a real hub in a child process on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class HubProcess:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "owner_token").read_text().strip()
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_hub(
+    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> HubProcess:
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"hub-{port}.log"
+    full_env = {**os.environ, "HUB_CONTEXT_LENGTH": "2048", **(env or {})}
+    full_env.pop("HUB_DATA_DIR", None)
+    command = [
+        sys.executable,
+        "-m",
+        "hub",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    hub = HubProcess(process, f"http://127.0.0.1:{port}", data_dir, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hub exited with {process.returncode}:\n{hub.log()}")
+        try:
+            if httpx.get(f"{hub.base_url}/health", timeout=1).status_code == 200:
+                return hub
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    hub.stop()
+    raise RuntimeError(f"hub did not become healthy in {timeout} s:\n{hub.log()}")
