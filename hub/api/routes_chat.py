@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hub.api.auth import require_owner
+from hub.api.chat_turns import TurnOptions, start_chat_turn
 from hub.api.openai_format import (
     chat_chunk,
     chat_completion,
@@ -20,8 +20,7 @@ from hub.api.openai_format import (
 )
 from hub.api.schemas import ChatCompletionRequest, SamplingFields
 from hub.api.services import ServicesDep
-from hub.api.streaming import collect_answer, record_when_finished, stream_answer
-from hub.engine.context_window import fit_chat
+from hub.api.streaming import collect_answer, stream_answer
 from hub.engine.types import ChatMessage, GenerationStats, SamplingParams
 
 router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)])
@@ -51,18 +50,14 @@ async def create_chat_completion(
     body: ChatCompletionRequest, request: Request, services: ServicesDep
 ) -> Response:
     """OpenAI-compatible chat completion, streamed as SSE when ``stream`` is true."""
-    await asyncio.to_thread(services.catalog.get, body.model)
     messages = [ChatMessage(ROLE_ALIASES.get(m.role, m.role), m.text()) for m in body.messages]
-    prepare = partial(
-        fit_chat,
-        messages=messages,
-        requested_max_tokens=body.max_completion_tokens or body.max_tokens,
-        default_max_tokens=services.settings.default_max_tokens,
+    options = TurnOptions(
         params=sampling_params(body),
+        max_tokens=body.max_completion_tokens or body.max_tokens,
         trim_oldest=body.context_overflow == "trim_oldest",
     )
-    generation = await services.runner.start(body.model, prepare)
-    record_when_finished(services, generation)
+    turn = await start_chat_turn(services, body.model, messages, options)
+    generation = turn.generation
     response_id, created, model = new_id("chatcmpl"), now(), generation.model_name
     if not body.stream:
         return await collect_answer(
