@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     require_token: bool = Field(
         default=True, description="Only on loopback may this be turned off."
     )
+    memory_enabled: bool = Field(default=True, description="Remember, retrieve and cite.")
+    memory_embedding_model: Path | None = Field(
+        default=None, description="A sentence-transformers folder; the packaged MiniLM if unset."
+    )
+    memory_context_tokens: int = Field(
+        default=400, ge=0, description="Most prompt tokens a chat turn spends on memories."
+    )
+    memory_min_similarity: float = Field(
+        default=0.35, ge=-1.0, le=1.0, description="Weakest match a chat turn is given."
+    )
+    memory_store_messages: bool = Field(
+        default=True, description="Keep what the person says in chat as memories."
+    )
+    memory_extract_facts: bool = Field(
+        default=True, description="Let the model extract facts from messages when idle."
+    )
 
     @classmethod
     def settings_customise_sources(

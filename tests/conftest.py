@@ -34,3 +34,11 @@ def client(hub: HubProcess) -> openai.OpenAI:
 def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never let a test touch the person's real data directory."""
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "default-data"))
+
+
+@pytest.fixture(scope="session")
+def embedder() -> object:
+    """The real packaged all-MiniLM-L6-v2, loaded once for every memory test."""
+    from memory.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()

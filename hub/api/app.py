@@ -9,7 +9,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hub import __version__
-from hub.api import routes_chat, routes_completions, routes_health, routes_models
+from hub.api import (
+    routes_chat,
+    routes_completions,
+    routes_conversations,
+    routes_embeddings,
+    routes_health,
+    routes_memory,
+    routes_models,
+    routes_preferences,
+    routes_session,
+)
 from hub.api.body_limit import BodyLimitMiddleware
 from hub.api.errors import install_error_handlers
 from hub.api.metrics import HubMetrics, RequestMetricsMiddleware
@@ -18,7 +28,11 @@ from hub.datadir import ensure_data_dir, ensure_owner_token
 from hub.engine.chat_model import ChatModel
 from hub.engine.runner import ModelLoader, ModelRunner
 from hub.models.catalog import ModelCatalog
+from hub.recall.lifecycle import MemoryWork
+from hub.recall.service import open_memory
 from hub.settings import Settings
+from hub.web.ui import install_web_ui
+from hub.web.web_services import WebServices
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +83,18 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         runner=runner,
         metrics=metrics,
         owner_token=ensure_owner_token(settings.data_dir),
+        web=WebServices.open(settings.data_dir),
+        memory=open_memory(settings) if settings.memory_enabled else None,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runner.use(runner.active)
         logger.info("hub ready with model %s", runner.active)
+        memory_work = MemoryWork.start(services.memory, runner)
         yield
+        await memory_work.stop()
+        await services.web.close()
         await runner.close()
 
     app = FastAPI(
@@ -89,6 +108,11 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
     install_error_handlers(app)
     for module in (routes_health, routes_models, routes_chat, routes_completions):
         app.include_router(module.router)
+    for module in (routes_session, routes_conversations, routes_preferences):
+        app.include_router(module.router)
+    for module in (routes_memory, routes_embeddings):
+        app.include_router(module.router)
+    install_web_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     return app

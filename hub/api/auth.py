@@ -1,4 +1,10 @@
-"""The owner's bearer token guards every endpoint but /health."""
+"""The owner's bearer token, or a signed-in web UI session, guards every endpoint but /health.
+
+CSRF: the session cookie is SameSite=Strict, and every cookie-authenticated request that changes
+something must also carry the ``X-Hub-Client: web`` header. Browsers send a custom header
+cross-origin only after a CORS preflight, which the hub never grants, so another site cannot
+forge such a request. Programs use the bearer token and need no header.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,10 @@ from fastapi import Depends, Request
 
 from hub.api.errors import HubAPIError
 from hub.api.services import HubServices, get_services
+from hub.web.sign_in import SESSION_COOKIE
+
+WEB_CLIENT_HEADER = "x-hub-client"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _presented_token(request: Request) -> str | None:
@@ -22,15 +32,20 @@ def _presented_token(request: Request) -> str | None:
 async def require_owner(
     request: Request, services: Annotated[HubServices, Depends(get_services)]
 ) -> None:
-    """Refuse the request unless it carries the owner's token."""
+    """Refuse the request unless it carries the owner's token or a live web UI session."""
     if not services.settings.require_token:
         return
     token = _presented_token(request)
+    if token is None and await services.web.sign_in.check_session(
+        request.cookies.get(SESSION_COOKIE)
+    ):
+        require_web_client(request)
+        return
     if token is None:
         raise HubAPIError(
             401,
             "missing bearer token; send 'Authorization: Bearer <token>' "
-            "(print the token with `hub token`)",
+            "(print the token with `hub token`), or sign in to the web UI",
             code="invalid_api_key",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -40,4 +55,17 @@ async def require_owner(
             "wrong bearer token; print the right one with `hub token`",
             code="invalid_api_key",
             headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def require_web_client(request: Request) -> None:
+    """Refuse a state-changing browser request that lacks the web UI's header (CSRF guard)."""
+    if request.method in SAFE_METHODS:
+        return
+    if request.headers.get(WEB_CLIENT_HEADER, "").lower() != "web":
+        raise HubAPIError(
+            403,
+            "this request changes something but lacks the 'X-Hub-Client: web' header the web "
+            "UI sends; programs should use the bearer token (`hub token`) instead",
+            code="missing_client_header",
         )

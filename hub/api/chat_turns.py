@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from hub.api.services import HubServices
 from hub.api.streaming import record_when_finished
+from hub.engine.chat_model import ChatModel
 from hub.engine.context_window import fit_chat
-from hub.engine.runner import Generation
-from hub.engine.types import ChatMessage, SamplingParams
+from hub.engine.runner import Generation, finished_generation
+from hub.engine.types import ChatMessage, Prompt, SamplingParams
+from hub.recall.chat_memory import MemoryTurn, recall_for_turn
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,23 @@ async def start_chat_turn(
     """Check the model, fit the conversation, and start generating (errors surface here)."""
     if model is not None:
         await asyncio.to_thread(services.catalog.get, model)
-    prepare = partial(
-        fit_chat,
-        messages=messages,
-        requested_max_tokens=options.max_tokens,
-        default_max_tokens=services.settings.default_max_tokens,
-        params=options.params,
-        trim_oldest=options.trim_oldest,
-    )
+    recall = MemoryTurn()
+    if services.memory is not None:
+        recall = await recall_for_turn(services.memory, messages)
+    if recall.reply is not None:  # a memory command: the hub answers it itself
+        reply = finished_generation(model or services.runner.active, recall.reply)
+        return ChatTurn(reply, recall.citations)
+
+    def prepare(chat_model: ChatModel) -> tuple[Prompt, SamplingParams]:
+        return fit_chat(
+            chat_model,
+            messages=recall.apply(chat_model, messages),
+            requested_max_tokens=options.max_tokens,
+            default_max_tokens=services.settings.default_max_tokens,
+            params=options.params,
+            trim_oldest=options.trim_oldest,
+        )
+
     generation = await services.runner.start(model, prepare)
     record_when_finished(services, generation)
-    return ChatTurn(generation)
+    return ChatTurn(generation, recall.citations)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -60,13 +58,18 @@ async def create_chat_completion(
     generation = turn.generation
     response_id, created, model = new_id("chatcmpl"), now(), generation.model_name
     if not body.stream:
-        return await collect_answer(
-            generation, request, partial(chat_completion, response_id, created, model)
-        )
+
+        def whole(text: str, stats: GenerationStats) -> dict[str, object]:
+            answer = chat_completion(response_id, created, model, text, stats)
+            answer["citations"] = turn.citations
+            return answer
+
+        return await collect_answer(generation, request, whole)
 
     def final(stats: GenerationStats) -> list[dict[str, object]]:
         last = chat_chunk(response_id, created, model, {}, finish_reason(stats))
         last["timings"] = timings(stats)
+        last["citations"] = turn.citations
         events = [last]
         if body.stream_options and body.stream_options.include_usage:
             usage_chunk = chat_chunk(response_id, created, model, {})

@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from hub.api.metrics import HubMetrics
 from hub.engine.runner import ModelRunner
 from hub.models.catalog import ModelCatalog
+from hub.recall.service import MemoryService
 from hub.settings import Settings
+from hub.web.web_services import WebServices
 
 
 @dataclass
@@ -22,6 +24,8 @@ class HubServices:
     runner: ModelRunner
     metrics: HubMetrics
     owner_token: str
+    web: WebServices
+    memory: MemoryService | None = None
 
 
 def get_services(request: Request) -> HubServices:

@@ -21,7 +21,8 @@ def _chat_locally(settings: Settings, payload: dict[str, Any], console: Console)
 
     catalog = ModelCatalog(settings.data_dir)
     name = payload["model"]
-    with console.status(f"No hub is running; loading {name} here..."):
+    console.print(f"No hub is running; loading {name} here.")
+    with console.status(f"Loading {name}..."):
         model = LlamaCppModel(
             name,
             catalog.path_for(name),

@@ -50,6 +50,17 @@ class HubClient:
         body: dict[str, Any] = response.json()
         return body
 
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Send one request to the hub's API and return its JSON answer."""
+        return self._check(self._client.request(method, path, **kwargs))
+
+    def call_text(self, method: str, path: str) -> str:
+        """Send one request and return the answer's text (for JSON-lines exports)."""
+        response = self._client.request(method, path)
+        if response.status_code >= 400:
+            self._check(response)
+        return response.text
+
     def use_model(self, name: str) -> dict[str, Any]:
         """Switch the running hub's active model."""
         return self._check(self._client.put("/v1/models/active", json={"model": name}))

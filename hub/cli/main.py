@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from hub.cli import chat, doctor, models
+from hub.cli import chat, doctor, memory, models
 from hub.cli.options import DataDirOption
 from hub.datadir import ensure_owner_token
 from hub.models.catalog import UnknownModelError
@@ -22,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models.app, name="models")
+app.add_typer(memory.app, name="memory")
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
 
@@ -49,6 +50,13 @@ def serve(
         f"Walking NAS hub on http://{settings.host}:{settings.port}  "
         f"(data: {settings.data_dir}; token: run `hub token`)"
     )
+    setup_token = application.state.services.web.sign_in.setup_token
+    if setup_token:
+        console.print(
+            setup_link_message(settings.host, settings.port, setup_token),
+            markup=False,
+            soft_wrap=True,
+        )
     uvicorn.run(
         application,
         host=settings.host,
@@ -56,6 +64,15 @@ def serve(
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )
+
+
+def setup_link_message(host: str, port: int, setup_token: str) -> str:
+    """What `hub serve` prints while no web passphrase is set: the one-time setup link."""
+    wildcard = host in ("0.0.0.0", "::", "")
+    shown = "127.0.0.1" if wildcard else (f"[{host}]" if ":" in host else host)
+    link = f"http://{shown}:{port}/?setup={setup_token}"
+    hint = "; from a phone, use this machine's address instead of 127.0.0.1" if wildcard else ""
+    return f"Web UI: no passphrase yet. Open this one-time link to choose one{hint}:\n  {link}"
 
 
 @app.command()

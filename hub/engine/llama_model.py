@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import llama_cpp
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from hub.engine.chat_template import (
     PLAIN_CHAT_STOPS,
@@ -47,6 +48,7 @@ class LlamaCppModel:
             lora_path=str(lora_path) if lora_path else None,
             verbose=False,
         )
+        self._grammars: dict[str, LlamaGrammar] = {}
         self._template = (
             ChatTemplate(info.chat_template, info.bos_token or "", info.eos_token or "")
             if info.chat_template
@@ -108,6 +110,7 @@ class LlamaCppModel:
             repeat_penalty=params.repeat_penalty,
             frequency_penalty=params.frequency_penalty,
             presence_penalty=params.presence_penalty,
+            grammar=self._grammar(params.grammar),
         )
         try:
             for token in tokens:
@@ -138,6 +141,15 @@ class LlamaCppModel:
         tail = stop_filter.feed(decoder.decode(b"", final=True)) + stop_filter.flush()
         if tail and stats.finish_reason != "cancelled":
             yield tail
+
+    def _grammar(self, gbnf: str | None) -> LlamaGrammar | None:
+        """Parse a GBNF grammar once per model; llama.cpp builds a fresh grammar sampler from it
+        for every generation, so reuse carries no state over."""
+        if gbnf is None:
+            return None
+        if gbnf not in self._grammars:
+            self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
+        return self._grammars[gbnf]
 
     def close(self) -> None:
         """Free llama.cpp's memory for this model."""

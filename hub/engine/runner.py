@@ -70,6 +70,17 @@ class Generation:
         await asyncio.shield(self._finished)
 
 
+def finished_generation(model_name: str, text: str) -> Generation:
+    """A Generation already complete with ``text``: for answers the hub gives without the model
+    (such as confirming a memory); it streams and collects like any other."""
+    pieces: asyncio.Queue[object] = asyncio.Queue()
+    pieces.put_nowait(text)
+    pieces.put_nowait(_DONE)
+    finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    finished.set_result(None)
+    return Generation(model_name, GenerationStats(), pieces, threading.Event(), finished)
+
+
 class ModelRunner:
     """Serves generations one at a time on a single worker thread; others wait in a bounded
     queue. Keeps up to ``max_loaded`` models in memory and switches between requests only."""

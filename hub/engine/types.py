@@ -27,6 +27,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    grammar: str | None = None  # GBNF text; the answer must match it (llama.cpp grammars)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,124 @@
+"""/v1/session: the web UI's sign-in (first-run passphrase, sign-in, sign-out)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.api.auth import require_web_client
+from hub.api.errors import HubAPIError
+from hub.api.services import ServicesDep
+from hub.web.passphrase import MAX_PASSPHRASE_CHARS
+from hub.web.sessions import SESSION_LIFETIME_SECONDS
+from hub.web.sign_in import SESSION_COOKIE, SignInError
+
+router = APIRouter(prefix="/v1/session", tags=["session"])
+
+WebClientDep = Annotated[None, Depends(require_web_client)]
+
+
+class SignInBody(BaseModel):
+    """POST /v1/session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    passphrase: str = Field(min_length=1, max_length=MAX_PASSPHRASE_CHARS)
+
+
+class FirstPassphraseBody(SignInBody):
+    """POST /v1/session/passphrase; ``setup_token`` comes from the link `hub serve` prints."""
+
+    setup_token: str | None = Field(default=None, max_length=200)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (the key of the sign-in back-off)."""
+    return request.client.host if request.client else "unknown"
+
+
+def is_loopback_client(request: Request) -> bool:
+    """True when the request comes from this machine."""
+    try:
+        return ipaddress.ip_address(client_address(request)).is_loopback
+    except ValueError:
+        return False
+
+
+def _refusal(error: SignInError) -> HubAPIError:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    error_type = "rate_limit_error" if error.status_code == 429 else "invalid_request_error"
+    return HubAPIError(error.status_code, error.message, error_type, error.code, headers=headers)
+
+
+def _set_session_cookie(request: Request, response: Response, session_id: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=SESSION_LIFETIME_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+@router.get("")
+async def read_session(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Whether a passphrase is set and whether this browser is signed in."""
+    status = await services.web.sign_in.status(
+        request.cookies.get(SESSION_COOKIE), is_loopback_client(request)
+    )
+    return {
+        "passphrase_set": status.passphrase_set,
+        "signed_in": status.signed_in,
+        "setup_needs_link": status.setup_needs_link,
+    }
+
+
+@router.post("/passphrase", status_code=201)
+async def create_passphrase(
+    body: FirstPassphraseBody,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    _: WebClientDep,
+) -> dict[str, Any]:
+    """Set the passphrase on first start (from this machine, or with the setup link)."""
+    try:
+        session_id = await services.web.sign_in.set_first_passphrase(
+            body.passphrase, body.setup_token, is_loopback_client(request)
+        )
+    except SignInError as exc:
+        raise _refusal(exc) from exc
+    _set_session_cookie(request, response, session_id)
+    return {"signed_in": True}
+
+
+@router.post("")
+async def create_session(
+    body: SignInBody,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    _: WebClientDep,
+) -> dict[str, Any]:
+    """Sign in with the passphrase; wrong ones are slowed down per client address."""
+    try:
+        session_id = await services.web.sign_in.sign_in(body.passphrase, client_address(request))
+    except SignInError as exc:
+        raise _refusal(exc) from exc
+    _set_session_cookie(request, response, session_id)
+    return {"signed_in": True}
+
+
+@router.delete("")
+async def delete_session(
+    request: Request, response: Response, services: ServicesDep, _: WebClientDep
+) -> dict[str, Any]:
+    """Sign this browser out."""
+    await services.web.sign_in.sign_out(request.cookies.get(SESSION_COOKIE))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return {"signed_in": False}

@@ -1,0 +1,1 @@
+"""Conversations of the web UI, kept by the hub in SQLite."""

@@ -1,0 +1,154 @@
+"""What memory does for one chat turn: answer a memory command itself, or retrieve what is
+relevant to the latest user message for the model, and remember the message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.engine.chat_model import ChatModel
+from hub.engine.types import ChatMessage
+from hub.recall.commands import ConfirmForget, Forget, Remember, find_command, forget_question
+from hub.recall.context import citation, memory_block, with_memories
+from hub.recall.service import MemoryService
+from memory.errors import UnknownMemoryError
+from memory.facts import remember_fact
+from memory.time_phrases import find_time_range, strip_phrase
+from memory.types import NewMemory, SearchFilters, SearchHit
+
+logger = logging.getLogger(__name__)
+
+RETRIEVE_K = 8
+FORGET_MIN_SIMILARITY = 0.3
+# With a time phrase ("yesterday") the range already narrows the search: accept weaker matches.
+TIME_RANGED_MIN_SIMILARITY = 0.05
+FIRST_PERSON_STATEMENT = re.compile(r"\b(i|i'm|i've|i'd|i'll|my|mine|we|our)\b", re.IGNORECASE)
+
+
+@dataclass
+class MemoryTurn:
+    """Memory's part in one turn: a ready answer, or memories to offer the model."""
+
+    reply: str | None = None
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    hits: list[SearchHit] = field(default_factory=list)
+    budget: int = 0
+
+    def apply(self, model: ChatModel, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """Add the memories that fit the budget (runs on the model's thread; fills citations)."""
+        if not self.hits or self.budget <= 0:
+            return messages
+        block, self.citations = memory_block(
+            self.hits, model, min(self.budget, model.context_length // 4)
+        )
+        return with_memories(messages, block)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def _remember(memory: MemoryService, command: Remember) -> MemoryTurn:
+    outcome = remember_fact(memory.store, command.text, source="conversation")
+    if outcome.action == "unchanged":
+        reply = f'I already knew that: "{outcome.item.text}".'
+    elif outcome.action == "merged":
+        reply = f'Updated what I knew ("{outcome.replaced}") to: "{outcome.item.text}".'
+    else:
+        reply = f'OK, I will remember that: "{outcome.item.text}".'
+    hit = SearchHit(outcome.item, 1.0, outcome.item.text[:240], None, None, None)
+    return MemoryTurn(reply=reply, citations=[citation(1, hit)])
+
+
+def _forget(memory: MemoryService, command: Forget) -> MemoryTurn:
+    hits = memory.store.search(command.query, k=3)
+    good = [
+        hit
+        for hit in hits
+        if hit.text_rank is not None
+        or (hit.similarity is not None and hit.similarity >= FORGET_MIN_SIMILARITY)
+    ]
+    if not good:
+        return MemoryTurn(reply=f'I found no memory about "{command.query}", so nothing changed.')
+    best = good[0]
+    question = forget_question(best.item.id, best.snippet, best.item.happened_at)
+    return MemoryTurn(reply=question, citations=[citation(1, best)])
+
+
+def _confirm(memory: MemoryService, command: ConfirmForget) -> MemoryTurn:
+    if not command.yes:
+        return MemoryTurn(reply="OK, I kept it.")
+    try:
+        item = memory.store.get(command.memory_id)
+        removed = memory.store.forget(command.memory_id)
+    except UnknownMemoryError:
+        return MemoryTurn(reply="That memory is already gone.")
+    also = f" (and {len(removed) - 1} fact(s) derived from it)" if len(removed) > 1 else ""
+    return MemoryTurn(reply=f'Forgotten: "{item.text[:200]}"{also}.')
+
+
+def _retrieve(memory: MemoryService, said: str, now: datetime) -> list[SearchHit]:
+    span = find_time_range(said, now)
+    query, floor = said, memory.min_similarity
+    filters = SearchFilters()
+    if span is not None:
+        query = strip_phrase(said, span.phrase)
+        filters = SearchFilters(since=span.since, until=span.until)
+        floor = min(floor, TIME_RANGED_MIN_SIMILARITY)
+    hits = memory.store.search(query, k=RETRIEVE_K, filters=filters)
+    return [
+        hit
+        for hit in hits
+        if not _same(hit.item.text, said)  # the same message said again is no memory of it
+        and hit.similarity is not None
+        and hit.similarity >= floor
+    ]
+
+
+def _keep_message(memory: MemoryService, said: str, hits: list[SearchHit]) -> None:
+    """Remember what the person said (once), and queue fact extraction for statements."""
+    if not memory.store_messages:
+        return
+    known = memory.store.search(said[:4000], k=1, filters=SearchFilters(kinds=("message",)))
+    if known and _same(known[0].item.text, said):
+        return
+    item = memory.store.add(
+        NewMemory(text=said, kind="message", source="conversation", metadata={"role": "user"})
+    )
+    statement = FIRST_PERSON_STATEMENT.search(said) and not said.rstrip().endswith("?")
+    if memory.extract_facts and statement:
+        memory.jobs.enqueue(item.id)
+        memory.notify_job()
+
+
+def recall_sync(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTurn:
+    """Memory's part in a turn (blocking: embedding and SQLite)."""
+    command = find_command(messages)
+    if isinstance(command, Remember):
+        return _remember(memory, command)
+    if isinstance(command, Forget):
+        return _forget(memory, command)
+    if isinstance(command, ConfirmForget):
+        return _confirm(memory, command)
+    if not messages or messages[-1].role != "user" or not messages[-1].content.strip():
+        return MemoryTurn()
+    said = messages[-1].content.strip()
+    try:
+        hits = _retrieve(memory, said[:2000], datetime.now().astimezone())
+    except Exception:  # memory is a help: when it fails, answer without it, and say so in the log
+        logger.exception("memory retrieval failed; answering without memories")
+        hits = []
+    try:
+        _keep_message(memory, said, hits)
+    except Exception:  # keeping the message must never cost the person their answer
+        logger.exception("could not store the chat message as a memory")
+    return MemoryTurn(hits=hits, budget=memory.context_tokens)
+
+
+async def recall_for_turn(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTurn:
+    """Memory's part in a turn, off the event loop."""
+    return await asyncio.to_thread(recall_sync, memory, messages)

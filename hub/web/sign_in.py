@@ -1,0 +1,142 @@
+"""OwnerSignIn: first-run passphrase, the one-time setup link, sign-in with back-off, sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import math
+import secrets
+from dataclasses import dataclass
+
+from hub.web.passphrase import PassphraseFile, PassphraseRejectedError
+from hub.web.sessions import SqliteSessionStore
+from hub.web.throttle import SignInThrottle
+
+SESSION_COOKIE = "wnas_session"
+SETUP_QUERY_PARAMETER = "setup"
+
+
+class SignInError(Exception):
+    """A refused sign-in or setup, with the HTTP status and a message that says what to do."""
+
+    def __init__(
+        self, status_code: int, message: str, code: str, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.code = code
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class SignInStatus:
+    """What the sign-in page needs to know before the person types anything."""
+
+    passphrase_set: bool
+    signed_in: bool
+    setup_needs_link: bool
+
+
+class OwnerSignIn:
+    """Everything about proving, in a browser, that you are the hub's owner."""
+
+    def __init__(
+        self,
+        passphrase: PassphraseFile,
+        sessions: SqliteSessionStore,
+        throttle: SignInThrottle | None = None,
+    ) -> None:
+        self.passphrase = passphrase
+        self.sessions = sessions
+        self.throttle = throttle or SignInThrottle()
+        # One-time setup token, alive until it is used or a passphrase is set.
+        self._setup_token: str | None = None if passphrase.is_set() else secrets.token_urlsafe(24)
+        # One passphrase check at a time, so parallel guesses cannot outrun the back-off.
+        self._checking = asyncio.Lock()
+
+    @property
+    def setup_token(self) -> str | None:
+        """The token of the one-time setup link, or None once a passphrase is set."""
+        return self._setup_token
+
+    async def status(self, session_id: str | None, from_loopback: bool) -> SignInStatus:
+        """Is a passphrase set, is this browser signed in, and may it set one without the link."""
+        is_set = await asyncio.to_thread(self.passphrase.is_set)
+        return SignInStatus(
+            passphrase_set=is_set,
+            signed_in=await self.check_session(session_id),
+            setup_needs_link=not is_set and not from_loopback,
+        )
+
+    async def check_session(self, session_id: str | None) -> bool:
+        """True for a live session id."""
+        if not session_id:
+            return False
+        return await asyncio.to_thread(self.sessions.check_session, session_id)
+
+    def _setup_token_matches(self, presented: str | None) -> bool:
+        expected = self._setup_token
+        return bool(expected and presented) and hmac.compare_digest(
+            str(presented).encode(), str(expected).encode()
+        )
+
+    async def set_first_passphrase(
+        self, passphrase: str, setup_token: str | None, from_loopback: bool
+    ) -> str:
+        """Set the passphrase on first start and return a new session id."""
+        async with self._checking:
+            if await asyncio.to_thread(self.passphrase.is_set):
+                raise SignInError(
+                    409,
+                    "a passphrase is already set; sign in with it (to start over, delete "
+                    "web_passphrase from the data directory and restart the hub)",
+                    "passphrase_already_set",
+                )
+            if not from_loopback and not self._setup_token_matches(setup_token):
+                raise SignInError(
+                    403,
+                    "to set the passphrase from another device, open the one-time setup link "
+                    "that `hub serve` printed when it started",
+                    "setup_link_required",
+                )
+            try:
+                await asyncio.to_thread(self.passphrase.set, passphrase)
+            except PassphraseRejectedError as exc:
+                raise SignInError(400, str(exc), "weak_passphrase") from exc
+            self._setup_token = None
+            return await asyncio.to_thread(self.sessions.create_session)
+
+    async def sign_in(self, passphrase: str, client: str) -> str:
+        """Check the passphrase (with back-off per client) and return a new session id."""
+        async with self._checking:
+            if not await asyncio.to_thread(self.passphrase.is_set):
+                raise SignInError(
+                    409, "no passphrase is set yet; choose one first", "passphrase_not_set"
+                )
+            wait = self.throttle.retry_after(client)
+            if wait > 0:
+                raise self._too_many(wait)
+            if not await asyncio.to_thread(self.passphrase.verify, passphrase):
+                wait = self.throttle.record_failure(client)
+                if wait > 0:
+                    raise self._too_many(wait, wrong=True)
+                raise SignInError(401, "wrong passphrase; try again", "wrong_passphrase")
+            self.throttle.record_success(client)
+            return await asyncio.to_thread(self.sessions.create_session)
+
+    @staticmethod
+    def _too_many(wait: float, wrong: bool = False) -> SignInError:
+        seconds = max(1, math.ceil(wait))
+        prefix = "wrong passphrase, and too many tries" if wrong else "too many wrong passphrases"
+        return SignInError(
+            429,
+            f"{prefix}; wait {seconds} s before trying again",
+            "too_many_attempts",
+            retry_after=seconds,
+        )
+
+    async def sign_out(self, session_id: str | None) -> None:
+        """End this browser's session."""
+        if session_id:
+            await asyncio.to_thread(self.sessions.end_session, session_id)

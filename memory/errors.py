@@ -1,0 +1,30 @@
+"""Errors of the memory store; each message says what to do about it."""
+
+from __future__ import annotations
+
+
+class MemoryStoreError(Exception):
+    """Base class of every error the memory store raises on purpose."""
+
+
+class InvalidMemoryError(MemoryStoreError, ValueError):
+    """A caller sent something the store cannot keep or search with (bad text, kind, filter)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownMemoryError(MemoryStoreError, LookupError):
+    """No memory has this id."""
+
+    def __init__(self, memory_id: str) -> None:
+        super().__init__(
+            f"no memory has id {memory_id!r}; search with POST /v1/memory/search "
+            "or `hub memory search` to find its id"
+        )
+        self.memory_id = memory_id
+
+
+class ImportFormatError(MemoryStoreError, ValueError):
+    """An import file is not a memory export this store understands."""

@@ -1,0 +1,112 @@
+"""Numbered, append-only schema migrations, applied in order when a store opens.
+
+Never edit a migration that has shipped; add the next number instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+from memory.timestamps import to_stored, utc_now
+
+Migration = Callable[[Database], None]
+
+
+def m001_initial(db: Database) -> None:
+    """Items, their chunks with full-text search, vectors, derivations, history and meta."""
+    db.table("items").create(
+        {
+            "id": str,
+            "kind": str,
+            "text": str,
+            "source": str,
+            "happened_at": str,
+            "stored_at": str,
+            "updated_at": str,
+            "metadata": str,
+            "pinned": int,
+        },
+        pk="id",
+        not_null={"kind", "text", "source", "happened_at", "stored_at", "updated_at"},
+    )
+    db.table("items").create_index(["kind"])
+    db.table("items").create_index(["happened_at"])
+    # AUTOINCREMENT: a chunk id is never reused, so a late vector can never land on a new chunk.
+    db.execute(
+        "CREATE TABLE chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, "
+        "seq INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL)"
+    )
+    db.table("chunks").create_index(["item_id"])
+    # External-content FTS5 kept in step by triggers, inside the same transaction as the chunk.
+    db.execute(
+        "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', "
+        "tokenize='porter unicode61')"
+    )
+    db.execute(
+        "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN "
+        "INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text); END"
+    )
+    db.execute(
+        "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN "
+        "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END"
+    )
+    db.execute(
+        "CREATE TRIGGER chunks_au AFTER UPDATE ON chunks BEGIN "
+        "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+        "INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text); END"
+    )
+    db.table("vectors").create(
+        {"chunk_id": int, "model": str, "dimension": int, "vector": bytes},
+        pk=("chunk_id", "model"),
+        not_null={"vector"},
+    )
+    db.table("vectors").create_index(["model"])
+    db.table("derivations").create({"fact_id": str, "source_id": str}, pk=("fact_id", "source_id"))
+    db.table("derivations").create_index(["source_id"])
+    db.table("history").create(
+        {"id": int, "item_id": str, "at": str, "action": str, "changes": str}, pk="id"
+    )
+    db.table("history").create_index(["item_id"])
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+
+
+def m002_fact_jobs(db: Database) -> None:
+    """A durable queue of fact-extraction jobs, so a failed extraction is retried, not lost."""
+    db.table("fact_jobs").create(
+        {
+            "id": int,
+            "item_id": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )
+    db.table("fact_jobs").create_index(["status"])
+    db.table("fact_jobs").create_index(["item_id"])
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("m001_initial", m001_initial),
+    ("m002_fact_jobs", m002_fact_jobs),
+]
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction; return their names."""
+    if "_migrations" not in db.table_names():
+        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db.table("_migrations").rows}
+    applied = []
+    for name, migration in MIGRATIONS:
+        if name in done:
+            continue
+        with db.atomic():
+            migration(db)
+            db.table("_migrations").insert({"name": name, "applied_at": to_stored(utc_now())})
+        applied.append(name)
+    return applied

@@ -1,0 +1,261 @@
+"""MemoryTables: the SQL behind the store, row by row; callers hold the lock and the transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from memory.chunking import Chunk
+from memory.embedder import Vectors
+from memory.timestamps import to_epoch
+from memory.types import KINDS, SOURCES, HistoryEntry, MemoryItem
+from memory.validation import metadata_json
+from memory.vector_index import IndexedChunk
+
+ITEM_COLUMNS = "id, kind, text, source, happened_at, stored_at, updated_at, metadata, pinned"
+IN_BATCH = 500
+
+
+def _blob(vector: Vectors) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _tag(item_id: str, kind: str, source: str, happened_at: str, chunk_id: int) -> IndexedChunk:
+    return IndexedChunk(
+        chunk_id, item_id, KINDS.index(kind), SOURCES.index(source), to_epoch(happened_at)
+    )
+
+
+class MemoryTables:
+    """Reads and writes items, chunks, vectors, derivations and history of one connection."""
+
+    def __init__(self, conn: sqlite3.Connection, model: str) -> None:
+        self.conn = conn
+        self.model = model
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """All rows of a query."""
+        found: list[tuple[Any, ...]] = self.conn.execute(sql, params).fetchall()
+        return found
+
+    def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The first column of every row of a query."""
+        return [row[0] for row in self.rows(sql, params)]
+
+    def derived(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """For each fact id, the ids it was derived from."""
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(ids), IN_BATCH):
+            part = ids[start : start + IN_BATCH]
+            for fact_id, source_id in self.rows(
+                f"SELECT fact_id, source_id FROM derivations WHERE fact_id IN ({_marks(part)}) "
+                "ORDER BY fact_id, source_id",
+                part,
+            ):
+                found.setdefault(fact_id, []).append(source_id)
+        return {key: tuple(value) for key, value in found.items()}
+
+    def items(self, ids: Sequence[str]) -> dict[str, MemoryItem]:
+        """The items with these ids (missing ones are left out)."""
+        items: dict[str, MemoryItem] = {}
+        derived = self.derived(ids)
+        for start in range(0, len(ids), IN_BATCH):
+            part = ids[start : start + IN_BATCH]
+            for row in self.rows(
+                f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({_marks(part)})", part
+            ):
+                items[row[0]] = MemoryItem(
+                    id=row[0],
+                    kind=row[1],
+                    text=row[2],
+                    source=row[3],
+                    happened_at=row[4],
+                    stored_at=row[5],
+                    updated_at=row[6],
+                    metadata=json.loads(row[7] or "{}"),
+                    pinned=bool(row[8]),
+                    derived_from=derived.get(row[0], ()),
+                )
+        return items
+
+    def histories(self, ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
+        """Each item's changes, oldest first."""
+        found: dict[str, list[HistoryEntry]] = {}
+        for start in range(0, len(ids), IN_BATCH):
+            part = ids[start : start + IN_BATCH]
+            for row in self.rows(
+                f"SELECT item_id, at, action, changes FROM history WHERE item_id IN "
+                f"({_marks(part)}) ORDER BY id",
+                part,
+            ):
+                found.setdefault(row[0], []).append(
+                    HistoryEntry(row[0], row[1], row[2], json.loads(row[3]))
+                )
+        return found
+
+    def index_rows(self) -> tuple[list[IndexedChunk], Vectors]:
+        """Every vector of the current model with what the index needs to filter it."""
+        rows = self.rows(
+            "SELECT v.chunk_id, c.item_id, i.kind, i.source, i.happened_at, v.vector "
+            "FROM vectors v JOIN chunks c ON c.id = v.chunk_id JOIN items i ON i.id = c.item_id "
+            "WHERE v.model = ? ORDER BY v.chunk_id",
+            (self.model,),
+        )
+        chunks = [_tag(row[1], row[2], row[3], row[4], row[0]) for row in rows]
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(row[5] for row in rows), dtype="<f4")
+        return chunks, matrix.reshape(len(rows), -1).astype(np.float32)
+
+    def add_history(self, item_id: str, action: str, changes: dict[str, Any], at: str) -> None:
+        """Append one change to an item's history."""
+        self.conn.execute(
+            "INSERT INTO history (item_id, at, action, changes) VALUES (?, ?, ?, ?)",
+            (item_id, at, action, json.dumps(changes, ensure_ascii=False, separators=(",", ":"))),
+        )
+
+    def insert_item(self, item: MemoryItem) -> None:
+        """Insert an item row and its derivation links."""
+        self.conn.execute(
+            f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                item.id,
+                item.kind,
+                item.text,
+                item.source,
+                item.happened_at,
+                item.stored_at,
+                item.updated_at,
+                metadata_json(item.metadata),
+                int(item.pinned),
+            ),
+        )
+        self.link(item.id, item.derived_from)
+
+    def link(self, fact_id: str, source_ids: Sequence[str]) -> None:
+        """Record that ``fact_id`` was derived from ``source_ids``."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO derivations (fact_id, source_id) VALUES (?, ?)",
+            [(fact_id, source_id) for source_id in source_ids],
+        )
+
+    def update_item(self, item: MemoryItem) -> None:
+        """Write an item's fields over its row."""
+        self.conn.execute(
+            "UPDATE items SET kind=?, text=?, source=?, happened_at=?, updated_at=?, "
+            "metadata=?, pinned=? WHERE id=?",
+            (
+                item.kind,
+                item.text,
+                item.source,
+                item.happened_at,
+                item.updated_at,
+                metadata_json(item.metadata),
+                int(item.pinned),
+                item.id,
+            ),
+        )
+
+    def insert_chunks(
+        self, item: MemoryItem, chunks: list[Chunk], vectors: Vectors
+    ) -> list[IndexedChunk]:
+        """Insert chunks (the FTS triggers index them) and their vectors."""
+        indexed = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            cursor = self.conn.execute(
+                "INSERT INTO chunks (item_id, seq, start, end, text) VALUES (?, ?, ?, ?, ?)",
+                (item.id, chunk.seq, chunk.start, chunk.end, chunk.text),
+            )
+            chunk_id = int(cursor.lastrowid or 0)
+            self.insert_vector(chunk_id, vector)
+            indexed.append(_tag(item.id, item.kind, item.source, item.happened_at, chunk_id))
+        return indexed
+
+    def insert_vector(self, chunk_id: int, vector: Vectors) -> None:
+        """Store one chunk's vector from the current model (kept if one is there already)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO vectors (chunk_id, model, dimension, vector) "
+            "VALUES (?, ?, ?, ?)",
+            (chunk_id, self.model, len(vector), _blob(vector)),
+        )
+
+    def chunk_ids(self, item_id: str) -> list[int]:
+        """The ids of one item's chunks."""
+        return [
+            int(value)
+            for value in self.column("SELECT id FROM chunks WHERE item_id = ?", (item_id,))
+        ]
+
+    def delete_chunks(self, chunk_ids: Sequence[int]) -> None:
+        """Delete chunks (the FTS triggers unindex them) and all their vectors."""
+        for chunk_id in chunk_ids:
+            self.conn.execute("DELETE FROM vectors WHERE chunk_id = ?", (chunk_id,))
+            self.conn.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
+
+    def delete_item(self, item_id: str) -> list[int]:
+        """Delete an item and every row that mentions it; return its chunk ids."""
+        chunk_ids = self.chunk_ids(item_id)
+        self.delete_chunks(chunk_ids)
+        for sql in (
+            "DELETE FROM items WHERE id = ?",
+            "DELETE FROM history WHERE item_id = ?",
+            "DELETE FROM derivations WHERE fact_id = ?",
+            "DELETE FROM derivations WHERE source_id = ?",
+            "DELETE FROM fact_jobs WHERE item_id = ?",
+        ):
+            self.conn.execute(sql, (item_id,))
+        return chunk_ids
+
+    def text_matches(
+        self, match: str, filter_sql: str, params: Sequence[Any], limit: int
+    ) -> list[tuple[str, int]]:
+        """(item id, chunk id) of the best BM25 matches, best first."""
+        rows = self.rows(
+            "SELECT c.item_id, c.id FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
+            f"JOIN items i ON i.id = c.item_id WHERE chunks_fts MATCH ?{filter_sql} "
+            "ORDER BY f.rank LIMIT ?",
+            [match, *params, limit],
+        )
+        return [(str(row[0]), int(row[1])) for row in rows]
+
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """The text of each chunk."""
+        rows = self.rows(
+            f"SELECT id, text FROM chunks WHERE id IN ({_marks(chunk_ids)})", list(chunk_ids)
+        )
+        return {int(row[0]): str(row[1]) for row in rows}
+
+    def missing_vectors(self, limit: int) -> list[tuple[int, str]]:
+        """Chunks without a vector from the current model."""
+        rows = self.rows(
+            "SELECT c.id, c.text FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id "
+            "AND v.model = ? WHERE v.chunk_id IS NULL ORDER BY c.id LIMIT ?",
+            (self.model, limit),
+        )
+        return [(int(row[0]), str(row[1])) for row in rows]
+
+    def live_chunks(self, chunk_ids: Sequence[int]) -> dict[int, IndexedChunk]:
+        """Those of ``chunk_ids`` that still exist, tagged for the index."""
+        rows = self.rows(
+            "SELECT c.id, c.item_id, i.kind, i.source, i.happened_at FROM chunks c JOIN items i "
+            f"ON i.id = c.item_id WHERE c.id IN ({_marks(chunk_ids)})",
+            list(chunk_ids),
+        )
+        return {int(row[0]): _tag(row[1], row[2], row[3], row[4], int(row[0])) for row in rows}
+
+    def drop_other_models(self) -> None:
+        """Delete vectors of every model but the current one, and record the current one."""
+        self.conn.execute("DELETE FROM vectors WHERE model != ?", (self.model,))
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('embedding_model', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (self.model,),
+        )
