@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     memory_embedding_model: Path | None = Field(
         default=None, description="A sentence-transformers folder; the packaged MiniLM if unset."
     )
+    memory_embedding_threads: int = Field(
+        default=1, ge=1, description="torch threads for embeddings; more slows the chat model."
+    )
     memory_context_tokens: int = Field(
         default=400, ge=0, description="Most prompt tokens a chat turn spends on memories."
     )

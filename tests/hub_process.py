@@ -52,7 +52,10 @@ def start_hub(
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"hub-{port}.log"
-    full_env = {**os.environ, "HUB_CONTEXT_LENGTH": "2048", **(env or {})}
+    # Background fact extraction competes for the 2 cores with whatever the test is doing; tests
+    # that check it turn it back on.
+    defaults = {"HUB_CONTEXT_LENGTH": "2048", "HUB_MEMORY_EXTRACT_FACTS": "false"}
+    full_env = {**os.environ, **defaults, **(env or {})}
     full_env.pop("HUB_DATA_DIR", None)
     command = [
         sys.executable,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -11,7 +12,7 @@ import openai
 import pytest
 
 from tests.conftest import DEFAULT_MODEL
-from tests.hub_process import HubProcess
+from tests.hub_process import HubProcess, start_hub
 
 
 def api(hub: HubProcess, method: str, path: str, **kwargs: object) -> httpx.Response:
@@ -171,7 +172,20 @@ def test_remember_and_forget_with_confirmation_in_chat(hub: HubProcess) -> None:
     assert api(hub, "GET", f"/v1/memory/{memory_id}").status_code == 404
 
 
-def test_statements_in_chat_are_kept_and_queued_for_fact_extraction(hub: HubProcess) -> None:
+@pytest.fixture(scope="module")
+def extracting_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A hub with background fact extraction on (the shared hub keeps it off)."""
+    process = start_hub(
+        tmp_path_factory.mktemp("extracting") / "data", env={"HUB_MEMORY_EXTRACT_FACTS": "true"}
+    )
+    yield process
+    process.stop()
+
+
+def test_statements_in_chat_are_kept_and_queued_for_fact_extraction(
+    extracting_hub: HubProcess,
+) -> None:
+    hub = extracting_hub
     before = api(hub, "GET", "/v1/memory/status").json()["fact_jobs"]
     said = "I am allergic to peanuts and I keep an epinephrine pen in my bag."
     body = {

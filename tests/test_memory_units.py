@@ -155,7 +155,6 @@ def test_grammar_holds_the_real_model_to_valid_json() -> None:
     model = LlamaCppModel("smollm2", path, read_gguf_info(path), 2048, 2)
     try:
         for message in (
-            "I moved to Lisbon last year and I work as a carpenter.",
             "My daughter Emma turns seven in June; she loves dinosaurs.",
             'Quotes "inside" and a backslash \\ should not break anything.',
         ):

@@ -49,12 +49,16 @@ def stream_answer(
     """Stream pieces as SSE; a client that disconnects cancels the generation at once."""
 
     async def events() -> AsyncIterator[str]:
+        # The opening events go out with the first text, so the client is not woken while the
+        # model is still reading the prompt.
+        opening = "".join(sse(event) for event in first)
         try:
-            for event in first:
-                yield sse(event)
-            async for piece in generation:
-                yield sse(chunk(piece))
+            async for batch in generation.batches():
+                yield opening + "".join(sse(chunk(piece)) for piece in batch)
+                opening = ""
             await generation.wait_finished()
+            if opening:
+                yield opening
             for event in final(generation.stats):
                 yield sse(event)
             yield sse("[DONE]")

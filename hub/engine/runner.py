@@ -45,15 +45,29 @@ class Generation:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[str]:
+        async for batch in self.batches():
+            for piece in batch:
+                yield piece
+
+    async def batches(self) -> AsyncIterator[list[str]]:
+        """Yield every piece that is ready at once, so a slow reader catches up in one write."""
         try:
-            while True:
-                item = await self._pieces.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, str)
-                yield item
+            done = False
+            while not done:
+                items = [await self._pieces.get()]
+                while not self._pieces.empty():
+                    items.append(self._pieces.get_nowait())
+                batch: list[str] = []
+                for item in items:
+                    if item is _DONE:
+                        done = True
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    assert isinstance(item, str)
+                    batch.append(item)
+                if batch:
+                    yield batch
         finally:
             self.cancel()
 
@@ -148,9 +162,13 @@ class ModelRunner:
         await self._acquire()
         loop = asyncio.get_running_loop()
         name = model_name or self.active
+
+        def load_and_prepare() -> tuple[ChatModel, Prompt, SamplingParams]:
+            model = self._model(name)
+            return (model, *prepare(model))
+
         try:
-            model = await loop.run_in_executor(self._executor, self._model, name)
-            prompt, params = await loop.run_in_executor(self._executor, prepare, model)
+            model, prompt, params = await loop.run_in_executor(self._executor, load_and_prepare)
         except BaseException:
             self._lock.release()
             raise

@@ -59,15 +59,29 @@ class ModelCatalog:
         self.data_dir = data_dir
         self.models_dir = data_dir / "models"
         self.registry_path = data_dir / REGISTRY_FILE_NAME
+        # The registry is re-read only when the file changes (the CLI may edit it while the hub
+        # runs); every request looks a model up, and a stat is cheaper than parsing JSON.
+        self._cached: tuple[tuple[int, int], str] | None = None
 
     def _load(self) -> dict[str, Any]:
-        if not self.registry_path.exists():
-            return {"active": None, "user_models": {}, "info_cache": {}}
         try:
-            data: dict[str, Any] = json.loads(self.registry_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            stat = self.registry_path.stat()
+        except FileNotFoundError:
+            return {"active": None, "user_models": {}, "info_cache": {}}
+        version = (stat.st_mtime_ns, stat.st_size)
+        if self._cached is None or self._cached[0] != version:
+            try:
+                text = self.registry_path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ModelCatalogError(
+                    f"{self.registry_path} is unreadable ({exc}); fix or delete it"
+                ) from exc
+            self._cached = (version, text)
+        try:
+            data: dict[str, Any] = json.loads(self._cached[1])
+        except json.JSONDecodeError as exc:
             raise ModelCatalogError(
-                f"{self.registry_path} is unreadable ({exc}); fix or delete it"
+                f"{self.registry_path} is not valid JSON ({exc}); fix or delete it"
             ) from exc
         data.setdefault("user_models", {})
         data.setdefault("info_cache", {})

@@ -1,5 +1,8 @@
-"""Give retrieved memories to the model: a numbered list in the system message, within a token
-budget, and the citations of exactly the memories that made it in."""
+"""Give retrieved memories to the model: a numbered list beside the latest user message, within a
+token budget, and the citations of exactly the memories that made it in.
+
+The list goes into the latest turn, not the system message, so the earlier turns stay word for
+word what they were and llama.cpp reuses their KV cache on the next turn."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from hub.engine.chat_model import ChatModel
 from hub.engine.types import ChatMessage
 from memory.types import SearchHit
 
-DEFAULT_SYSTEM = "You are a helpful personal assistant running on the user's own hub."
 HEADER = (
     "Here is what you remember about the user (first person means the user). Use it when it "
     "helps, and mention the number of a memory you rely on, like [1]:"
@@ -49,10 +51,12 @@ def memory_block(
 
 
 def with_memories(messages: list[ChatMessage], block: str) -> list[ChatMessage]:
-    """The conversation with the memory block added to (or as) its leading system message."""
+    """The conversation with the memory block put in front of its latest user message."""
     if not block:
         return messages
-    if messages and messages[0].role == "system":
-        first = ChatMessage("system", f"{messages[0].content}\n\n{block}")
-        return [first, *messages[1:]]
-    return [ChatMessage("system", f"{DEFAULT_SYSTEM}\n\n{block}"), *messages]
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last_user is None:
+        return [*messages, ChatMessage("user", block)]
+    turn = messages[last_user]
+    combined = ChatMessage("user", f"{block}\n\nMy message: {turn.content}")
+    return [*messages[:last_user], combined, *messages[last_user + 1 :]]

@@ -39,7 +39,9 @@ class MemoryService:
 def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryService:
     """Load the embedder (offline), open the store in the data directory, and resume any
     re-embedding left after the embedding model changed."""
-    embedder = embedder or SentenceTransformerEmbedder(settings.memory_embedding_model)
+    embedder = embedder or SentenceTransformerEmbedder(
+        settings.memory_embedding_model, threads=settings.memory_embedding_threads
+    )
     path = settings.data_dir / MEMORY_DB_NAME
     store = SqliteMemoryStore(path, embedder)
     if store.start_reembedding():

@@ -41,6 +41,8 @@ const ICON_PATHS = {
   close: "M6 6l12 12M18 6L6 18",
   signout: "M10 20H5V4h5M15 16l4-4-4-4M19 12H9",
   rename: "M4 20h16M6 16l9.5-9.5 3 3L9 19H6z",
+  memory: "M4 6a8 3 0 1 0 16 0a8 3 0 1 0-16 0M4 6v12a8 3 0 0 0 16 0V6M4 12a8 3 0 0 0 16 0",
+  pin: "M8 3h8M9.5 3v6L6 13.5h12L14.5 9V3M12 13.5V21",
 };
 
 /** A small stroked SVG icon (decorative: hidden from screen readers). */

@@ -1,6 +1,7 @@
 // The chat page: conversations in the sidebar, the open one in the middle, a composer below.
 
 import { api, streamChunks } from "../api.js";
+import { confirmDialog } from "../dialog.js";
 import { h, icon, iconButton, relativeTime } from "../dom.js";
 import { fillAnswer, renderMessages } from "./chat_messages.js";
 
@@ -9,28 +10,6 @@ const SUGGESTIONS = [
   "Write a short, friendly reminder to drink water.",
   "Give me three ideas for a quiet Sunday.",
 ];
-
-function confirmDialog(question, confirmLabel) {
-  return new Promise((resolve) => {
-    const dialog = h(
-      "dialog",
-      { class: "dialog", "aria-label": question },
-      h("p", { text: question }),
-      h(
-        "div",
-        { class: "dialog-buttons" },
-        h("button", { type: "button", class: "ghost", text: "Cancel", onclick: () => dialog.close("cancel") }),
-        h("button", { type: "button", class: "danger", text: confirmLabel, onclick: () => dialog.close("ok") }),
-      ),
-    );
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      resolve(dialog.returnValue === "ok");
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-  });
-}
 
 async function mount(ctx, params) {
   const state = { conversations: [], query: "", current: null, streaming: null, editingIndex: null, model: null };

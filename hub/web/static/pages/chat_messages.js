@@ -45,7 +45,9 @@ function citationList(citations) {
             "div",
             { class: "source-body" },
             h("p", { class: "source-meta" }, citation.kind ? h("span", { class: "tag", text: String(citation.kind) }) : null, whenText ? h("span", { text: String(whenText) }) : null),
-            h("p", { class: "source-snippet", text: String(citation.snippet ?? "") }),
+            citation.id
+              ? h("a", { class: "source-snippet", href: `#/memory/${encodeURIComponent(citation.id)}`, title: "Open in Memory", text: String(citation.snippet ?? "") })
+              : h("p", { class: "source-snippet", text: String(citation.snippet ?? "") }),
           ),
         );
       }),
