@@ -167,3 +167,17 @@ def test_grammar_holds_the_real_model_to_valid_json() -> None:
             parse_facts(answer, message)  # validation runs without error on the real output
     finally:
         model.close()
+
+
+@pytest.mark.parametrize(
+    ("said", "query"),
+    [
+        ("Forget it, tell me a joke", None),
+        ("forget everything", None),
+        ("Please forget that I parked on level 3.", "I parked on level 3"),
+        ("forget about the dentist appointment", "the dentist appointment"),
+    ],
+)
+def test_forget_commands_name_a_memory(said: str, query: str | None) -> None:
+    command = find_command([ChatMessage("user", said)])
+    assert (command.query if isinstance(command, Forget) else None) == query

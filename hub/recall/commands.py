@@ -71,6 +71,12 @@ def find_command(messages: list[ChatMessage]) -> Command | None:
     if remember and len(remember.group("what").split()) >= 2:
         return Remember(remember.group("what").strip())
     forget = FORGET.match(said)
-    if forget and forget.group("what").strip():
+    if forget and _names_something(forget.group("what")):
         return Forget(forget.group("what").strip())
     return None
+
+
+def _names_something(what: str) -> bool:
+    """'forget my locker code' names a memory; 'forget it, tell me a joke' does not."""
+    words = re.findall(r"[\w']+", what.lower())
+    return len(words) >= 2 and words[0] not in {"it", "this", "everything"}
