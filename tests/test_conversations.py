@@ -21,6 +21,7 @@ from hub.conversations.store import (
     title_from_message,
 )
 from hub.engine.types import ChatMessage, Prompt
+from hub.recall.context import DEFAULT_SYSTEM
 from hub.settings import Settings
 from tests.fakes import FakeChatModel
 
@@ -201,7 +202,7 @@ def test_a_turn_streams_openai_chunks_and_stores_both_messages(
     assert stored["messages"][1]["id"] == final["message_id"]
     assert stored["messages"][1]["content"] == "Hello there from the fake model"
     assert [c["id"] for c in api.get("/v1/conversations").json()["data"]] == [conversation["id"]]
-    assert model.seen == [ChatMessage("user", "Hi!")]
+    assert model.seen == [ChatMessage("system", DEFAULT_SYSTEM), ChatMessage("user", "Hi!")]
 
 
 def test_preferences_apply_to_turns(api: TestClient, model: RecordingModel) -> None:
@@ -232,7 +233,7 @@ def test_regenerate_and_edit_endpoints(api: TestClient, model: RecordingModel) -
     assert edited[0]["user_message"]["content"] == "changed"
     messages = api.get(base).json()["messages"]
     assert messages[0]["content"] == "changed" and len(messages) == 2
-    assert model.seen == [ChatMessage("user", "changed")]
+    assert model.seen == [ChatMessage("system", DEFAULT_SYSTEM), ChatMessage("user", "changed")]
 
     assert api.patch(base, json={"title": "  Renamed  "}).json()["title"] == "Renamed"
     assert api.delete(base).json()["deleted"] is True

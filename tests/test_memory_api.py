@@ -213,3 +213,16 @@ def test_statements_in_chat_are_kept_and_queued_for_fact_extraction(
     # kept, it points back at the message it came from.
     for fact in derived:
         assert fact["source"] == "conversation"
+
+
+def test_the_answer_uses_what_the_hub_remembers(hub: HubProcess) -> None:
+    api(hub, "POST", "/v1/memory", json={"text": "My dog is called Biscuit.", "kind": "fact"})
+    body = {
+        "model": DEFAULT_MODEL,
+        "messages": [{"role": "user", "content": "What is my dog called?"}],
+        "max_tokens": 30,
+        "temperature": 0,
+    }
+    answer = api(hub, "POST", "/v1/chat/completions", json=body).json()
+    assert "Biscuit" in answer["choices"][0]["message"]["content"]
+    assert any("Biscuit" in citation["snippet"] for citation in answer["citations"])

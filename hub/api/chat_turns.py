@@ -50,9 +50,10 @@ async def start_chat_turn(
         return ChatTurn(reply, recall.citations)
 
     def prepare(chat_model: ChatModel) -> tuple[Prompt, SamplingParams]:
+        with_recall = messages if services.memory is None else recall.apply(chat_model, messages)
         return fit_chat(
             chat_model,
-            messages=recall.apply(chat_model, messages),
+            messages=with_recall,
             requested_max_tokens=options.max_tokens,
             default_max_tokens=services.settings.default_max_tokens,
             params=options.params,

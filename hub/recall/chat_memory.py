@@ -13,7 +13,7 @@ from typing import Any
 from hub.engine.chat_model import ChatModel
 from hub.engine.types import ChatMessage
 from hub.recall.commands import ConfirmForget, Forget, Remember, find_command, forget_question
-from hub.recall.context import citation, memory_block, with_memories
+from hub.recall.context import citation, memory_block, with_default_system, with_memories
 from hub.recall.service import MemoryService
 from memory.errors import UnknownMemoryError
 from memory.facts import remember_fact
@@ -40,6 +40,7 @@ class MemoryTurn:
 
     def apply(self, model: ChatModel, messages: list[ChatMessage]) -> list[ChatMessage]:
         """Add the memories that fit the budget (runs on the model's thread; fills citations)."""
+        messages = with_default_system(messages)
         if not self.hits or self.budget <= 0:
             return messages
         block, self.citations = memory_block(
