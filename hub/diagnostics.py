@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import stat
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.datadir import token_path
@@ -19,6 +22,23 @@ from hub.settings import Settings
 MIN_FREE_BYTES = 2 * 1024**3
 CRITICAL_FREE_BYTES = 512 * 1024**2
 WANTED_CPU_FLAGS = ("avx2", "fma", "f16c")
+SERVICE_NAME = "walking-nas"
+SERVICE_USER = "walking-nas"
+EARLIEST_SANE_YEAR = 2024
+
+# Runs a command and returns (exit code, output); None when the program is missing or hangs.
+CommandRunner = Callable[[Sequence[str]], tuple[int, str] | None]
+
+
+def run_command(command: Sequence[str]) -> tuple[int, str] | None:
+    """Run a short system command (systemctl, timedatectl) with a timeout."""
+    if shutil.which(command[0]) is None:
+        return None
+    try:
+        done = subprocess.run(list(command), capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.returncode, (done.stdout + done.stderr).strip()
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,75 @@ def check_data_dir(settings: Settings) -> CheckResult:
             "data directory", "fail", f"{token} is readable by others", f"chmod 600 {token}"
         )
     return CheckResult("data directory", "ok", f"{path} (mode {mode:o})")
+
+
+def check_data_dir_owner(settings: Settings) -> CheckResult:
+    """The data directory belongs to the user the hub runs as (this one, or the service user)."""
+    path = settings.data_dir
+    if not path.exists():
+        return CheckResult("data directory owner", "ok", "created on first start")
+    uid = path.stat().st_uid
+    try:
+        owner = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        owner = str(uid)
+    if uid == os.geteuid() or owner == SERVICE_USER:
+        return CheckResult("data directory owner", "ok", owner)
+    return CheckResult(
+        "data directory owner",
+        "warn",
+        f"{path} belongs to {owner}, not to you or {SERVICE_USER}",
+        f"chown -R {SERVICE_USER}: {path} (for the service) or run the hub as {owner}",
+    )
+
+
+def check_service(
+    run: CommandRunner = run_command, systemd_dir: Path = Path("/run/systemd/system")
+) -> CheckResult:
+    """The systemd unit, when the hub is installed as a service: enabled and running."""
+    if not systemd_dir.is_dir():
+        return CheckResult("service", "ok", "not installed as a service (systemd is not running)")
+    enabled = run(["systemctl", "is-enabled", SERVICE_NAME])
+    if enabled is None:
+        return CheckResult("service", "ok", "not installed as a service (no usable systemctl)")
+    code, state = enabled
+    if code != 0 and (not state or "not-found" in state or "No such file" in state):
+        return CheckResult("service", "ok", "not installed as a service")
+    active = run(["systemctl", "is-active", SERVICE_NAME])
+    running = active[1] if active else "unknown"
+    detail = f"{SERVICE_NAME}.service {state}, {running}"
+    if running == "failed":
+        return CheckResult(
+            "service", "fail", detail, f"journalctl -u {SERVICE_NAME} -e, then restart it"
+        )
+    if state != "enabled" or running != "active":
+        return CheckResult("service", "warn", detail, f"systemctl enable --now {SERVICE_NAME}")
+    return CheckResult("service", "ok", detail)
+
+
+def check_clock(
+    now: Callable[[], datetime] = lambda: datetime.now(UTC), run: CommandRunner = run_command
+) -> CheckResult:
+    """The clock is plausible (memories and sessions carry times), and NTP-synced if we can tell."""
+    current = now()
+    if current.year < EARLIEST_SANE_YEAR:
+        return CheckResult(
+            "clock",
+            "fail",
+            f"the clock says {current:%Y-%m-%d}",
+            "set the time: timedatectl set-ntp true (or date -s)",
+        )
+    answer = run(["timedatectl", "show", "--property=NTPSynchronized", "--value"])
+    if answer is None or answer[0] != 0:
+        return CheckResult("clock", "ok", f"{current:%Y-%m-%d %H:%M} UTC (NTP state unknown)")
+    if answer[1] != "yes":
+        return CheckResult(
+            "clock",
+            "warn",
+            f"{current:%Y-%m-%d %H:%M} UTC, not synchronized with NTP",
+            "timedatectl set-ntp true",
+        )
+    return CheckResult("clock", "ok", f"{current:%Y-%m-%d %H:%M} UTC, NTP synchronized")
 
 
 def check_disk(settings: Settings) -> CheckResult:
@@ -174,7 +263,10 @@ def run_checks(settings: Settings, hub_running: Callable[[], bool]) -> list[Chec
     """Every check, in the order a person would fix them."""
     return [
         check_data_dir(settings),
+        check_data_dir_owner(settings),
         check_disk(settings),
+        check_clock(),
+        check_service(),
         check_llama_cpp(),
         check_cpu(),
         *check_models(settings),

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     memory_extract_facts: bool = Field(
         default=True, description="Let the model extract facts from messages when idle."
     )
+    device_queue_frames: int = Field(
+        default=64, ge=1, description="Frames one device link may have waiting to be stored."
+    )
+    device_raw_retention_days: float = Field(
+        default=30.0, ge=0, description="Days raw samples are kept (rollups stay); 0: forever."
+    )
+    mdns_enabled: bool = Field(default=True, description="Advertise the hub, find devices.")
+    mdns_interfaces: str = Field(
+        default="", description="Comma list of interface addresses for mDNS; empty: all."
+    )
 
     @classmethod
     def settings_customise_sources(

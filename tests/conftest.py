@@ -34,6 +34,8 @@ def client(hub: HubProcess) -> openai.OpenAI:
 def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never let a test touch the person's real data directory."""
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "default-data"))
+    # An in-process hub's mDNS stays on loopback too.
+    monkeypatch.setenv("HUB_MDNS_INTERFACES", "127.0.0.1")
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,12 @@ def start_hub(
     log_path = data_dir.parent / f"hub-{port}.log"
     # Background fact extraction competes for the 2 cores with whatever the test is doing; tests
     # that check it turn it back on.
-    defaults = {"HUB_CONTEXT_LENGTH": "2048", "HUB_MEMORY_EXTRACT_FACTS": "false"}
+    # mDNS stays on loopback in tests.
+    defaults = {
+        "HUB_CONTEXT_LENGTH": "2048",
+        "HUB_MEMORY_EXTRACT_FACTS": "false",
+        "HUB_MDNS_INTERFACES": "127.0.0.1",
+    }
     full_env = {**os.environ, **defaults, **(env or {})}
     full_env.pop("HUB_DATA_DIR", None)
     command = [

@@ -13,6 +13,7 @@ from hub.api import (
     routes_chat,
     routes_completions,
     routes_conversations,
+    routes_devices,
     routes_embeddings,
     routes_health,
     routes_memory,
@@ -31,6 +32,8 @@ from hub.models.catalog import ModelCatalog
 from hub.recall.lifecycle import MemoryWork
 from hub.recall.service import open_memory
 from hub.settings import Settings
+from hub.wearables.discovery import HubDiscovery
+from hub.wearables.service import DeviceService
 from hub.web.ui import install_web_ui
 from hub.web.web_services import WebServices
 
@@ -85,6 +88,9 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         owner_token=ensure_owner_token(settings.data_dir),
         web=WebServices.open(settings.data_dir),
         memory=open_memory(settings) if settings.memory_enabled else None,
+        devices=DeviceService.open(
+            settings.data_dir, settings.device_queue_frames, settings.device_raw_retention_days
+        ),
     )
 
     @asynccontextmanager
@@ -92,8 +98,17 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         await runner.use(runner.active)
         logger.info("hub ready with model %s", runner.active)
         memory_work = MemoryWork.start(services.memory, runner)
+        discovery = None
+        if services.devices is not None:
+            services.devices.start()
+            if settings.mdns_enabled:
+                discovery = await HubDiscovery.start(settings, services.devices)
         yield
+        if discovery is not None:
+            await discovery.stop()
         await memory_work.stop()
+        if services.devices is not None:
+            await services.devices.close()
         await services.web.close()
         await runner.close()
 
@@ -110,8 +125,9 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         app.include_router(module.router)
     for module in (routes_session, routes_conversations, routes_preferences):
         app.include_router(module.router)
-    for module in (routes_memory, routes_embeddings):
+    for module in (routes_memory, routes_embeddings, routes_devices):
         app.include_router(module.router)
+    app.include_router(routes_devices.link_router)
     install_web_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

@@ -12,6 +12,7 @@ from hub.engine.runner import ModelRunner
 from hub.models.catalog import ModelCatalog
 from hub.recall.service import MemoryService
 from hub.settings import Settings
+from hub.wearables.service import DeviceService
 from hub.web.web_services import WebServices
 
 
@@ -26,6 +27,7 @@ class HubServices:
     owner_token: str
     web: WebServices
     memory: MemoryService | None = None
+    devices: DeviceService | None = None
 
 
 def get_services(request: Request) -> HubServices:

@@ -15,7 +15,7 @@ STYLES = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[
 
 
 def doctor(data_dir: DataDirOption = None) -> None:
-    """Check model files, CPU, disk, data directory permissions and the port."""
+    """Check model files, CPU, disk, data directory, clock, the installed service and the port."""
     console = Console()
     settings = load_settings(data_dir=data_dir)
     client = HubClient(settings)

@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from hub.cli import chat, doctor, memory, models
+from hub.cli import backup, chat, devices, doctor, memory, models
 from hub.cli.options import DataDirOption
 from hub.datadir import ensure_owner_token
 from hub.models.catalog import UnknownModelError
@@ -23,8 +23,11 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(memory.app, name="memory")
+app.add_typer(devices.app, name="devices")
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
+app.command(name="backup")(backup.backup)
+app.command(name="restore")(backup.restore)
 
 
 @app.command()

@@ -1,0 +1,200 @@
+"""DeviceClient: the device end of a link, as firmware would run it (used by the simulators)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from devices.errors import AUTH_FAILED, PAIRING_FAILED, REVOKED
+from devices.link_auth import auth_message, check_server_signature, make_proof
+from devices.media import MediaFrame
+from devices.outbox import DeviceState
+from devices.pairing import new_pairing_code
+from devices.protocol import (
+    Ack,
+    Challenge,
+    ErrorMessage,
+    Hello,
+    Message,
+    Paired,
+    PairingPending,
+    Proof,
+    Welcome,
+    decode,
+    encode,
+)
+from devices.samples import Sample, SensorBatch, Status
+
+logger = logging.getLogger(__name__)
+
+
+class LinkRefusedError(Exception):
+    """The hub closed the link with an error frame."""
+
+    def __init__(self, error: ErrorMessage) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """What a device says about itself in hello."""
+
+    device_id: str
+    kind: str
+    model: str
+    capabilities: tuple[str, ...] = ()
+
+
+def link_url(hub: str) -> str:
+    """The hub's device link address from its base address (http://host:port)."""
+    base = hub.rstrip("/")
+    for plain, secure in (("http://", "ws://"), ("https://", "wss://")):
+        if base.startswith(plain):
+            base = secure + base[len(plain) :]
+    return base if base.endswith("/v1/devices/link") else base + "/v1/devices/link"
+
+
+class DeviceClient:
+    """Pairs when it has no secret, proves it otherwise, and streams its outbox."""
+
+    def __init__(
+        self,
+        identity: DeviceIdentity,
+        state: DeviceState,
+        hub: str,
+        on_code: Callable[[str], None] | None = None,
+        max_backoff: float = 10.0,
+        on_paired: Callable[[], None] | None = None,
+    ) -> None:
+        self.identity = identity
+        self.state = state
+        self.hub = hub
+        self.on_code = on_code or (lambda code: None)
+        self.on_paired = on_paired or (lambda: None)
+        self.max_backoff = max_backoff
+        self.pairing_code: str | None = None
+        self.acked = 0
+        self.linked = asyncio.Event()
+        self._new_frames = asyncio.Event()
+
+    async def send_samples(self, samples: Sequence[Sample]) -> int:
+        """Queue a sensor batch (kept until acknowledged); returns its seq."""
+        frames = tuple(samples)
+        return await self._append(lambda seq: encode(SensorBatch(seq, frames)))
+
+    async def send_status(self, t: float, battery: int, charging: bool) -> int:
+        """Queue a battery and charging update."""
+        return await self._append(lambda seq: encode(Status(seq, t, battery, charging)))
+
+    async def send_media(self, build: Callable[[int], MediaFrame]) -> int:
+        """Queue an audio or camera frame."""
+        return await self._append(lambda seq: build(seq).to_wire())
+
+    async def _append(self, build: Callable[[int], str | bytes]) -> int:
+        seq = await asyncio.to_thread(self.state.append, build)
+        self._new_frames.set()
+        return seq
+
+    async def run_forever(self) -> None:
+        """Keep a link open: reconnect after a pause, re-pair when the hub forgot the device."""
+        pause = 0.5
+        while True:
+            try:
+                await self.connect_once()
+                pause = 0.5
+            except asyncio.CancelledError:
+                raise
+            except LinkRefusedError as exc:
+                logger.warning("hub refused the link: %s", exc)
+                if exc.error.code in (AUTH_FAILED, REVOKED):
+                    await asyncio.to_thread(self.state.set_secret, None)
+            except (OSError, ConnectionClosed, TimeoutError) as exc:
+                logger.info("no link to the hub (%s); retrying in %.1f s", exc, pause)
+            except Exception:
+                logger.exception("link failed; retrying in %.1f s", pause)
+            self.linked.clear()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.max_backoff)
+
+    async def connect_once(self) -> None:
+        """One link: handshake, then send and get acks until it ends."""
+        async with connect(link_url(self.hub), max_size=4 * 1024 * 1024) as ws:
+            await self._handshake(ws)
+            self.linked.set()
+            sender = asyncio.create_task(self._send_outbox(ws))
+            try:
+                await self._read_acks(ws)
+            finally:
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+                self.linked.clear()
+
+    async def _handshake(self, ws: ClientConnection) -> None:
+        secret = await asyncio.to_thread(self.state.secret)
+        nonce = secrets.token_bytes(16)
+        code = None
+        if secret is None:
+            code = new_pairing_code()
+            self.pairing_code = code
+            self.on_code(code)
+        identity = self.identity
+        hello = Hello(
+            identity.device_id, identity.kind, identity.model, identity.capabilities, nonce, code
+        )
+        await ws.send(encode(hello))
+        message = await self._receive(ws)
+        if isinstance(message, PairingPending):
+            message = await self._receive(ws)
+            if not isinstance(message, Paired):
+                raise LinkRefusedError(ErrorMessage(PAIRING_FAILED, f"got {message.TYPE}"))
+            secret = message.secret
+            await asyncio.to_thread(self.state.set_secret, secret)
+            self.pairing_code = None
+            self.on_paired()
+            message = await self._receive(ws)
+        if not isinstance(message, Challenge) or secret is None:
+            raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "expected a challenge"))
+        signed = auth_message(identity.device_id, nonce, message.nonce)
+        await ws.send(encode(Proof(make_proof(secret, signed))))
+        welcome = await self._receive(ws)
+        if not isinstance(welcome, Welcome):
+            raise LinkRefusedError(ErrorMessage(AUTH_FAILED, f"got {welcome.TYPE}"))
+        if not check_server_signature(secret, signed, welcome.server_signature):
+            raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "the hub's signature is wrong"))
+        await self._acked(welcome.acked_seq)
+
+    async def _receive(self, ws: ClientConnection) -> Message:
+        message = decode(await ws.recv())
+        if isinstance(message, ErrorMessage):
+            if message.seq is not None:
+                await asyncio.to_thread(self.state.drop, message.seq)
+            raise LinkRefusedError(message)
+        return message
+
+    async def _acked(self, seq: int) -> None:
+        self.acked = max(self.acked, seq)
+        await asyncio.to_thread(self.state.drop_through, seq)
+
+    async def _read_acks(self, ws: ClientConnection) -> None:
+        while True:
+            message = await self._receive(ws)
+            if isinstance(message, Ack):
+                await self._acked(message.seq)
+
+    async def _send_outbox(self, ws: ClientConnection) -> None:
+        sent = self.acked
+        while True:
+            self._new_frames.clear()
+            frames = await asyncio.to_thread(self.state.pending, sent)
+            for seq, frame in frames:
+                await ws.send(frame)
+                sent = seq
+            if not frames:
+                await self._new_frames.wait()

@@ -1,0 +1,1 @@
+"""Simulated wearables that speak the real device protocol to a real hub."""

@@ -1,0 +1,107 @@
+"""/v1/devices: list, pair and revoke wearables, read their samples, and the devices' link."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, WebSocket
+from pydantic import BaseModel, Field
+
+from devices.pairing import PairingError
+from devices.samples import SAMPLE_KINDS
+from hub.api.auth import require_owner
+from hub.api.errors import HubAPIError
+from hub.api.services import HubServices, ServicesDep
+from hub.wearables.link import DeviceLink
+from hub.wearables.service import DeviceService, UnknownDeviceError
+from hub.wearables.store import SampleQuery
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_owner)])
+# Devices do not hold the owner's token: they prove their own secret inside the protocol.
+link_router = APIRouter(prefix="/v1/devices", tags=["devices"])
+
+MAX_SAMPLES = 100_000
+
+
+class PairIn(BaseModel):
+    """The code the device shows."""
+
+    code: str = Field(min_length=1, max_length=20)
+
+
+def devices_of(services: HubServices) -> DeviceService:
+    """The device service, or a 503 saying it is missing."""
+    if services.devices is None:
+        raise HubAPIError(
+            503,
+            "devices are not set up on this hub; restart it with `hub serve`",
+            error_type="server_error",
+            code="devices_unavailable",
+        )
+    return services.devices
+
+
+@router.get("")
+async def read_devices(services: ServicesDep) -> dict[str, Any]:
+    """Paired, revoked and discovered devices with status, last seen and battery."""
+    return {"object": "list", "data": await devices_of(services).list_devices()}
+
+
+@router.get("/{device_id}/samples")
+async def read_samples(
+    device_id: str,
+    services: ServicesDep,
+    kind: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = 1000,
+    resolution: Annotated[str, Query(pattern="^(raw|1m|1h)$")] = "raw",
+) -> dict[str, Any]:
+    """Samples of one device, oldest first; ``since``/``until`` are Unix seconds.
+
+    ``resolution`` 1m or 1h gives per-minute or per-hour count, mean, min, max and sum.
+    """
+    if kind is not None and kind not in SAMPLE_KINDS:
+        raise HubAPIError(
+            400,
+            f"unknown sample kind {kind!r}; use one of {', '.join(sorted(SAMPLE_KINDS))}",
+            param="kind",
+        )
+    query = SampleQuery(device_id, kind, since, until, limit, resolution)
+    data = await devices_of(services).samples(query)
+    return {"object": "list", "device_id": device_id, "resolution": resolution, "data": data}
+
+
+@router.post("/{device_id}/pair")
+async def create_pairing(device_id: str, body: PairIn, services: ServicesDep) -> dict[str, Any]:
+    """Approve a device waiting to pair with the code it shows."""
+    try:
+        await devices_of(services).pair(device_id, body.code)
+    except PairingError as exc:
+        raise HubAPIError(
+            exc.status,
+            str(exc),
+            code="pairing_refused",
+            param="code" if exc.status == 403 else None,
+        ) from exc
+    return {"id": device_id, "status": "paired"}
+
+
+@router.post("/{device_id}/revoke")
+async def revoke_device(device_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Cut a device off at once: its keys are forgotten and its open link closed."""
+    try:
+        await devices_of(services).revoke(device_id)
+    except UnknownDeviceError as exc:
+        raise HubAPIError(404, str(exc), code="device_not_found") from exc
+    return {"id": device_id, "status": "revoked"}
+
+
+@link_router.websocket("/link")
+async def device_link(websocket: WebSocket) -> None:
+    """A device dials in here; the protocol is in docs/device-protocol.md."""
+    services: HubServices = websocket.app.state.services
+    if services.devices is None:
+        await websocket.close(1011)
+        return
+    await DeviceLink(websocket, services.devices).run()

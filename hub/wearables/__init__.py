@@ -1,0 +1,1 @@
+"""The hub's side of the device protocol: device records, links, ingest."""

@@ -1,0 +1,268 @@
+"""DeviceLink: one device's WebSocket, from hello to the last ack (docs/device-protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from contextlib import suppress
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from devices.errors import (
+    AUTH_FAILED,
+    BAD_SEQUENCE,
+    FRAME_TOO_LARGE,
+    HANDSHAKE_TIMEOUT,
+    PAIRING_FAILED,
+    REVOKED,
+    UNKNOWN_TYPE,
+    ProtocolError,
+)
+from devices.link_auth import (
+    VerifierKeys,
+    auth_message,
+    check_proof,
+    server_signature,
+)
+from devices.media import MediaFrame, decode_media
+from devices.pairing import PairingDroppedError
+from devices.protocol import (
+    Ack,
+    Challenge,
+    ErrorMessage,
+    Hello,
+    Message,
+    Paired,
+    PairingPending,
+    Proof,
+    Welcome,
+    decode,
+    encode,
+)
+from devices.samples import SensorBatch, Status
+from hub.wearables.service import DeviceService
+from hub.wearables.store import DataFrame, DeviceNotPairedError
+
+logger = logging.getLogger(__name__)
+
+# One commit holds the database lock other links wait on: keep it to a few thousand rows.
+MAX_FRAMES_PER_COMMIT = 256
+MAX_SAMPLES_PER_COMMIT = 5000
+CLOSE_CODES = {AUTH_FAILED: 1008, PAIRING_FAILED: 1008, REVOKED: 1008, FRAME_TOO_LARGE: 1009}
+AUTH_FAILED_MESSAGE = (
+    "authentication failed: this device is not paired with this hub, was revoked, or proved "
+    "the wrong secret; pair it (`hub devices pair ID --code CODE`) and reconnect"
+)
+
+
+def _rows(frame: DataFrame) -> int:
+    return len(frame.samples) if isinstance(frame, SensorBatch) else 1
+
+
+class DeviceLink:
+    """Serve one device link: handshake, then read, commit and acknowledge its frames."""
+
+    def __init__(self, websocket: WebSocket, service: DeviceService) -> None:
+        self.websocket = websocket
+        self.service = service
+        self._send_lock = asyncio.Lock()
+        self._tasks: tuple[asyncio.Task[None], ...] = ()
+        self._kicked: ErrorMessage | None = None
+
+    async def run(self) -> None:
+        """Serve the link until the device leaves, breaks the protocol, or is cut off."""
+        await self.websocket.accept()
+        try:
+            hello = await self._handshake()
+        except ProtocolError as exc:
+            await self._fail(ErrorMessage.of(exc))
+            return
+        if hello is None:
+            return
+        await self.service.register(hello.device_id, self)
+        try:
+            await self._stream(hello.device_id)
+        finally:
+            self.service.unregister(hello.device_id, self)
+
+    async def kick(self, error: ErrorMessage) -> None:
+        """Cut the link off: stop reading and committing, then send ``error`` and close."""
+        self._kicked = error
+        for task in self._tasks:
+            task.cancel()
+        if not self._tasks:
+            await self._fail(error)
+
+    async def _handshake_frame(self) -> str | bytes | None:
+        try:
+            async with asyncio.timeout(self.service.handshake_timeout):
+                return await self._next_frame()
+        except TimeoutError as exc:
+            raise ProtocolError(
+                HANDSHAKE_TIMEOUT,
+                f"no handshake frame within {self.service.handshake_timeout:g} s; reconnect",
+            ) from exc
+
+    async def _handshake(self) -> Hello | None:
+        raw = await self._handshake_frame()
+        if raw is None:
+            return None
+        if isinstance(raw, bytes):
+            raise ProtocolError(UNKNOWN_TYPE, "the first frame must be a hello text frame")
+        hello = decode(raw)
+        if not isinstance(hello, Hello):
+            raise ProtocolError(UNKNOWN_TYPE, f"expected hello first, got {hello.TYPE}")
+        if hello.pairing_code is not None:
+            secret = await self._wait_for_approval(hello)
+            if secret is None:
+                return None
+            await self._send(Paired(secret))
+        keys = await asyncio.to_thread(self.service.store.keys_for, hello.device_id)
+        hub_nonce = secrets.token_bytes(32)
+        await self._send(Challenge(hub_nonce))
+        answer = await self._handshake_frame()
+        if answer is None:
+            return None
+        proof = decode(answer) if isinstance(answer, str) else None
+        if not isinstance(proof, Proof):
+            raise ProtocolError(UNKNOWN_TYPE, "expected a proof frame after the challenge")
+        message = auth_message(hello.device_id, hello.nonce, hub_nonce)
+        # Unknown ids are checked against random keys, so every refusal looks the same.
+        checked = keys or VerifierKeys(secrets.token_bytes(32), secrets.token_bytes(32))
+        if not check_proof(checked, message, proof.proof) or keys is None:
+            logger.warning("device %s failed authentication", hello.device_id)
+            raise ProtocolError(AUTH_FAILED, AUTH_FAILED_MESSAGE)
+        acked = await asyncio.to_thread(self.service.store.acked_seq, hello.device_id)
+        await self._send(Welcome(acked, server_signature(keys, message)))
+        logger.info("device %s linked (acked seq %d)", hello.device_id, acked)
+        return hello
+
+    async def _wait_for_approval(self, hello: Hello) -> bytes | None:
+        request = self.service.pairing.open(hello)
+        self.service.note_heard(hello)
+        receiving = asyncio.ensure_future(self._next_frame())
+        try:
+            await self._send(PairingPending())
+            # No handshake timeout here: the person may take a while to read the code.
+            waiters: set[asyncio.Future[Any]] = {request.approved, receiving}
+            await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+            if request.approved.done() and not request.approved.cancelled():
+                try:
+                    return request.approved.result()
+                except PairingDroppedError as exc:
+                    raise ProtocolError(
+                        PAIRING_FAILED, f"pairing failed ({exc}); start pairing again"
+                    ) from exc
+            if receiving.done() and receiving.result() is not None:
+                raise ProtocolError(
+                    UNKNOWN_TYPE, "send nothing while waiting for the person to approve the code"
+                )
+            return None
+        finally:
+            receiving.cancel()
+            self.service.pairing.close(request)
+
+    async def _stream(self, device_id: str) -> None:
+        if self._kicked is not None:  # cut off between welcome and here
+            return
+        queue: asyncio.Queue[DataFrame | None] = asyncio.Queue(self.service.queue_frames)
+        reader = asyncio.create_task(self._read_frames(queue))
+        writer = asyncio.create_task(self._commit_frames(device_id, queue))
+        self._tasks = (reader, writer)
+        try:
+            await asyncio.wait(self._tasks, return_when="FIRST_EXCEPTION")
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        error = self._kicked
+        for task in self._tasks:
+            if task.cancelled() or task.exception() is None:
+                continue
+            exc = task.exception()
+            if isinstance(exc, ProtocolError):
+                error = error or ErrorMessage.of(exc)
+            elif isinstance(exc, DeviceNotPairedError):
+                error = error or ErrorMessage(AUTH_FAILED, AUTH_FAILED_MESSAGE)
+            else:
+                logger.error("device %s link failed", device_id, exc_info=exc)
+                error = error or ErrorMessage("internal", "the hub failed; reconnect later")
+        if error is not None:
+            await self._fail(error)
+
+    async def _read_frames(self, queue: asyncio.Queue[DataFrame | None]) -> None:
+        last = 0
+        while True:
+            raw = await self._next_frame()
+            if raw is None:
+                await queue.put(None)
+                return
+            frame: Message | MediaFrame = (
+                decode_media(raw) if isinstance(raw, bytes) else decode(raw)
+            )
+            if not isinstance(frame, SensorBatch | Status | MediaFrame):
+                raise ProtocolError(
+                    UNKNOWN_TYPE,
+                    f"{frame.TYPE} is not allowed on an open link; "
+                    "send sensor_batch, status, audio or camera frames",
+                )
+            if frame.seq <= last:
+                raise ProtocolError(
+                    BAD_SEQUENCE,
+                    f"seq {frame.seq} is not above {last}, the previous frame's on this link; "
+                    "send frames in increasing seq",
+                    frame.seq,
+                )
+            last = frame.seq
+            await queue.put(frame)
+            # Frames already buffered arrive without a pause; yield so other links get turns.
+            await asyncio.sleep(0)
+
+    async def _commit_frames(self, device_id: str, queue: asyncio.Queue[DataFrame | None]) -> None:
+        ended = False
+        while not ended:
+            first = await queue.get()
+            if first is None:
+                return
+            batch = [first]
+            rows = _rows(first)
+            while (
+                len(batch) < MAX_FRAMES_PER_COMMIT
+                and rows < MAX_SAMPLES_PER_COMMIT
+                and not queue.empty()
+            ):
+                frame = queue.get_nowait()
+                if frame is None:
+                    ended = True
+                    break
+                batch.append(frame)
+                rows += _rows(frame)
+            acked = await asyncio.to_thread(self.service.store.commit, device_id, batch)
+            await self._send_ack(acked)
+
+    async def _send_ack(self, seq: int) -> None:
+        with suppress(Exception):  # the device may be gone; it resends what it has no ack for
+            await self._send(Ack(seq))
+
+    async def _next_frame(self) -> str | bytes | None:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        if message.get("text") is not None:
+            text: str = message["text"]
+            return text
+        data: bytes = message.get("bytes") or b""
+        return data
+
+    async def _send(self, message: Message) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(encode(message))
+
+    async def _fail(self, error: ErrorMessage) -> None:
+        if self.websocket.application_state != WebSocketState.CONNECTED:
+            return
+        with suppress(Exception):
+            await self._send(error)
+            await self.websocket.close(CLOSE_CODES.get(error.code, 1002))

@@ -1,0 +1,49 @@
+"""Numbered, append-only migrations of devices.db; never edit one that has shipped."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+
+def m001_devices(db: Database) -> None:
+    """Paired devices, the frames each sent (for exactly-once), samples and media."""
+    db.execute(
+        "CREATE TABLE devices (id TEXT PRIMARY KEY, kind TEXT NOT NULL, model TEXT NOT NULL, "
+        "capabilities TEXT NOT NULL, status TEXT NOT NULL, stored_key BLOB, server_key BLOB, "
+        "paired_at REAL, revoked_at REAL, last_seen REAL, epoch INTEGER NOT NULL DEFAULT 0, "
+        "acked_seq INTEGER NOT NULL DEFAULT 0, "
+        "battery INTEGER, charging INTEGER, status_at REAL)"
+    )
+    # One row per data frame ever committed: the primary key is what drops a resent frame.
+    # Each pairing starts a new epoch (a new sequence space), so a reset device that pairs
+    # again and counts from 1 is not taken for a resend.
+    db.execute(
+        "CREATE TABLE frames (device_id TEXT NOT NULL, epoch INTEGER NOT NULL, "
+        "seq INTEGER NOT NULL, type TEXT NOT NULL, received_at REAL NOT NULL, "
+        "PRIMARY KEY (device_id, epoch, seq)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE samples (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
+        "epoch INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, t REAL NOT NULL, "
+        "value REAL, data TEXT)"
+    )
+    db.execute("CREATE INDEX samples_by_device_kind_time ON samples (device_id, kind, t)")
+    db.execute("CREATE INDEX samples_by_device_time ON samples (device_id, t)")
+    db.execute(
+        "CREATE TABLE media (device_id TEXT NOT NULL, epoch INTEGER NOT NULL, "
+        "seq INTEGER NOT NULL, type TEXT NOT NULL, t REAL NOT NULL, header TEXT NOT NULL, "
+        "payload BLOB NOT NULL, PRIMARY KEY (device_id, epoch, seq))"
+    )
+
+
+def m002_rollups(db: Database) -> None:
+    """1-minute and 1-hour aggregates of numeric samples, kept up to date at ingest."""
+    db.execute(
+        "CREATE TABLE rollups (device_id TEXT NOT NULL, kind TEXT NOT NULL, "
+        "resolution INTEGER NOT NULL, bucket REAL NOT NULL, count INTEGER NOT NULL, "
+        "total REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, "
+        "PRIMARY KEY (device_id, kind, resolution, bucket)) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS = [m001_devices, m002_rollups]

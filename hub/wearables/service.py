@@ -1,0 +1,175 @@
+"""DeviceService: the device store, devices waiting to pair, and the open links, made once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from devices.discovery import DeviceAdvert
+from devices.errors import REPLACED, REVOKED
+from devices.link_auth import VerifierKeys
+from devices.pairing import PairingBook, new_secret
+from devices.protocol import ErrorMessage, Hello
+from hub.wearables.retention import prune_forever
+from hub.wearables.store import DeviceStore, SampleQuery
+
+logger = logging.getLogger(__name__)
+
+# Unpaired devices remembered for the list; a flood of made-up ids cannot grow it further.
+MAX_HEARD = 100
+
+
+class OpenLink(Protocol):
+    """What the service needs of an authenticated link."""
+
+    async def kick(self, error: ErrorMessage) -> None:
+        """Send ``error`` and close the link."""
+
+
+class UnknownDeviceError(Exception):
+    """No device with that id was ever paired."""
+
+
+@dataclass
+class DeviceService:
+    """Everything the device routes and links share."""
+
+    store: DeviceStore
+    queue_frames: int = 64
+    handshake_timeout: float = 10.0
+    pairing: PairingBook = field(default_factory=PairingBook)
+    links: dict[str, OpenLink] = field(default_factory=dict)
+    # Devices heard from but not paired (a hello with a code), by id: hello and when.
+    heard: dict[str, tuple[Hello, float]] = field(default_factory=dict)
+    # Devices found by mDNS, by service name; they change and disappear live.
+    discovered: dict[str, tuple[DeviceAdvert, float]] = field(default_factory=dict)
+
+    retention_days: float = 0.0
+    _pruning: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def open(
+        cls, data_dir: Path, queue_frames: int = 64, retention_days: float = 0.0
+    ) -> DeviceService:
+        """The service over devices.db in the data directory."""
+        return cls(
+            DeviceStore.open(data_dir), queue_frames=queue_frames, retention_days=retention_days
+        )
+
+    def start(self) -> None:
+        """Start background work (the retention pass) in the running event loop."""
+        if self.retention_days > 0 and self._pruning is None:
+            self._pruning = asyncio.create_task(prune_forever(self.store, self.retention_days))
+
+    async def pair(self, device_id: str, code: str) -> None:
+        """Approve a waiting device with the code it shows; raises PairingError when refused."""
+        request = self.pairing.approve(device_id, code)
+        secret = new_secret()
+        # Stored before the device hears of it: a device never holds a secret the hub lacks.
+        await asyncio.to_thread(
+            self.store.save_pairing, request.hello, VerifierKeys.from_secret(secret)
+        )
+        self.heard.pop(device_id, None)
+        old = self.links.get(device_id)
+        if old is not None:
+            await old.kick(ErrorMessage(REPLACED, "this device was paired again; reconnect"))
+        if not request.approved.done():
+            request.approved.set_result(secret)
+        logger.info("paired device %s", device_id)
+
+    async def revoke(self, device_id: str) -> None:
+        """Forget the device's keys and close its open link at once."""
+        if not await asyncio.to_thread(self.store.revoke, device_id):
+            raise UnknownDeviceError(
+                f"no paired device {device_id!r}; see `hub devices list` for the ids"
+            )
+        link = self.links.get(device_id)
+        if link is not None:
+            await link.kick(
+                ErrorMessage(REVOKED, "the owner revoked this device; pair it again to reconnect")
+            )
+        logger.info("revoked device %s", device_id)
+
+    async def register(self, device_id: str, link: OpenLink) -> None:
+        """Note the device's authenticated link; an older one for the same device is closed."""
+        old = self.links.get(device_id)
+        self.links[device_id] = link
+        if old is not None and old is not link:
+            await old.kick(ErrorMessage(REPLACED, "a newer link of this device took over"))
+
+    def unregister(self, device_id: str, link: OpenLink) -> None:
+        """Forget the link when it ends."""
+        if self.links.get(device_id) is link:
+            del self.links[device_id]
+
+    def note_heard(self, hello: Hello) -> None:
+        """Remember an unpaired device that said hello, to list it (the newest few only)."""
+        self.heard.pop(hello.device_id, None)
+        self.heard[hello.device_id] = (hello, time.time())
+        while len(self.heard) > MAX_HEARD:
+            del self.heard[next(iter(self.heard))]  # oldest first: dicts keep insertion order
+
+    def note_advert(self, name: str, advert: DeviceAdvert) -> None:
+        """A device's mDNS record appeared or changed."""
+        self.discovered[name] = (advert, time.time())
+
+    def forget_advert(self, name: str) -> None:
+        """A device's mDNS record went away."""
+        self.discovered.pop(name, None)
+
+    async def list_devices(self) -> list[dict[str, Any]]:
+        """Paired, revoked and discovered devices, with status, last seen and battery."""
+        rows = await asyncio.to_thread(self.store.devices)
+        adverts = {advert.device_id: (advert, seen) for advert, seen in self.discovered.values()}
+        waiting = {hello.device_id for hello in self.pairing.waiting()}
+        unpaired: dict[str, dict[str, Any]] = {}
+        for device_id, (hello, seen) in self.heard.items():
+            unpaired[device_id] = {
+                "id": device_id,
+                "kind": hello.kind,
+                "model": hello.model,
+                "capabilities": list(hello.capabilities),
+                "status": "discovered",
+                "last_seen": seen,
+            }
+        for device_id, (advert, seen) in adverts.items():
+            unpaired.setdefault(device_id, {}).update(
+                id=device_id,
+                kind=advert.kind,
+                model=advert.model,
+                capabilities=list(advert.capabilities),
+                status="waiting_to_pair" if advert.waiting_to_pair else "discovered",
+                last_seen=max(seen, unpaired.get(device_id, {}).get("last_seen") or 0),
+            )
+        known = {row["id"] for row in rows}
+        rows.extend(row for device_id, row in sorted(unpaired.items()) if device_id not in known)
+        for row in rows:
+            advert_seen = adverts.get(row["id"])
+            row["connected"] = row["id"] in self.links
+            row["waiting_to_pair"] = row["id"] in waiting or bool(
+                advert_seen and advert_seen[0].waiting_to_pair and row["status"] != "paired"
+            )
+            if row["waiting_to_pair"] and row["status"] == "discovered":
+                row["status"] = "waiting_to_pair"
+            row["mdns"] = None
+            if advert_seen is not None:
+                advert = advert_seen[0]
+                row["mdns"] = {"address": advert.address, "port": advert.port}
+        return rows
+
+    async def samples(self, query: SampleQuery) -> list[dict[str, Any]]:
+        """Stored samples of one device."""
+        return await asyncio.to_thread(self.store.samples, query)
+
+    async def close(self) -> None:
+        """Close every link, then the database."""
+        if self._pruning is not None:
+            self._pruning.cancel()
+            await asyncio.gather(self._pruning, return_exceptions=True)
+        for link in list(self.links.values()):
+            await link.kick(ErrorMessage("shutting_down", "the hub is stopping; reconnect later"))
+        await asyncio.to_thread(self.store.close)

@@ -1,0 +1,130 @@
+"""Helpers for device tests: a hub without memory, raw protocol links, polling with timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from devices.client import DeviceClient, DeviceIdentity, link_url
+from devices.link_auth import auth_message, make_proof
+from devices.outbox import DeviceState
+from devices.protocol import (
+    Challenge,
+    ErrorMessage,
+    Hello,
+    Message,
+    Paired,
+    PairingPending,
+    Proof,
+    Welcome,
+    decode,
+    encode,
+)
+from tests.hub_process import HubProcess, start_hub
+
+# Recent, so the hub's retention pass (30 days by default) keeps these samples.
+T0 = float(int(time.time()) - 3 * 3600)
+HUB_ENV = {"HUB_MEMORY_ENABLED": "false"}
+
+
+def start_device_hub(data_dir: Path) -> HubProcess:
+    """A real hub without the embedder (devices do not need it)."""
+    return start_hub(data_dir, env=HUB_ENV)
+
+
+async def until(condition: Callable[[], Any], timeout: float = 20, what: str = "") -> None:
+    """Poll ``condition`` until true, failing after ``timeout`` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.05)
+    except TimeoutError as exc:
+        raise AssertionError(f"timed out waiting for {what or condition}") from exc
+
+
+def api(hub: HubProcess) -> httpx.AsyncClient:
+    """An async client with the owner's token."""
+    return httpx.AsyncClient(base_url=hub.base_url, headers=hub.headers(), timeout=20)
+
+
+async def receive(ws: ClientConnection) -> Message:
+    """The next frame from the hub, decoded, within 10 s."""
+    return decode(await asyncio.wait_for(ws.recv(), 10))
+
+
+async def expect_error(ws: ClientConnection, code: str) -> ErrorMessage:
+    """The hub's next frame is an error with ``code``, and the link then closes."""
+    message = await receive(ws)
+    assert isinstance(message, ErrorMessage), message
+    assert message.code == code, message
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    return message
+
+
+def hello(device_id: str, code: str | None = None, nonce: bytes | None = None) -> Hello:
+    """A hello for a test watch."""
+    return Hello(device_id, "watch", "TestWatch", ("heart_rate",), nonce or b"n" * 16, code)
+
+
+async def raw_pair(hub: HubProcess, device_id: str) -> bytes:
+    """Pair a device by hand over a raw link; returns its secret."""
+    code = "424242"
+    async with connect(link_url(hub.base_url)) as ws:
+        await ws.send(encode(hello(device_id, code)))
+        assert isinstance(await receive(ws), PairingPending)
+        async with api(hub) as client:
+            answer = await client.post(f"/v1/devices/{device_id}/pair", json={"code": code})
+            assert answer.status_code == 200, answer.text
+        paired = await receive(ws)
+        assert isinstance(paired, Paired)
+        return paired.secret
+
+
+@asynccontextmanager
+async def raw_link(
+    hub: HubProcess, device_id: str, secret: bytes
+) -> AsyncIterator[ClientConnection]:
+    """An authenticated raw link, for sending hand-made frames."""
+    nonce = secrets.token_bytes(16)
+    async with connect(link_url(hub.base_url)) as ws:
+        await ws.send(encode(hello(device_id, nonce=nonce)))
+        challenge = await receive(ws)
+        assert isinstance(challenge, Challenge)
+        signed = auth_message(device_id, nonce, challenge.nonce)
+        await ws.send(encode(Proof(make_proof(secret, signed))))
+        assert isinstance(await receive(ws), Welcome)
+        yield ws
+
+
+def make_client(hub_url: str, state_path: Path, device_id: str) -> DeviceClient:
+    """A simulated device's client with its outbox at ``state_path``."""
+    identity = DeviceIdentity(device_id, "watch", "TestWatch", ("heart_rate",))
+    return DeviceClient(identity, DeviceState(state_path), hub_url, max_backoff=0.5)
+
+
+async def pair_client(hub: HubProcess, client: DeviceClient) -> None:
+    """Approve a running client's pairing code and wait for its link."""
+    await until(lambda: client.pairing_code is not None, what="a pairing code")
+    async with api(hub) as http:
+        answer = await http.post(
+            f"/v1/devices/{client.identity.device_id}/pair", json={"code": client.pairing_code}
+        )
+        assert answer.status_code == 200, answer.text
+    await asyncio.wait_for(client.linked.wait(), 10)
+
+
+async def stored(hub: HubProcess, device_id: str) -> list[dict[str, Any]]:
+    """Every sample the hub stored for the device."""
+    async with api(hub) as client:
+        answer = await client.get(f"/v1/devices/{device_id}/samples", params={"limit": 100000})
+        assert answer.status_code == 200, answer.text
+        data: list[dict[str, Any]] = answer.json()["data"]
+        return data

@@ -1,0 +1,109 @@
+"""mDNS on loopback: the hub advertises itself and lists devices as they appear, change, leave."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.discovery import DEVICE_SERVICE, Advertiser, DeviceAdvert, find_hub
+from tests.devices_support import api, start_device_hub
+from tests.hub_process import HubProcess
+
+LOOPBACK = ["127.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def mdns_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    process = start_device_hub(tmp_path_factory.mktemp("mdns") / "data")
+    yield process
+    process.stop()
+
+
+async def listed(hub: HubProcess, device_id: str) -> dict[str, Any] | None:
+    async with api(hub) as client:
+        devices = (await client.get("/v1/devices")).json()["data"]
+    return next((d for d in devices if d["id"] == device_id), None)
+
+
+async def wait_listed(hub: HubProcess, device_id: str, check: Any) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    async def poll() -> None:
+        async with asyncio.timeout(20):
+            while True:
+                row = await listed(hub, device_id)
+                if check(row):
+                    seen["row"] = row
+                    return
+                await asyncio.sleep(0.1)
+
+    await poll()
+    return seen.get("row") or {}
+
+
+def test_hub_is_found_and_devices_appear_change_and_leave(mdns_hub: HubProcess) -> None:
+    async def scenario() -> None:
+        # Other hubs of this test session advertise on loopback too.
+        found = await find_hub(LOOPBACK, accept=lambda address: address == mdns_hub.base_url)
+        assert found == mdns_hub.base_url
+        advertiser = Advertiser(LOOPBACK)
+        advert = DeviceAdvert("mdns-ring", "watch", "Ring 2", ("heart_rate",), True)
+        try:
+            await advertiser.publish(
+                DEVICE_SERVICE, "mdns-ring", "127.0.0.1", 0, advert.properties()
+            )
+            row = await wait_listed(mdns_hub, "mdns-ring", lambda r: r and r["mdns"])
+            assert row["status"] == "waiting_to_pair"
+            assert row["model"] == "Ring 2"
+            assert row["mdns"]["address"] == "127.0.0.1"
+            changed = DeviceAdvert("mdns-ring", "watch", "Ring 2", ("heart_rate",), False)
+            await advertiser.publish(
+                DEVICE_SERVICE, "mdns-ring", "127.0.0.1", 0, changed.properties()
+            )
+            await wait_listed(mdns_hub, "mdns-ring", lambda r: r and r["status"] == "discovered")
+        finally:
+            await advertiser.close()
+        await wait_listed(mdns_hub, "mdns-ring", lambda r: r is None)
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_simulator_is_listed_by_mdns_until_it_leaves(mdns_hub: HubProcess, tmp_path: Path) -> None:
+    sim = subprocess.Popen(
+        [
+            sys.executable, "-m", "devices.sim", "watch", "--id", "mdns-watch",
+            "--hub", mdns_hub.base_url,  # other hubs of this session are on mDNS too
+            "--interface", "127.0.0.1", "--state", str(tmp_path / "sim"),
+            "--frames", "3", "--speed", "1000000",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        assert sim.stdout is not None
+        line = await asyncio.to_thread(sim.stdout.readline)
+        assert line.startswith("pairing code: "), line
+        row = await wait_listed(mdns_hub, "mdns-watch", lambda r: r and r["mdns"])
+        assert row["status"] == "waiting_to_pair"
+        async with api(mdns_hub) as client:
+            answer = await client.post(
+                "/v1/devices/mdns-watch/pair", json={"code": line.split()[2]}
+            )
+            assert answer.status_code == 200, answer.text
+        out = await asyncio.to_thread(sim.communicate, timeout=60)
+        assert "done: 3 frames acknowledged" in out[0]
+        await wait_listed(mdns_hub, "mdns-watch", lambda r: r and r["mdns"] is None)
+
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), 90))
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+    assert sim.returncode == 0

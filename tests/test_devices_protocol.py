@@ -1,0 +1,232 @@
+"""Device protocol units: codec round trips, strict validation, challenge-response, pairing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+
+import pytest
+
+from devices.errors import ProtocolError
+from devices.link_auth import (
+    VerifierKeys,
+    auth_message,
+    check_proof,
+    check_server_signature,
+    make_proof,
+    server_signature,
+)
+from devices.media import MAX_BINARY_FRAME, MediaFrame, decode_media
+from devices.outbox import DeviceState
+from devices.pairing import PairingBook, PairingDroppedError, PairingError, new_pairing_code
+from devices.protocol import (
+    MAX_TEXT_FRAME,
+    Ack,
+    Challenge,
+    ErrorMessage,
+    Hello,
+    Paired,
+    Proof,
+    Welcome,
+    decode,
+    encode,
+)
+from devices.samples import Sample, SensorBatch, Status
+
+T = 1_763_900_000.0
+
+
+def hello(**overrides: object) -> dict[str, object]:
+    wire = Hello("watch-1", "watch", "W", ("heart_rate",), b"n" * 16).to_wire()
+    wire.update(overrides)
+    return wire
+
+
+def refused(frame: str | bytes) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        if isinstance(frame, bytes) and not frame.startswith(b"{"):
+            decode_media(frame)
+        else:
+            decode(frame)
+    return info.value
+
+
+def test_every_message_round_trips() -> None:
+    messages = [
+        Hello("watch-1", "watch", "W", ("heart_rate",), b"n" * 16, "012345"),
+        Paired(b"s" * 32),
+        Challenge(b"c" * 32),
+        Proof(b"p" * 32),
+        Welcome(7, b"w" * 32),
+        Ack(9),
+        ErrorMessage("bad_sequence", "send them in order", 3),
+        SensorBatch(
+            1,
+            (
+                Sample("heart_rate", T, 61.0),
+                Sample("imu", T, (0.1, 0.2, 9.8, 0.0, 0.0, 0.1)),
+                Sample("location", T, (38.7, -9.1)),
+                Sample("glucose", T, 104.0),
+            ),
+        ),
+        Status(2, T, 80, True),
+    ]
+    for message in messages:
+        assert decode(encode(message)) == message
+
+
+def test_media_frames_round_trip() -> None:
+    audio = MediaFrame("audio", 5, T, b"\x00\x01" * 160)
+    camera = MediaFrame("camera", 6, T, b"\xff\xd8jpeg", width=640, height=480)
+    assert decode_media(audio.to_wire()) == audio
+    assert decode_media(camera.to_wire()) == camera
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "words"),
+    [
+        ("{not json", "malformed_frame", "not valid JSON"),
+        ("[1, 2]", "malformed_frame", "JSON object"),
+        ('{"seq": 1}', "malformed_frame", "'type'"),
+        ('{"type": "teleport"}', "unknown_type", "unknown message type 'teleport'"),
+        (json.dumps(hello(protocol=9)), "unsupported_version", "speaks device protocol 1"),
+        (json.dumps(hello(kind="toaster")), "invalid_field", "hello.kind"),
+        (json.dumps(hello(device_id="a b")), "invalid_field", "device_id"),
+        (json.dumps(hello(nonce="short")), "invalid_field", "hello.nonce"),
+        (json.dumps(hello(pairing_code="12")), "invalid_field", "6 digits"),
+        ('{"type": "sensor_batch", "samples": []}', "bad_sequence", "seq must be an integer"),
+        ('{"type": "sensor_batch", "seq": 0, "samples": []}', "bad_sequence", "from 1"),
+        ('{"type": "sensor_batch", "seq": true, "samples": []}', "bad_sequence", "seq"),
+        ('{"type": "sensor_batch", "seq": 1, "samples": []}', "invalid_field", "1 to 1000"),
+        (
+            '{"type": "sensor_batch", "seq": 1, "samples": [{"kind": "mood", "t": 1e9, "v": 1}]}',
+            "invalid_field",
+            "samples[0].kind",
+        ),
+        (
+            '{"type": "sensor_batch", "seq": 1, "samples": '
+            '[{"kind": "heart_rate", "t": 1.8e9, "v": "fast"}]}',
+            "invalid_field",
+            "must be a number",
+        ),
+        (
+            '{"type": "sensor_batch", "seq": 1, "samples": '
+            '[{"kind": "glucose", "t": 1.8e9, "v": 9000}]}',
+            "invalid_field",
+            "from 20",
+        ),
+        (
+            '{"type": "sensor_batch", "seq": 1, "samples": '
+            '[{"kind": "imu", "t": 1.8e9, "v": [1, 2]}]}',
+            "invalid_field",
+            "list of 6",
+        ),
+        (
+            '{"type": "status", "seq": 4, "t": 1.8e9, "battery": 120, "charging": false}',
+            "invalid_field",
+            "status.battery",
+        ),
+    ],
+)
+def test_bad_text_frames_say_what_is_wrong(frame: str, code: str, words: str) -> None:
+    error = refused(frame)
+    assert error.code == code
+    assert words in error.message
+
+
+def test_errors_about_a_frame_carry_its_seq() -> None:
+    error = refused(
+        '{"type": "sensor_batch", "seq": 12, "samples": [{"kind": "spo2", "t": 1.8e9, "v": 3}]}'
+    )
+    assert error.seq == 12
+
+
+def test_oversized_frames_are_refused() -> None:
+    assert refused("x" * (MAX_TEXT_FRAME + 1)).code == "frame_too_large"
+    big = MediaFrame("audio", 1, T, b"\x00" * MAX_BINARY_FRAME).to_wire()
+    assert refused(big).code == "frame_too_large"
+
+
+@pytest.mark.parametrize(
+    ("frame", "words"),
+    [
+        (b"XX\x01\x00\x02{}", "'WN'"),
+        (b"WN\x07\x00\x02{}", "layout version 7"),
+        (b"WN\x01\x00\xff{}", "runs past"),
+        (b"WN\x01\x00\x02[]", "JSON object"),
+        (b"WN", "5-byte prefix"),
+    ],
+)
+def test_bad_binary_frames_say_what_is_wrong(frame: bytes, words: str) -> None:
+    error = refused(frame)
+    assert error.code == "malformed_frame"
+    assert words in error.message
+
+
+def test_bad_media_headers() -> None:
+    odd = MediaFrame("audio", 3, T, b"\x00\x01\x02").to_wire()
+    assert "whole 16-bit samples" in refused(odd).message
+    assert refused(odd).seq == 3
+    png = MediaFrame("camera", 4, T, b"\x89PNG", width=1, height=1).to_wire()
+    assert "JPEG" in refused(png).message
+
+
+def test_challenge_response_needs_the_secret_not_the_stored_keys() -> None:
+    secret = secrets.token_bytes(32)
+    keys = VerifierKeys.from_secret(secret)
+    message = auth_message("watch-1", b"d" * 16, b"h" * 32)
+    assert check_proof(keys, message, make_proof(secret, message))
+    assert not check_proof(keys, message, make_proof(secrets.token_bytes(32), message))
+    # A copy of the hub's keys is not enough to answer a challenge.
+    assert not check_proof(keys, message, make_proof(keys.stored_key, message))
+    other = auth_message("watch-1", b"d" * 16, b"x" * 32)
+    assert not check_proof(keys, other, make_proof(secret, message))
+    assert check_server_signature(secret, message, server_signature(keys, message))
+
+
+def test_pairing_book_limits_wrong_codes() -> None:
+    async def scenario() -> None:
+        book = PairingBook(max_wrong_codes=3)
+        code = new_pairing_code()
+        wrong = "999999" if code != "999999" else "000000"
+        request = book.open(Hello("w", "watch", "W", (), b"n" * 16, code))
+        with pytest.raises(PairingError, match="2 tries left"):
+            book.approve("w", wrong)
+        with pytest.raises(PairingError, match="1 tries left"):
+            book.approve("w", wrong)
+        with pytest.raises(PairingError, match="restart pairing"):
+            book.approve("w", wrong)
+        with pytest.raises(PairingDroppedError):
+            await request.approved
+        with pytest.raises(PairingError, match="not waiting to pair") as info:
+            book.approve("w", code)
+        assert info.value.status == 404
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+def test_pairing_book_hands_the_secret_to_the_link_with_the_code() -> None:
+    async def scenario() -> None:
+        book = PairingBook()
+        real = book.open(Hello("w", "watch", "W", (), b"n" * 16, "111111"))
+        spoof = book.open(Hello("w", "watch", "W", (), b"m" * 16, "222222"))
+        assert book.approve("w", "111111") is real
+        with pytest.raises(PairingDroppedError):
+            await spoof.approved
+        assert not book.is_waiting("w")
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+def test_outbox_survives_a_restart(tmp_path) -> None:
+    state = DeviceState(tmp_path / "state.db")
+    for _ in range(5):
+        state.append(lambda seq: encode(Ack(seq)))
+    state.drop_through(2)
+    state.close()
+    again = DeviceState(tmp_path / "state.db")
+    assert [seq for seq, _ in again.pending()] == [3, 4, 5]
+    assert again.append(lambda seq: b"bin") == 6
+    assert again.pending(after=5) == [(6, b"bin")]
+    again.close()
