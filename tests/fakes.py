@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParams
@@ -12,11 +13,16 @@ class FakeChatModel:
     """Counts words as tokens and streams a fixed reply word by word."""
 
     def __init__(
-        self, name: str = "fake", context_length: int = 64, reply: str = "a b c d"
+        self,
+        name: str = "fake",
+        context_length: int = 64,
+        reply: str = "a b c d",
+        seconds_per_token: float = 0.0,
     ) -> None:
         self.name = name
         self.context_length = context_length
         self.reply = reply.split()
+        self.seconds_per_token = seconds_per_token
         self.gate = threading.Event()
         self.gate.set()
         self.started = threading.Event()
@@ -40,6 +46,7 @@ class FakeChatModel:
         self.started.set()
         for index, word in enumerate(self.reply[: params.max_tokens]):
             self.gate.wait(10)
+            time.sleep(self.seconds_per_token)
             if cancelled():
                 stats.finish_reason = "cancelled"
                 return

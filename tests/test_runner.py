@@ -60,11 +60,13 @@ def test_requests_past_the_queue_bound_are_refused_with_a_retry_hint() -> None:
 
 def test_cancel_frees_the_model_for_the_next_request() -> None:
     async def scenario() -> None:
-        model = FakeChatModel(reply="w " * 1000)
+        # 1000 tokens take 5 s, so the client's leaving certainly comes first.
+        model = FakeChatModel(reply="w " * 1000, seconds_per_token=0.005)
         runner = make_runner(fake=model)
         first = await runner.start(None, lambda m: (m.render_text("x"), SamplingParams(1000)))  # type: ignore[arg-type,attr-defined]
-        async for _ in first:
-            break  # the client leaves after one piece
+        pieces = first.__aiter__()
+        await anext(pieces)
+        await pieces.aclose()  # type: ignore[attr-defined]  # the client leaves after one piece
         second = await runner.start(None, prepare)  # type: ignore[arg-type]
         assert (await read_all(second)).startswith("w")
         await first.wait_finished()
