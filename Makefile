@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+SHELLCHECK := /usr/bin/shellcheck
 
 .PHONY: run test lint bench clean setup
 
@@ -19,12 +20,13 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --editable '.[dev]'
 	touch $(STAMP)
 
-# The browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
-$(CHROMIUM):
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);
+# the deploy tests lint the install script with shellcheck.
+$(CHROMIUM) $(SHELLCHECK):
 	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck; \
 	else \
-		echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
+		echo "The tests need Chromium and shellcheck: sudo apt-get install chromium shellcheck"; exit 1; \
 	fi
 
 run: $(STAMP)
@@ -35,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check hub adapters devices memory tests bench
 	$(BIN)/mypy
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(SHELLCHECK)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

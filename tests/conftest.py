@@ -10,6 +10,9 @@ import pytest
 
 from tests.hub_process import HubProcess, start_hub
 
+# Browser fixtures (Debian's Chromium) for the web UI tests.
+pytest_plugins = ["tests.browser_support"]
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
 SECOND_MODEL = "gemma3-270m"
 

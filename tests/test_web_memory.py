@@ -9,24 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from tests.hub_process import start_hub
 from tests.test_web_ui import (
     ARTIFACTS,
-    CHROMIUM,
-    LAUNCH_ARGS,
     PASSPHRASE,
-    WAIT_MS,
     LiveHub,
-)
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="needs Debian's chromium: sudo apt-get install chromium",
 )
 
 BIKE = "My bicycle lock code is 4719."
@@ -76,33 +67,6 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     hub = LiveHub(start_hub(tmp_path_factory.mktemp("web-memory") / "data"))
     yield hub
     hub.process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    opened = browser.new_context(viewport={"width": 1280, "height": 800})
-    opened.set_default_timeout(WAIT_MS)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def page(context: BrowserContext) -> Page:
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.errors = errors  # type: ignore[attr-defined]
-    return opened
 
 
 def card(page: Page, text: str) -> Locator:

@@ -14,29 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_support import WAIT_MS
 from tests.hub_process import HubProcess, start_hub
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSPHRASE = "walking nas rides again"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-WAIT_MS = 120_000
 SHORT_ANSWER_TOKENS = 48
 
 expect.set_options(timeout=WAIT_MS)
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs Debian's chromium: sudo apt-get install chromium"
-)
 
 
 @dataclass
@@ -86,33 +73,6 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     hub.api("PUT", "/v1/preferences", json={"max_tokens": SHORT_ANSWER_TOKENS, "temperature": 0})
     yield hub
     hub.process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    opened = browser.new_context(viewport={"width": 1280, "height": 800})
-    opened.set_default_timeout(WAIT_MS)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def page(context: BrowserContext) -> Page:
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.errors = errors  # type: ignore[attr-defined]
-    return opened
 
 
 def send(page: Page, text: str) -> None:
