@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -17,9 +19,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from devices.samples import Sample
 from hub.backup import BackupRefusedError, create_backup, verify_backup
 from hub.backup.manifest import MANIFEST_NAME, PAYLOAD_DIR
 from hub.cli.main import app
+from tests.devices_support import T0, make_client, pair_client, until
 from tests.hub_process import HubProcess, start_hub
 
 runner = CliRunner()
@@ -40,6 +44,7 @@ class Written:
 
     notes: dict[str, tuple[str, float]] = field(default_factory=dict)
     chats: int = 0
+    device_batches: dict[int, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -86,6 +91,40 @@ def _chat(hub: HubProcess, written: Written, stop: threading.Event) -> None:
             written.chats += 1
 
 
+DEVICE_ID = "backup-watch"
+SAMPLES_PER_BATCH = 10
+
+
+def _stream_device(hub: HubProcess, written: Written, stop: threading.Event, state: Path) -> None:
+    """A paired watch streaming heart-rate batches, noting when each was acknowledged."""
+
+    async def stream() -> None:
+        client = make_client(hub.base_url, state, DEVICE_ID)
+        link = asyncio.create_task(client.run_forever())
+        try:
+            await pair_client(hub, client)
+            batch = 0
+            while not stop.is_set():
+                samples = [
+                    Sample("heart_rate", T0 + batch * SAMPLES_PER_BATCH + k, 60.0 + k)
+                    for k in range(SAMPLES_PER_BATCH)
+                ]
+                seq = await client.send_samples(samples)
+                await until(lambda s=seq: client.acked >= s, what=f"the ack of batch {seq}")
+                written.device_batches[seq] = time.monotonic()
+                batch += 1
+        finally:
+            link.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await link
+            client.state.close()
+
+    try:
+        asyncio.run(stream())
+    except Exception as exc:
+        written.errors.append(f"device: {exc!r}")
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     root = tmp_path_factory.mktemp("backup")
@@ -114,12 +153,17 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         writers = [
             threading.Thread(target=_write_notes, args=(hub, written, stop)),
             threading.Thread(target=_chat, args=(hub, written, stop)),
+            threading.Thread(
+                target=_stream_device, args=(hub, written, stop, root / "watch-state.db")
+            ),
         ]
         for writer in writers:
             writer.start()
         try:
             deadline = time.monotonic() + 60
-            while (len(written.notes) < 5 or written.chats < 1) and time.monotonic() < deadline:
+            while (
+                len(written.notes) < 5 or written.chats < 1 or len(written.device_batches) < 3
+            ) and time.monotonic() < deadline:
                 time.sleep(0.1)
             started = time.monotonic()
             result = runner.invoke(
@@ -207,6 +251,23 @@ def test_backup_taken_under_writes_is_consistent(scenario: Scenario) -> None:
     assert chunks == vectors
     assert messages >= 1
     assert len(notes) < len(scenario.written.notes)  # the writers really went on afterwards
+
+
+def test_backup_holds_every_device_batch_acknowledged_before_it(scenario: Scenario) -> None:
+    with sqlite3.connect(scenario.backup / PAYLOAD_DIR / "devices.db") as conn:
+        per_seq = dict(
+            conn.execute(
+                "SELECT seq, count(*) FROM samples WHERE device_id = ? GROUP BY seq", (DEVICE_ID,)
+            ).fetchall()
+        )
+    acked_before = [
+        seq for seq, at in scenario.written.device_batches.items() if at < scenario.backup_started
+    ]
+    assert acked_before, "the watch should have streamed before the backup"
+    assert all(per_seq.get(seq) == SAMPLES_PER_BATCH for seq in acked_before)
+    # Every batch in the backup is whole, and none is unknown to the watch.
+    assert set(per_seq.values()) == {SAMPLES_PER_BATCH}
+    assert len(per_seq) < len(scenario.written.device_batches)  # it streamed on afterwards
 
 
 def test_restore_into_an_empty_directory_gives_back_every_row_and_file(
