@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SHELLCHECK := /usr/bin/shellcheck
+SYSTEMD_ANALYZE := /usr/bin/systemd-analyze
 
 .PHONY: run test lint bench clean setup
 
@@ -21,12 +22,12 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $(STAMP)
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);
-# the deploy tests lint the install script with shellcheck.
-$(CHROMIUM) $(SHELLCHECK):
+# the deploy tests lint the install script with shellcheck and verify the unit with systemd-analyze.
+$(CHROMIUM) $(SHELLCHECK) $(SYSTEMD_ANALYZE):
 	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck systemd; \
 	else \
-		echo "The tests need Chromium and shellcheck: sudo apt-get install chromium shellcheck"; exit 1; \
+		echo "The tests need Chromium, shellcheck and systemd-analyze: sudo apt-get install chromium shellcheck systemd"; exit 1; \
 	fi
 
 run: $(STAMP)
@@ -37,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check hub adapters devices memory tests bench
 	$(BIN)/mypy
 
-test: lint $(CHROMIUM) $(SHELLCHECK)
+test: lint $(CHROMIUM) $(SHELLCHECK) $(SYSTEMD_ANALYZE)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

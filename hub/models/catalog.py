@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -59,9 +60,9 @@ class ModelCatalog:
         self.data_dir = data_dir
         self.models_dir = data_dir / "models"
         self.registry_path = data_dir / REGISTRY_FILE_NAME
-        # The registry is re-read only when the file changes (the CLI may edit it while the hub
-        # runs); every request looks a model up, and a stat is cheaper than parsing JSON.
-        self._cached: tuple[tuple[int, int], str] | None = None
+        # Parsed once per version of the file (the CLI may change it while the hub runs): every
+        # request looks its model up, and a stat is cheaper than reading and parsing JSON.
+        self._cached: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -71,21 +72,15 @@ class ModelCatalog:
         version = (stat.st_mtime_ns, stat.st_size)
         if self._cached is None or self._cached[0] != version:
             try:
-                text = self.registry_path.read_text(encoding="utf-8")
-            except OSError as exc:
+                data = json.loads(self.registry_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
                 raise ModelCatalogError(
                     f"{self.registry_path} is unreadable ({exc}); fix or delete it"
                 ) from exc
-            self._cached = (version, text)
-        try:
-            data: dict[str, Any] = json.loads(self._cached[1])
-        except json.JSONDecodeError as exc:
-            raise ModelCatalogError(
-                f"{self.registry_path} is not valid JSON ({exc}); fix or delete it"
-            ) from exc
-        data.setdefault("user_models", {})
-        data.setdefault("info_cache", {})
-        return data
+            data.setdefault("user_models", {})
+            data.setdefault("info_cache", {})
+            self._cached = (version, data)
+        return copy.deepcopy(self._cached[1])  # callers change what they get, then _save it
 
     def _save(self, data: dict[str, Any]) -> None:
         ensure_data_dir(self.data_dir)
