@@ -239,7 +239,8 @@ class DeviceLink:
                     break
                 batch.append(frame)
                 rows += _rows(frame)
-            acked = await asyncio.to_thread(self.service.store.commit, device_id, batch)
+            acked, stored = await asyncio.to_thread(self.service.store.commit_new, device_id, batch)
+            self.service.notify_stored(device_id, stored)
             await self._send_ack(acked)
 
     async def _send_ack(self, seq: int) -> None:

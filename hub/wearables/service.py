@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,7 +16,7 @@ from devices.link_auth import VerifierKeys
 from devices.pairing import PairingBook, new_secret
 from devices.protocol import ErrorMessage, Hello
 from hub.wearables.retention import prune_forever
-from hub.wearables.store import DeviceStore, SampleQuery
+from hub.wearables.store import DataFrame, DeviceStore, SampleQuery
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,13 @@ class OpenLink(Protocol):
 
     async def kick(self, error: ErrorMessage) -> None:
         """Send ``error`` and close the link."""
+
+
+class IngestListener(Protocol):
+    """Told of frames just committed (never of resent duplicates), e.g. to transcribe audio."""
+
+    def frames_stored(self, device_id: str, frames: Sequence[DataFrame]) -> None:
+        """Take note of the frames quickly (queue them); never block the device's link."""
 
 
 class UnknownDeviceError(Exception):
@@ -49,6 +57,8 @@ class DeviceService:
     discovered: dict[str, tuple[DeviceAdvert, float]] = field(default_factory=dict)
 
     retention_days: float = 0.0
+    # Told of every committed frame, after the commit; see IngestListener.
+    listeners: list[IngestListener] = field(default_factory=list)
     _pruning: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -64,6 +74,16 @@ class DeviceService:
         """Start background work (the retention pass) in the running event loop."""
         if self.retention_days > 0 and self._pruning is None:
             self._pruning = asyncio.create_task(prune_forever(self.store, self.retention_days))
+
+    def notify_stored(self, device_id: str, frames: Sequence[DataFrame]) -> None:
+        """Hand newly committed frames to every listener; one failing listener spoils nothing."""
+        if not frames:
+            return
+        for listener in self.listeners:
+            try:
+                listener.frames_stored(device_id, frames)
+            except Exception:
+                logger.exception("ingest listener %r failed", listener)
 
     async def pair(self, device_id: str, code: str) -> None:
         """Approve a waiting device with the code it shows; raises PairingError when refused."""

@@ -112,7 +112,14 @@ class DeviceStore:
 
     def commit(self, device_id: str, frames: Sequence[DataFrame]) -> int:
         """Store the frames not stored before, in one transaction; return the new acked seq."""
+        return self.commit_new(device_id, frames)[0]
+
+    def commit_new(
+        self, device_id: str, frames: Sequence[DataFrame]
+    ) -> tuple[int, list[DataFrame]]:
+        """Like commit, and also return the frames stored now (resent ones left out)."""
         now = time.time()
+        stored: list[DataFrame] = []
         with self._db.transaction() as db:
             row = db.execute(
                 "SELECT status, epoch FROM devices WHERE id = ?", [device_id]
@@ -131,6 +138,7 @@ class DeviceStore:
                 if cursor.rowcount == 0:
                     continue  # a resent frame: stored before, so stored exactly once
                 self._store_frame(conn, device_id, epoch, frame)
+                stored.append(frame)
             top = max(frame.seq for frame in frames)
             conn.execute(
                 "UPDATE devices SET acked_seq = max(acked_seq, ?), last_seen = ? WHERE id = ?",
@@ -139,7 +147,7 @@ class DeviceStore:
             acked = conn.execute(
                 "SELECT acked_seq FROM devices WHERE id = ?", [device_id]
             ).fetchone()
-        return int(acked[0])
+        return int(acked[0]), stored
 
     @staticmethod
     def _store_frame(conn: Any, device_id: str, epoch: int, frame: DataFrame) -> None:
