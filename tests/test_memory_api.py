@@ -226,3 +226,15 @@ def test_the_answer_uses_what_the_hub_remembers(hub: HubProcess) -> None:
     answer = api(hub, "POST", "/v1/chat/completions", json=body).json()
     assert "Biscuit" in answer["choices"][0]["message"]["content"]
     assert any("Biscuit" in citation["snippet"] for citation in answer["citations"])
+
+
+def test_questions_asked_in_chat_are_not_kept_as_memories(hub: HubProcess) -> None:
+    asked = "What colour was the umbrella I bought in Lisbon?"
+    body = {
+        "model": DEFAULT_MODEL,
+        "messages": [{"role": "user", "content": asked}],
+        "max_tokens": 4,
+    }
+    assert api(hub, "POST", "/v1/chat/completions", json=body).status_code == 200
+    kept = api(hub, "GET", "/v1/memory?kind=message&limit=1000").json()["data"]
+    assert asked not in [item["text"] for item in kept]

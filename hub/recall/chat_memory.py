@@ -14,6 +14,7 @@ from hub.engine.chat_model import ChatModel
 from hub.engine.types import ChatMessage
 from hub.recall.commands import ConfirmForget, Forget, Remember, find_command, forget_question
 from hub.recall.context import citation, memory_block, with_default_system, with_memories
+from hub.recall.message_policy import worth_remembering
 from hub.recall.service import MemoryService
 from memory.errors import UnknownMemoryError
 from memory.facts import remember_fact
@@ -111,8 +112,8 @@ def _retrieve(memory: MemoryService, said: str, now: datetime) -> list[SearchHit
 
 
 def _keep_message(memory: MemoryService, said: str, hits: list[SearchHit]) -> None:
-    """Remember what the person said (once), and queue fact extraction for statements."""
-    if not memory.store_messages:
+    """Remember a statement the person made (once), and queue fact extraction for it."""
+    if not memory.store_messages or not worth_remembering(said):
         return
     known = memory.store.search(said[:4000], k=1, filters=SearchFilters(kinds=("message",)))
     if known and _same(known[0].item.text, said):
@@ -120,8 +121,7 @@ def _keep_message(memory: MemoryService, said: str, hits: list[SearchHit]) -> No
     item = memory.store.add(
         NewMemory(text=said, kind="message", source="conversation", metadata={"role": "user"})
     )
-    statement = FIRST_PERSON_STATEMENT.search(said) and not said.rstrip().endswith("?")
-    if memory.extract_facts and statement:
+    if memory.extract_facts and FIRST_PERSON_STATEMENT.search(said):
         memory.jobs.enqueue(item.id)
         memory.notify_job()
 
