@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
+from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed
 
-from devices.errors import AUTH_FAILED, PAIRING_FAILED, REVOKED
+from devices.errors import AUTH_FAILED, PAIRING_FAILED, REPLACED, REVOKED
 from devices.link_auth import auth_message, check_server_signature, make_proof
-from devices.media import MediaFrame
+from devices.media import MediaFrame, SpeechFrame, decode_speech
 from devices.outbox import DeviceState
 from devices.pairing import new_pairing_code
 from devices.protocol import (
@@ -33,6 +35,9 @@ from devices.samples import Sample, SensorBatch, Status
 
 logger = logging.getLogger(__name__)
 
+# Above the spec's largest frame (2 MiB), so an oversized frame is the hub's to refuse.
+MAX_LINK_FRAME = 4 * 1024 * 1024
+
 
 class LinkRefusedError(Exception):
     """The hub closed the link with an error frame."""
@@ -40,6 +45,8 @@ class LinkRefusedError(Exception):
     def __init__(self, error: ErrorMessage) -> None:
         super().__init__(f"{error.code}: {error.message}")
         self.error = error
+        # True when the error came after the hub proved itself (its welcome signature).
+        self.authenticated = False
 
 
 @dataclass(frozen=True)
@@ -72,17 +79,21 @@ class DeviceClient:
         on_code: Callable[[str], None] | None = None,
         max_backoff: float = 10.0,
         on_paired: Callable[[], None] | None = None,
+        on_speech: Callable[[SpeechFrame], None] | None = None,
     ) -> None:
         self.identity = identity
         self.state = state
         self.hub = hub
         self.on_code = on_code or (lambda code: None)
         self.on_paired = on_paired or (lambda: None)
+        self.on_speech = on_speech or (lambda frame: None)
         self.max_backoff = max_backoff
         self.pairing_code: str | None = None
         self.acked = 0
         self.linked = asyncio.Event()
         self._new_frames = asyncio.Event()
+        self._open: set[Connection] = set()
+        self._rng = random.Random()
 
     async def send_samples(self, samples: Sequence[Sample]) -> int:
         """Queue a sensor batch (kept until acknowledged); returns its seq."""
@@ -113,37 +124,74 @@ class DeviceClient:
                 raise
             except LinkRefusedError as exc:
                 logger.warning("hub refused the link: %s", exc)
-                if exc.error.code in (AUTH_FAILED, REVOKED):
-                    await asyncio.to_thread(self.state.set_secret, None)
+                await self.refused(exc, trusted=True)
             except (OSError, ConnectionClosed, TimeoutError) as exc:
                 logger.info("no link to the hub (%s); retrying in %.1f s", exc, pause)
             except Exception:
                 logger.exception("link failed; retrying in %.1f s", pause)
             self.linked.clear()
-            await asyncio.sleep(pause)
+            # Jittered, so devices coming back after an outage do not all dial in step.
+            await asyncio.sleep(self._rng.uniform(pause / 2, pause))
             pause = min(pause * 2, self.max_backoff)
 
+    async def refused(self, exc: LinkRefusedError, trusted: bool) -> None:
+        """React to the hub's error: forget the secret when the hub says it no longer holds it
+        (``trusted``: the device dialed the hub it chose; on a link someone else dialed, only
+        a revocation after the hub proved itself counts), start over after failed pairing."""
+        code = exc.error.code
+        if (code == REVOKED and (trusted or exc.authenticated)) or (
+            trusted and code == AUTH_FAILED
+        ):
+            await self.forget_secret()
+        elif code == PAIRING_FAILED:
+            self.pairing_code = None
+
+    async def forget_secret(self) -> None:
+        """Drop the secret and go back to pairing mode with a new code."""
+        await asyncio.to_thread(self.state.set_secret, None)
+        self.pairing_code = None
+        self.current_code()
+
+    def current_code(self) -> str:
+        """The pairing code (made and shown when there is none): one per pairing session, the
+        same on every link, so a person reads one code whichever hub they approve it on."""
+        if self.pairing_code is None:
+            self.pairing_code = new_pairing_code()
+            self.on_code(self.pairing_code)
+        return self.pairing_code
+
     async def connect_once(self) -> None:
-        """One link: handshake, then send and get acks until it ends."""
-        async with connect(link_url(self.hub), max_size=4 * 1024 * 1024) as ws:
+        """Dial the hub for one link: handshake, then send and get acks until it ends."""
+        async with connect(link_url(self.hub), max_size=MAX_LINK_FRAME, proxy=None) as ws:
+            await self.serve_link(ws)
+
+    async def serve_link(self, ws: Connection) -> None:
+        """Run one link over an open WebSocket, whichever side dialed it: the device says
+        hello first, proves its secret, then streams its outbox; a newer link takes over."""
+        self._open.add(ws)
+        try:
             await self._handshake(ws)
+            for older in self._open - {ws}:
+                await older.close(1000, REPLACED)  # never two live links for one device
             self.linked.set()
             sender = asyncio.create_task(self._send_outbox(ws))
             try:
                 await self._read_acks(ws)
+            except LinkRefusedError as exc:
+                exc.authenticated = True
+                raise
             finally:
                 sender.cancel()
                 await asyncio.gather(sender, return_exceptions=True)
+        finally:
+            self._open.discard(ws)
+            if not self._open:
                 self.linked.clear()
 
-    async def _handshake(self, ws: ClientConnection) -> None:
+    async def _handshake(self, ws: Connection) -> None:
         secret = await asyncio.to_thread(self.state.secret)
         nonce = secrets.token_bytes(16)
-        code = None
-        if secret is None:
-            code = new_pairing_code()
-            self.pairing_code = code
-            self.on_code(code)
+        code = None if secret is not None else self.current_code()
         identity = self.identity
         hello = Hello(
             identity.device_id, identity.kind, identity.model, identity.capabilities, nonce, code
@@ -158,6 +206,8 @@ class DeviceClient:
             await asyncio.to_thread(self.state.set_secret, secret)
             self.pairing_code = None
             self.on_paired()
+            for other in self._open - {ws}:
+                await other.close(1000, "paired with another hub")
             message = await self._receive(ws)
         if not isinstance(message, Challenge) or secret is None:
             raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "expected a challenge"))
@@ -170,8 +220,11 @@ class DeviceClient:
             raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "the hub's signature is wrong"))
         await self._acked(welcome.acked_seq)
 
-    async def _receive(self, ws: ClientConnection) -> Message:
-        message = decode(await ws.recv())
+    async def _receive(self, ws: Connection) -> Message:
+        return await self._receive_text(await ws.recv())
+
+    async def _receive_text(self, raw: str | bytes) -> Message:
+        message = decode(raw)
         if isinstance(message, ErrorMessage):
             if message.seq is not None:
                 await asyncio.to_thread(self.state.drop, message.seq)
@@ -182,13 +235,17 @@ class DeviceClient:
         self.acked = max(self.acked, seq)
         await asyncio.to_thread(self.state.drop_through, seq)
 
-    async def _read_acks(self, ws: ClientConnection) -> None:
+    async def _read_acks(self, ws: Connection) -> None:
         while True:
-            message = await self._receive(ws)
+            raw = await ws.recv()
+            if isinstance(raw, bytes):  # a spoken reply from the hub
+                self.on_speech(decode_speech(raw))
+                continue
+            message = await self._receive_text(raw)
             if isinstance(message, Ack):
                 await self._acked(message.seq)
 
-    async def _send_outbox(self, ws: ClientConnection) -> None:
+    async def _send_outbox(self, ws: Connection) -> None:
         sent = self.acked
         while True:
             self._new_frames.clear()

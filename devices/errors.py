@@ -13,6 +13,7 @@ PAIRING_FAILED = "pairing_failed"
 REVOKED = "revoked"
 REPLACED = "replaced"
 HANDSHAKE_TIMEOUT = "handshake_timeout"
+SHUTTING_DOWN = "shutting_down"
 
 
 class ProtocolError(Exception):

@@ -21,6 +21,7 @@ SCALAR_RANGES: dict[str, tuple[float, float]] = {
 }
 VECTOR_KINDS = {"imu": (6, 6), "location": (2, 3)}
 SAMPLE_KINDS = frozenset(SCALAR_RANGES) | frozenset(VECTOR_KINDS)
+_NUMBER_TYPES = (int, float)  # exact types: a JSON true or false is not a number here
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,27 @@ class Sample:
     @classmethod
     def from_wire(cls, obj: Any, index: int) -> Sample:
         """Validate one sample of a batch."""
+        # Fast path for the bulk of every batch, a well-formed scalar sample: the same checks
+        # inline (NaN and infinities fail the comparisons); anything else takes the slow path,
+        # which says exactly what is wrong.
+        if type(obj) is dict:
+            kind: Any = obj.get("kind")
+            t: Any = obj.get("t")
+            v: Any = obj.get("v")
+            bounds = SCALAR_RANGES.get(kind) if type(kind) is str else None
+            if (
+                bounds is not None
+                and type(t) in _NUMBER_TYPES
+                and type(v) in _NUMBER_TYPES
+                and MIN_TIME <= t <= MAX_TIME
+                and bounds[0] <= v <= bounds[1]
+                and (kind != "steps" or float(v).is_integer())
+            ):
+                return cls(kind, float(t), float(v))
+        return cls._checked(obj, index)
+
+    @classmethod
+    def _checked(cls, obj: Any, index: int) -> Sample:
         where = f"sensor_batch.samples[{index}]"
         if not isinstance(obj, dict):
             raise ProtocolError(INVALID_FIELD, f"{where} must be an object with kind, t and v")

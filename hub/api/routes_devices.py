@@ -14,6 +14,7 @@ from hub.api.errors import HubAPIError
 from hub.api.services import HubServices, ServicesDep
 from hub.wearables.link import DeviceLink
 from hub.wearables.service import DeviceService, UnknownDeviceError
+from hub.wearables.sockets import AcceptedSocket
 from hub.wearables.store import SampleQuery
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_owner)])
@@ -104,4 +105,5 @@ async def device_link(websocket: WebSocket) -> None:
     if services.devices is None:
         await websocket.close(1011)
         return
-    await DeviceLink(websocket, services.devices).run()
+    await websocket.accept()
+    await DeviceLink(AcceptedSocket(websocket), services.devices).run()

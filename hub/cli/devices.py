@@ -44,6 +44,16 @@ def _when(stamp: float | None) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _rates(device: dict[str, Any]) -> str:
+    """Samples/s per sample kind and frames/s of media over the last minute, e.g. 'heart_rate
+    1/s, audio 50 frames/s'."""
+    rates = device.get("rates") or {}
+    parts = [f"{kind} {rate:g}/s" for kind, rate in (rates.get("samples_per_s") or {}).items()]
+    frames = rates.get("frames_per_s") or {}
+    parts += [f"{kind} {frames[kind]:g} frames/s" for kind in ("audio", "camera") if kind in frames]
+    return ", ".join(parts) or "-"
+
+
 @app.command("list")
 def list_devices(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -55,7 +65,9 @@ def list_devices(
     if as_json:
         typer.echo(json.dumps(devices, indent=2))
         return
-    table = Table("id", "kind", "model", "status", "connected", "last seen (UTC)", "battery")
+    table = Table(
+        "id", "kind", "model", "status", "connected", "last seen (UTC)", "battery", "rates"
+    )
     for device in devices:
         battery = device.get("battery")
         table.add_row(
@@ -66,6 +78,7 @@ def list_devices(
             "yes" if device.get("connected") else "no",
             _when(device.get("last_seen")),
             "-" if battery is None else f"{battery}%",
+            _rates(device),
         )
     console.print(table)
 

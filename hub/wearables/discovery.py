@@ -8,9 +8,16 @@ import logging
 import socket
 from dataclasses import dataclass
 
-from devices.discovery import HUB_SERVICE, Advertiser, DeviceBrowser, parse_interfaces
+from devices.discovery import (
+    HUB_SERVICE,
+    Advertiser,
+    DeviceAdvert,
+    DeviceBrowser,
+    parse_interfaces,
+)
 from devices.protocol import PROTOCOL_VERSION
 from hub.settings import Settings
+from hub.wearables.dialer import DeviceDialer
 from hub.wearables.service import DeviceService
 
 logger = logging.getLogger(__name__)
@@ -55,29 +62,42 @@ async def _publish(
 
 @dataclass
 class HubDiscovery:
-    """The hub's advert and its device browser, started and stopped with the app."""
+    """The hub's advert, its device browser and the dialer of found devices, started and
+    stopped with the app."""
 
     advertiser: Advertiser
     browser: DeviceBrowser
     publishing: asyncio.Task[None]
+    dialer: DeviceDialer
 
     @classmethod
     async def start(cls, settings: Settings, devices: DeviceService) -> HubDiscovery | None:
         """Start both, or log why not and return None (the hub works without mDNS)."""
         interfaces = parse_interfaces(settings.mdns_interfaces)
+        dialer = DeviceDialer(devices, settings.device_dial_max_backoff)
+
+        def seen(name: str, advert: DeviceAdvert) -> None:
+            devices.note_advert(name, advert)
+            dialer.advert_seen(name, advert)
+
+        def gone(name: str) -> None:
+            devices.forget_advert(name)
+            dialer.advert_gone(name)
+
         try:
             advertiser = Advertiser(interfaces)
-            browser = DeviceBrowser(interfaces, devices.note_advert, devices.forget_advert)
+            browser = DeviceBrowser(interfaces, seen, gone)
         except Exception as exc:
             logger.warning(MDNS_OFF_HINT, exc)
             return None
         # Probing the name takes over a second: the hub serves meanwhile.
         publishing = asyncio.create_task(_publish(advertiser, settings, interfaces))
-        return cls(advertiser, browser, publishing)
+        return cls(advertiser, browser, publishing, dialer)
 
     async def stop(self) -> None:
-        """Withdraw the advert and stop browsing."""
+        """Withdraw the advert, stop browsing and dialing."""
         self.publishing.cancel()
         await asyncio.gather(self.publishing, return_exceptions=True)
         await self.browser.close()
+        await self.dialer.stop()
         await self.advertiser.close()

@@ -8,8 +8,6 @@ import secrets
 from contextlib import suppress
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketState
-
 from devices.errors import (
     AUTH_FAILED,
     BAD_SEQUENCE,
@@ -43,7 +41,9 @@ from devices.protocol import (
 )
 from devices.samples import SensorBatch, Status
 from hub.wearables.service import DeviceService
+from hub.wearables.sockets import LinkSocket
 from hub.wearables.store import DataFrame, DeviceNotPairedError
+from hub.wearables.throttle import LinkThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -62,30 +62,33 @@ def _rows(frame: DataFrame) -> int:
 
 
 class DeviceLink:
-    """Serve one device link: handshake, then read, commit and acknowledge its frames."""
+    """Serve one device link, whichever side dialed: handshake, then read, commit and
+    acknowledge its frames."""
 
-    def __init__(self, websocket: WebSocket, service: DeviceService) -> None:
-        self.websocket = websocket
+    def __init__(self, socket: LinkSocket, service: DeviceService) -> None:
+        self.socket = socket
         self.service = service
+        self.throttle = LinkThrottle(service.max_samples_per_second, service.max_bytes_per_second)
         self._send_lock = asyncio.Lock()
         self._tasks: tuple[asyncio.Task[None], ...] = ()
         self._kicked: ErrorMessage | None = None
 
-    async def run(self) -> None:
-        """Serve the link until the device leaves, breaks the protocol, or is cut off."""
-        await self.websocket.accept()
+    async def run(self) -> bool:
+        """Serve the link until the device leaves, breaks the protocol, or is cut off; True
+        when the device got through the handshake."""
         try:
             hello = await self._handshake()
         except ProtocolError as exc:
             await self._fail(ErrorMessage.of(exc))
-            return
+            return False
         if hello is None:
-            return
+            return False
         await self.service.register(hello.device_id, self)
         try:
             await self._stream(hello.device_id)
         finally:
             self.service.unregister(hello.device_id, self)
+        return True
 
     async def kick(self, error: ErrorMessage) -> None:
         """Cut the link off: stop reading and committing, then send ``error`` and close."""
@@ -216,6 +219,8 @@ class DeviceLink:
                     frame.seq,
                 )
             last = frame.seq
+            # Over its rates the link is not read for a while: TCP slows this device alone.
+            await self.throttle.admit(_rows(frame), len(raw))
             await queue.put(frame)
             # Frames already buffered arrive without a pause; yield so other links get turns.
             await asyncio.sleep(0)
@@ -239,7 +244,7 @@ class DeviceLink:
                     break
                 batch.append(frame)
                 rows += _rows(frame)
-            acked, stored = await asyncio.to_thread(self.service.store.commit_new, device_id, batch)
+            acked, stored = await self.service.committer.commit(device_id, batch)
             self.service.notify_stored(device_id, stored)
             await self._send_ack(acked)
 
@@ -248,22 +253,20 @@ class DeviceLink:
             await self._send(Ack(seq))
 
     async def _next_frame(self) -> str | bytes | None:
-        message = await self.websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return None
-        if message.get("text") is not None:
-            text: str = message["text"]
-            return text
-        data: bytes = message.get("bytes") or b""
-        return data
+        return await self.socket.receive()
+
+    async def send_media(self, frame: bytes) -> None:
+        """Send a binary frame to the device (a spoken reply; docs/device-protocol.md)."""
+        async with self._send_lock:
+            await self.socket.send_bytes(frame)
 
     async def _send(self, message: Message) -> None:
         async with self._send_lock:
-            await self.websocket.send_text(encode(message))
+            await self.socket.send_text(encode(message))
 
     async def _fail(self, error: ErrorMessage) -> None:
-        if self.websocket.application_state != WebSocketState.CONNECTED:
+        if not self.socket.is_open():
             return
         with suppress(Exception):
             await self._send(error)
-            await self.websocket.close(CLOSE_CODES.get(error.code, 1002))
+            await self.socket.close(CLOSE_CODES.get(error.code, 1002))

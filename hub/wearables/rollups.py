@@ -49,6 +49,23 @@ def add_rollups(conn: sqlite3.Connection, device_id: str, samples: Iterable[Samp
     )
 
 
+def add_rollups_after(conn: sqlite3.Connection, device_id: str, after_id: int) -> None:
+    """Fold the device's samples stored with ids above ``after_id`` (those just inserted, in
+    the caller's transaction) into the rollups; SQLite groups them, so no Python per sample."""
+    for seconds in RESOLUTIONS.values():
+        conn.execute(
+            "INSERT INTO rollups (device_id, kind, resolution, bucket, count, total, min, max) "
+            "SELECT ?1, kind, ?2, CAST(t / ?2 AS INTEGER) * ?2 AS start, count(*), sum(value), "
+            "min(value), max(value) FROM samples "
+            # '+device_id': walk the new rows by id, never the device's whole index entry.
+            "WHERE id > ?3 AND +device_id = ?1 AND value IS NOT NULL GROUP BY kind, start "
+            "ON CONFLICT (device_id, kind, resolution, bucket) "
+            "DO UPDATE SET count = count + excluded.count, total = total + excluded.total, "
+            "min = min(min, excluded.min), max = max(max, excluded.max)",
+            [device_id, seconds, after_id],
+        )
+
+
 def read_rollups(
     conn: sqlite3.Connection,
     device_id: str,

@@ -15,6 +15,8 @@ from devices.errors import REPLACED, REVOKED
 from devices.link_auth import VerifierKeys
 from devices.pairing import PairingBook, new_secret
 from devices.protocol import ErrorMessage, Hello
+from hub.wearables.group_commit import GroupCommitter
+from hub.wearables.rates import StreamRates
 from hub.wearables.retention import prune_forever
 from hub.wearables.store import DataFrame, DeviceStore, SampleQuery
 
@@ -49,6 +51,10 @@ class DeviceService:
     store: DeviceStore
     queue_frames: int = 64
     handshake_timeout: float = 10.0
+    # Per-link limits (0: none); a link over them is read more slowly (docs: flow control).
+    max_samples_per_second: float = 0.0
+    max_bytes_per_second: float = 0.0
+    rates: StreamRates = field(default_factory=StreamRates)
     pairing: PairingBook = field(default_factory=PairingBook)
     links: dict[str, OpenLink] = field(default_factory=dict)
     # Devices heard from but not paired (a hello with a code), by id: hello and when.
@@ -60,14 +66,31 @@ class DeviceService:
     # Told of every committed frame, after the commit; see IngestListener.
     listeners: list[IngestListener] = field(default_factory=list)
     _pruning: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    # Every link commits through it: concurrent links share one transaction and disk sync.
+    committer: GroupCommitter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.committer = GroupCommitter(self.store)
 
     @classmethod
     def open(
-        cls, data_dir: Path, queue_frames: int = 64, retention_days: float = 0.0
+        cls,
+        data_dir: Path,
+        queue_frames: int = 64,
+        retention_days: float = 0.0,
+        *,
+        handshake_timeout: float = 10.0,
+        max_samples_per_second: float = 0.0,
+        max_bytes_per_second: float = 0.0,
     ) -> DeviceService:
         """The service over devices.db in the data directory."""
         return cls(
-            DeviceStore.open(data_dir), queue_frames=queue_frames, retention_days=retention_days
+            DeviceStore.open(data_dir),
+            queue_frames=queue_frames,
+            retention_days=retention_days,
+            handshake_timeout=handshake_timeout,
+            max_samples_per_second=max_samples_per_second,
+            max_bytes_per_second=max_bytes_per_second,
         )
 
     def start(self) -> None:
@@ -79,6 +102,7 @@ class DeviceService:
         """Hand newly committed frames to every listener; one failing listener spoils nothing."""
         if not frames:
             return
+        self.rates.record(device_id, frames)
         for listener in self.listeners:
             try:
                 listener.frames_stored(device_id, frames)
@@ -170,6 +194,7 @@ class DeviceService:
         for row in rows:
             advert_seen = adverts.get(row["id"])
             row["connected"] = row["id"] in self.links
+            row["rates"] = self.rates.read(row["id"])
             row["waiting_to_pair"] = row["id"] in waiting or bool(
                 advert_seen and advert_seen[0].waiting_to_pair and row["status"] != "paired"
             )

@@ -15,7 +15,7 @@ from devices.protocol import Hello
 from devices.samples import SensorBatch, Status
 from hub.sqlite_db import LockedDatabase, open_database
 from hub.wearables.migrations import MIGRATIONS
-from hub.wearables.rollups import add_rollups, read_rollups
+from hub.wearables.rollups import add_rollups_after, read_rollups
 
 DEVICES_DB_NAME = "devices.db"
 DataFrame = SensorBatch | Status | MediaFrame
@@ -118,41 +118,59 @@ class DeviceStore:
         self, device_id: str, frames: Sequence[DataFrame]
     ) -> tuple[int, list[DataFrame]]:
         """Like commit, and also return the frames stored now (resent ones left out)."""
+        result = self.commit_many([(device_id, frames)])[0]
+        if isinstance(result, DeviceNotPairedError):
+            raise result
+        return result
+
+    def commit_many(
+        self, batches: Sequence[tuple[str, Sequence[DataFrame]]]
+    ) -> list[tuple[int, list[DataFrame]] | DeviceNotPairedError]:
+        """Commit several devices' frames in one transaction (one disk sync for all); per
+        batch, the new acked seq and the frames stored now, or why that device was refused."""
         now = time.time()
-        stored: list[DataFrame] = []
+        results: list[tuple[int, list[DataFrame]] | DeviceNotPairedError] = []
         with self._db.transaction() as db:
-            row = db.execute(
-                "SELECT status, epoch FROM devices WHERE id = ?", [device_id]
-            ).fetchone()
-            if row is None or row[0] != "paired":
-                raise DeviceNotPairedError(f"device {device_id!r} is not paired")
-            epoch = int(row[1])
-            conn = db.conn
-            for frame in frames:
-                kind = frame.type if isinstance(frame, MediaFrame) else frame.TYPE
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO frames (device_id, epoch, seq, type, received_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [device_id, epoch, frame.seq, kind, now],
-                )
-                if cursor.rowcount == 0:
-                    continue  # a resent frame: stored before, so stored exactly once
-                self._store_frame(conn, device_id, epoch, frame)
-                stored.append(frame)
-            top = max(frame.seq for frame in frames)
-            conn.execute(
-                "UPDATE devices SET acked_seq = max(acked_seq, ?), last_seen = ? WHERE id = ?",
-                [top, now, device_id],
+            for device_id, frames in batches:
+                try:
+                    results.append(self._commit_device(db.conn, device_id, frames, now))
+                except DeviceNotPairedError as exc:
+                    results.append(exc)
+        return results
+
+    def _commit_device(
+        self, conn: Any, device_id: str, frames: Sequence[DataFrame], now: float
+    ) -> tuple[int, list[DataFrame]]:
+        stored: list[DataFrame] = []
+        row = conn.execute("SELECT status, epoch FROM devices WHERE id = ?", [device_id]).fetchone()
+        if row is None or row[0] != "paired":
+            raise DeviceNotPairedError(f"device {device_id!r} is not paired")
+        epoch = int(row[1])
+        last_id = conn.execute("SELECT max(id) FROM samples").fetchone()[0] or 0
+        for frame in frames:
+            kind = frame.type if isinstance(frame, MediaFrame) else frame.TYPE
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO frames (device_id, epoch, seq, type, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [device_id, epoch, frame.seq, kind, now],
             )
-            acked = conn.execute(
-                "SELECT acked_seq FROM devices WHERE id = ?", [device_id]
-            ).fetchone()
+            if cursor.rowcount == 0:
+                continue  # a resent frame: stored before, so stored exactly once
+            self._store_frame(conn, device_id, epoch, frame)
+            stored.append(frame)
+        if any(isinstance(frame, SensorBatch) for frame in stored):
+            add_rollups_after(conn, device_id, last_id)
+        top = max(frame.seq for frame in frames)
+        conn.execute(
+            "UPDATE devices SET acked_seq = max(acked_seq, ?), last_seen = ? WHERE id = ?",
+            [top, now, device_id],
+        )
+        acked = conn.execute("SELECT acked_seq FROM devices WHERE id = ?", [device_id]).fetchone()
         return int(acked[0]), stored
 
     @staticmethod
     def _store_frame(conn: Any, device_id: str, epoch: int, frame: DataFrame) -> None:
         if isinstance(frame, SensorBatch):
-            add_rollups(conn, device_id, frame.samples)
             conn.executemany(
                 "INSERT INTO samples (device_id, epoch, seq, kind, t, value, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
