@@ -46,4 +46,13 @@ def m002_rollups(db: Database) -> None:
     )
 
 
-MIGRATIONS = [m001_devices, m002_rollups]
+def m003_summary_marks(db: Database) -> None:
+    """How far each device's data has been summarized into memories (hub/summaries)."""
+    # events_from: events starting before it are told; digests_until: hours before it are told.
+    db.execute(
+        "CREATE TABLE summary_marks (device_id TEXT PRIMARY KEY, "
+        "events_from REAL NOT NULL DEFAULT 0, digests_until REAL NOT NULL DEFAULT 0)"
+    )
+
+
+MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks]

@@ -1,0 +1,131 @@
+"""The summarizer in the running hub: told of stored frames, it summarizes off the device links.
+
+``frames_stored`` only marks the device and wakes the worker (the links never wait on it); the
+worker waits a moment for more frames, then summarizes each marked device in a thread, waiting
+first (a bounded while) for the chat model to be idle, so embedding never competes with decoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from devices.samples import SensorBatch
+from hub.summaries.ledger import SummaryLedger
+from hub.summaries.summarize import KINDS, PassResult, summarize_device
+from hub.wearables.service import DeviceService
+from hub.wearables.store import DataFrame
+from memory.protocol import MemoryStore
+
+logger = logging.getLogger(__name__)
+
+# Frames come in bursts, a streaming watch every second: a pass at most every 2 s is enough.
+SETTLE_S = 2.0
+IDLE_POLL_S = 0.25
+IDLE_WAIT_MAX_S = 30.0  # under a steady chat load, summarize anyway after this long
+RETRY_AFTER_S = 30.0
+
+
+@dataclass
+class SensorSummaryWorker:
+    """Turns each device's new sensor data into sensor_summary memories."""
+
+    ledger: SummaryLedger
+    store: MemoryStore
+    model_busy: Callable[[], bool] = lambda: False
+    settle_s: float = SETTLE_S
+    dirty: set[str] = field(default_factory=set, init=False)  # devices with data to look at
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    # The pass running in a thread; stopping waits for it, so it never meets closed databases.
+    inflight: asyncio.Future[PassResult] | None = field(default=None, init=False)
+
+    def frames_stored(self, device_id: str, frames: Sequence[DataFrame]) -> None:
+        """Mark the device if the frames hold summarized kinds; returns at once."""
+        if self._loop is None or device_id in self.dirty:
+            return
+        if any(
+            isinstance(frame, SensorBatch) and any(s.kind in KINDS for s in frame.samples)
+            for frame in frames
+        ):
+            # Safe from any thread; on the loop itself it runs right after this call.
+            self._loop.call_soon_threadsafe(self._mark, device_id)
+
+    def _mark(self, device_id: str) -> None:
+        self.dirty.add(device_id)
+        self._wake.set()
+
+    async def _model_idle(self) -> None:
+        deadline = time.monotonic() + IDLE_WAIT_MAX_S
+        while self.model_busy() and time.monotonic() < deadline:
+            await asyncio.sleep(IDLE_POLL_S)
+
+    async def run(self) -> None:
+        """Summarize marked devices until cancelled, starting with every known device."""
+        self._loop = asyncio.get_running_loop()
+        # Data committed before a restart may not be summarized yet: look at every device once.
+        for device_id in await asyncio.to_thread(self.ledger.device_ids):
+            self._mark(device_id)
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.settle_s)
+            self._wake.clear()
+            pending, self.dirty = self.dirty, set()
+            for device_id in sorted(pending):
+                await self._model_idle()
+                try:
+                    self.inflight = asyncio.ensure_future(
+                        asyncio.to_thread(summarize_device, self.ledger, self.store, device_id)
+                    )
+                    result = await asyncio.shield(self.inflight)
+                except Exception:
+                    logger.exception(
+                        "summarizing device %s failed; trying again in %g s",
+                        device_id,
+                        RETRY_AFTER_S,
+                    )
+                    self._loop.call_later(RETRY_AFTER_S, self._mark, device_id)
+                    continue
+                if result.more:
+                    self._mark(device_id)
+
+
+@dataclass
+class SensorSummaryWork:
+    """The running summarizer of one hub (nothing when memory or devices are off)."""
+
+    devices: DeviceService | None = None
+    worker: SensorSummaryWorker | None = None
+    task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def start(
+        cls,
+        store: MemoryStore | None,
+        devices: DeviceService | None,
+        model_busy: Callable[[], bool],
+    ) -> SensorSummaryWork:
+        """Listen to the devices' ingest and summarize into ``store`` (when both exist)."""
+        if store is None or devices is None:
+            return cls()
+        worker = SensorSummaryWorker(SummaryLedger(devices.store.path), store, model_busy)
+        devices.listeners.append(worker)
+        task = asyncio.create_task(worker.run(), name="sensor-summaries")
+        return cls(devices, worker, task)
+
+    async def stop(self) -> None:
+        """Stop listening, cancel the worker and close its connection."""
+        if self.devices is not None and self.worker in self.devices.listeners:
+            self.devices.listeners.remove(self.worker)
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.worker is not None:
+            if self.worker.inflight is not None:
+                await asyncio.gather(self.worker.inflight, return_exceptions=True)
+            await asyncio.to_thread(self.worker.ledger.close)

@@ -1,0 +1,318 @@
+// The devices page: wearables waiting to pair (approve one with the code it shows), paired
+// devices with status, last seen, battery and stream rates (revoke after asking), and live charts
+// of heart rate and glucose. Everything is polled every few seconds while the page is open.
+
+import { api } from "../api.js";
+import { confirmDialog } from "../dialog.js";
+import { h, iconButton, relativeTime } from "../dom.js";
+import { CHART_KINDS, RANGES, liveChart } from "./device_chart.js";
+
+const POLL_MS = 3000;
+const DEFAULT_RANGE = "1h";
+const KIND_PATHS = {
+  watch: "M8 3h8l.8 3.5H7.2zM8 21h8l.8-3.5H7.2zM6 6.5h12v11H6zM12 9.5V12l1.8 1.2",
+  cgm: "M12 4a8 8 0 1 0 0 16a8 8 0 1 0 0-16zM12 9a3 3 0 1 0 0 6a3 3 0 1 0 0-6z",
+  glasses: "M2.5 13a3.5 3.5 0 1 0 7 0a3.5 3.5 0 1 0-7 0M14.5 13a3.5 3.5 0 1 0 7 0a3.5 3.5 0 1 0-7 0M9.5 13h5M2.5 13l1-5M21.5 13l-1-5",
+  earbuds: "M9 4H8a3 3 0 0 0-3 3v2a3 3 0 0 0 3 3h1zM9 12v8M15 4h1a3 3 0 0 1 3 3v2a3 3 0 0 1-3 3h-1zM15 12v8",
+  phone: "M7 2.5h10v19H7zM11 18.5h2",
+};
+const KIND_NAMES = { watch: "Watch", cgm: "Glucose monitor", glasses: "Glasses", earbuds: "Earbuds", phone: "Phone" };
+const STREAM_NAMES = {
+  heart_rate: "heart rate",
+  skin_temp: "skin temperature",
+  spo2: "SpO₂",
+  imu: "motion",
+  sensor_batch: "sensor frames",
+};
+
+function kindIcon(kind) {
+  const ns = "http://www.w3.org/2000/svg";
+  const el = document.createElementNS(ns, "svg");
+  el.setAttribute("viewBox", "0 0 24 24");
+  el.setAttribute("aria-hidden", "true");
+  el.setAttribute("class", "icon device-icon");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", KIND_PATHS[kind] || KIND_PATHS.phone);
+  el.append(path);
+  return el;
+}
+
+function rateText(rates) {
+  if (!rates || typeof rates !== "object") return "";
+  const parts = [];
+  for (const [kind, perSecond] of Object.entries(rates.samples_per_s || {})) {
+    parts.push(`${STREAM_NAMES[kind] || kind.replace(/_/g, " ")} ${perSecond}/s`);
+  }
+  for (const [kind, perSecond] of Object.entries(rates.frames_per_s || {})) {
+    if (kind === "sensor_batch" || kind === "status") continue;
+    parts.push(`${kind} ${perSecond} frames/s`);
+  }
+  return parts.join(" · ");
+}
+
+function batteryText(device) {
+  if (device.battery === null || device.battery === undefined) return "";
+  return `Battery ${device.battery}%${device.charging ? ", charging" : ""}`;
+}
+
+function statusBadge(device) {
+  if (device.status === "revoked") return ["Revoked", "revoked"];
+  if (device.status === "paired") return device.connected ? ["Connected", "online"] : ["Offline", "offline"];
+  if (device.status === "waiting_to_pair") return ["Waiting to pair", "waiting"];
+  return ["Found", "found"];
+}
+
+function deviceHead(device) {
+  const title = h("h3", { class: "device-name", text: device.id });
+  const meta = h("p", { class: "device-meta" });
+  const badge = h("span", { class: "badge" });
+  const head = h("div", { class: "device-head" }, h("span", { class: "device-kind" }, kindIcon(device.kind)), h("div", { class: "device-title" }, title, meta), badge);
+  function update(row) {
+    meta.textContent = [KIND_NAMES[row.kind] || row.kind, row.model].filter(Boolean).join(" · ");
+    const [label, tone] = statusBadge(row);
+    badge.textContent = label;
+    badge.className = `badge badge-${tone}`;
+  }
+  return { head, update };
+}
+
+/** A device waiting to pair (or only found on the network), with the pairing form. */
+function waitingCard(device, onPaired) {
+  const { head, update } = deviceHead(device);
+  const code = h("input", {
+    class: "code-input",
+    name: "code",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    maxlength: 6,
+    placeholder: "6 digits",
+    "aria-label": `Pairing code shown on ${device.id}`,
+  });
+  const error = h("p", { class: "form-error", role: "alert" });
+  const button = h("button", { type: "submit", class: "primary", text: "Pair" });
+  const form = h(
+    "form",
+    { class: "pair-form", "aria-label": `Pair ${device.id}` },
+    h("label", { class: "field" }, h("span", { class: "field-label", text: "Code shown on the device" }), h("div", { class: "pair-row" }, code, button)),
+    error,
+  );
+  const note = h("p", { class: "muted device-note" });
+  const el = h("article", { class: "card device-card", "data-id": device.id }, head, form, note);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = code.value.replace(/\s+/g, "");
+    if (!/^\d{6}$/.test(value)) {
+      error.textContent = "Enter the 6-digit code the device shows.";
+      return;
+    }
+    button.disabled = true;
+    error.textContent = "";
+    try {
+      await api("POST", `/v1/devices/${encodeURIComponent(device.id)}/pair`, { code: value });
+      await onPaired(device.id);
+    } catch (failure) {
+      error.textContent = failure.message;
+      code.select();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  function refresh(row) {
+    update(row);
+    const waiting = row.status === "waiting_to_pair";
+    form.hidden = !waiting;
+    note.textContent = waiting
+      ? `Asked to pair ${relativeTime(row.last_seen)}.`
+      : "Found on the network but not asking to pair: start pairing on the device to see its code.";
+  }
+  refresh(device);
+  return { el, refresh };
+}
+
+/** A paired (or revoked) device: status, facts, charts and the revoke button. */
+function pairedCard(device, onRevoked) {
+  const { head, update } = deviceHead(device);
+  const facts = h("p", { class: "device-facts" });
+  const charts = Object.keys(CHART_KINDS)
+    .filter((kind) => (device.capabilities || []).includes(kind))
+    .map((kind) => liveChart(device.id, kind));
+  const revoke = h("button", { type: "button", class: "ghost revoke-btn", text: "Revoke" });
+  const error = h("p", { class: "form-error", role: "alert" });
+  const actions = h("div", { class: "device-actions" }, error, revoke);
+  const chartBox = h("div", { class: "device-charts" }, charts.map((chart) => chart.el));
+  const el = h("article", { class: "card device-card", "data-id": device.id }, head, facts, chartBox, actions);
+  revoke.addEventListener("click", async () => {
+    const sure = await confirmDialog(`Revoke ${device.id}? It is cut off at once and has to be paired again to send anything.`, "Revoke");
+    if (!sure) return;
+    revoke.disabled = true;
+    error.textContent = "";
+    try {
+      await api("POST", `/v1/devices/${encodeURIComponent(device.id)}/revoke`);
+      await onRevoked(device.id);
+    } catch (failure) {
+      error.textContent = failure.message;
+    } finally {
+      revoke.disabled = false;
+    }
+  });
+  let row = device;
+  function refresh(next) {
+    row = next;
+    update(row);
+    const parts = [row.last_seen ? `Last seen ${relativeTime(row.last_seen)}` : "Never seen", batteryText(row), rateText(row.rates)];
+    facts.textContent = parts.filter(Boolean).join(" · ");
+    const revoked = row.status === "revoked";
+    revoke.hidden = revoked;
+    chartBox.hidden = revoked || !charts.length;
+  }
+  refresh(device);
+  return {
+    el,
+    refresh,
+    refreshCharts: (range) => (row.status === "revoked" ? [] : charts.map((chart) => chart.refresh(range))),
+  };
+}
+
+function section(id, title) {
+  const list = h("div", { class: "device-list" });
+  const el = h("section", { class: "device-section", "aria-labelledby": `${id}-title`, hidden: true }, h("h2", { id: `${id}-title`, text: title }), list);
+  return { el, list };
+}
+
+async function mount(ctx) {
+  let range = RANGES.find((candidate) => candidate.id === DEFAULT_RANGE);
+  let timer = null;
+  let stopped = false;
+  const cards = new Map(); // id -> { kind: "waiting" | "paired", card }
+
+  // Only "Live" / "Reconnecting…" is announced; the ticking time is for the eye.
+  const liveText = h("span", { class: "live-text", role: "status", text: "Connecting…" });
+  const liveTime = h("span", { class: "live-time", "aria-hidden": "true" });
+  const live = h("span", { class: "live" }, h("span", { class: "live-dot" }), liveText, liveTime);
+  const rangeButtons = RANGES.map((candidate) =>
+    h("button", {
+      type: "button",
+      class: "range-btn",
+      "data-range": candidate.id,
+      "aria-pressed": String(candidate === range),
+      text: candidate.label,
+      onclick: () => pickRange(candidate),
+    }),
+  );
+  const rangeBar = h("div", { class: "range-bar", role: "group", "aria-label": "Chart range", hidden: true }, h("span", { class: "range-label", text: "Charts show the last" }), rangeButtons);
+  const waiting = section("waiting", "Waiting to pair");
+  const paired = section("paired", "Paired");
+  const empty = h(
+    "div",
+    { class: "devices-empty", hidden: true },
+    kindIcon("watch"),
+    h("p", { text: "No devices yet. Start pairing on a wearable on the same network (or run a simulator: python -m devices.sim watch) and it shows up here with its code." }),
+  );
+  const failure = h("p", { class: "msg-error", role: "alert" });
+
+  ctx.main.append(
+    h(
+      "div",
+      { class: "page-scroll devices-page" },
+      h(
+        "header",
+        { class: "topbar" },
+        iconButton("menu", "Open menu", ctx.openDrawer, { className: "menu-btn" }),
+        h("div", { class: "title-wrap" }, h("h1", { class: "chat-title", text: "Devices" })),
+        h("div", { class: "topbar-actions" }, live),
+      ),
+      h(
+        "div",
+        { class: "devices" },
+        rangeBar,
+        failure,
+        waiting.el,
+        paired.el,
+        empty,
+      ),
+    ),
+  );
+
+  function pickRange(next) {
+    range = next;
+    for (const button of rangeButtons) button.setAttribute("aria-pressed", String(button.dataset.range === next.id));
+    poll();
+  }
+
+  function place(device) {
+    const kind = device.status === "paired" || device.status === "revoked" ? "paired" : "waiting";
+    let entry = cards.get(device.id);
+    if (entry && entry.kind !== kind) {
+      entry.card.el.remove();
+      entry = null;
+    }
+    if (!entry) {
+      const card = kind === "paired" ? pairedCard(device, () => poll()) : waitingCard(device, () => poll());
+      entry = { kind, card };
+      cards.set(device.id, entry);
+    }
+    entry.card.refresh(device);
+    (kind === "paired" ? paired : waiting).list.append(entry.card.el); // keeps the hub's order
+  }
+
+  function showDevices(devices) {
+    const seen = new Set(devices.map((device) => device.id));
+    for (const [id, entry] of cards) {
+      if (!seen.has(id)) {
+        entry.card.el.remove();
+        cards.delete(id);
+      }
+    }
+    const ordered = [...devices].sort((a, b) => (a.status === "revoked") - (b.status === "revoked"));
+    for (const device of ordered) place(device);
+    waiting.el.hidden = !waiting.list.children.length;
+    paired.el.hidden = !paired.list.children.length;
+    rangeBar.hidden = !paired.list.querySelector(".chart");
+    empty.hidden = devices.length > 0;
+  }
+
+  function setLive(ok, text, time = "") {
+    live.classList.toggle("live-off", !ok);
+    liveText.textContent = text;
+    liveTime.textContent = time;
+  }
+
+  async function pollOnce() {
+    const listed = await api("GET", "/v1/devices");
+    if (stopped) return;
+    showDevices(listed.data);
+    const loads = [];
+    for (const entry of cards.values()) {
+      if (entry.kind === "paired") loads.push(...entry.card.refreshCharts(range));
+    }
+    await Promise.all(loads);
+  }
+
+  let run = 0;
+  async function poll() {
+    const mine = ++run; // a newer poll (a range picked, a device paired) supersedes this one
+    clearTimeout(timer);
+    try {
+      await pollOnce();
+      if (mine !== run) return;
+      failure.textContent = "";
+      setLive(true, "Live", `updated ${new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" })}`);
+    } catch (error) {
+      if (mine !== run) return;
+      setLive(false, "Reconnecting…");
+      failure.textContent = `The hub did not answer: ${error.message}`;
+    } finally {
+      if (mine === run && !stopped) timer = setTimeout(poll, document.hidden ? POLL_MS * 5 : POLL_MS);
+    }
+  }
+
+  await poll();
+  return {
+    unmount: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export const devicesPage = { id: "devices", label: "Devices", icon: "devices", mount };
