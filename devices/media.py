@@ -17,6 +17,7 @@ MAX_BINARY_FRAME = 2 * 1024 * 1024
 MAX_HEADER = 4096
 _PREFIX = struct.Struct(">2sBH")
 MEDIA_TYPES = ("audio", "camera")
+TALK_STATES = (None, "hold", "end")
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,15 @@ class MediaFrame:
     sample_rate: int = 16000
     width: int = 0
     height: int = 0
+    talk: str | None = None  # push-to-talk: "hold" while the button is down, "end" on release
 
     def header(self) -> dict[str, Any]:
         """The JSON header, without the payload."""
         head: dict[str, Any] = {"type": self.type, "seq": self.seq, "t": self.t}
         if self.type == "audio":
             head.update(format="pcm16", sample_rate=self.sample_rate, channels=1)
+            if self.talk is not None:
+                head["talk"] = self.talk
         else:
             head.update(format="jpeg", width=self.width, height=self.height)
         return head
@@ -91,7 +95,10 @@ def decode_media(data: bytes) -> MediaFrame:
             rate = get_int(head, kind, "sample_rate", 16000, 16000)
             if len(payload) % 2:
                 raise ProtocolError(INVALID_FIELD, "audio payload must be whole 16-bit samples")
-            return MediaFrame(kind, seq, t, payload, sample_rate=rate)
+            talk = head.get("talk")
+            if talk not in TALK_STATES:
+                raise ProtocolError(INVALID_FIELD, "audio.talk must be 'hold' or 'end' when given")
+            return MediaFrame(kind, seq, t, payload, sample_rate=rate, talk=talk)
         if get_str(head, kind, "format") != "jpeg" or not payload.startswith(b"\xff\xd8"):
             raise ProtocolError(INVALID_FIELD, "camera frames must be JPEG (payload FF D8 ...)")
         width = get_int(head, kind, "width", 1, 16384)
@@ -99,3 +106,55 @@ def decode_media(data: bytes) -> MediaFrame:
         return MediaFrame(kind, seq, t, payload, width=width, height=height)
     except ProtocolError as exc:
         raise ProtocolError(exc.code, exc.message, seq) from exc
+
+
+@dataclass(frozen=True)
+class SpeechFrame:
+    """Hub to device: one spoken sentence of a reply (PCM16 mono 16 kHz), in order by
+    ``index``; the reply's last frame has ``final`` set (and may carry no audio)."""
+
+    reply: str
+    index: int
+    t: float
+    payload: bytes
+    text: str = ""
+    final: bool = False
+
+    def header(self) -> dict[str, Any]:
+        """The JSON header, without the payload."""
+        return {
+            "type": "speech",
+            "reply": self.reply,
+            "index": self.index,
+            "t": self.t,
+            "format": "pcm16",
+            "sample_rate": 16000,
+            "channels": 1,
+            "text": self.text,
+            "final": self.final,
+        }
+
+    def to_wire(self) -> bytes:
+        """The whole binary frame."""
+        head = json.dumps(self.header(), separators=(",", ":")).encode()
+        return _PREFIX.pack(MAGIC, LAYOUT_VERSION, len(head)) + head + self.payload
+
+
+def decode_speech(data: bytes) -> SpeechFrame:
+    """Parse a speech frame from the hub, or raise ProtocolError saying what is wrong."""
+    head, payload = _header(data)
+    if head.get("type") != "speech":
+        raise ProtocolError("unknown_type", "the hub sends only 'speech' binary frames")
+    if get_str(head, "speech", "format") != "pcm16" or len(payload) % 2:
+        raise ProtocolError(INVALID_FIELD, "speech must be whole pcm16 samples")
+    final = head.get("final", False)
+    if not isinstance(final, bool):
+        raise ProtocolError(INVALID_FIELD, "speech.final must be true or false")
+    return SpeechFrame(
+        reply=get_str(head, "speech", "reply", 64),
+        index=get_int(head, "speech", "index", 0, 2**31),
+        t=get_number(head, "speech", "t", MIN_TIME, MAX_TIME),
+        payload=payload,
+        text=str(head.get("text", ""))[:2000],
+        final=final,
+    )

@@ -19,13 +19,20 @@ from devices.discovery import (
     find_hub,
     parse_interfaces,
 )
+from devices.endpoint import DeviceEndpoint
 from devices.outbox import DeviceState
+from devices.sim.earbuds import ReplyPlayer, stream_earbuds
 from devices.sim.generators import GlucoseGenerator, WatchGenerator
+from devices.sim.glasses import stream_glasses
 
 KINDS = {
     "watch": ("SimWatch 1", ("heart_rate", "steps", "spo2", "skin_temp"), 1.0, 10),
     "cgm": ("SimCGM 1", ("glucose",), 300.0, 1),
+    "earbuds": ("SimBuds 1", ("audio", "speech"), 0.1, 1),
+    "glasses": ("SimGlasses 1", ("camera",), 2.0, 1),
 }
+# Kinds that stream media instead of sensor batches: their own loops (devices/sim/*.py).
+MEDIA_STREAMS = {"earbuds": stream_earbuds, "glasses": stream_glasses}
 
 
 def default_state_dir(device_id: str) -> Path:
@@ -39,7 +46,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devices.sim", description=__doc__)
     parser.add_argument("kind", choices=sorted(KINDS), help="which wearable to simulate")
     parser.add_argument("--id", dest="device_id", help="device id (default sim-KIND-1)")
-    parser.add_argument("--hub", help="the hub's address (default: found by mDNS)")
+    parser.add_argument(
+        "--hub", help="dial the hub at this address (default: serve an endpoint the hub dials)"
+    )
+    parser.add_argument(
+        "--dial", action="store_true", help="find the hub by mDNS and dial it, serving nothing"
+    )
+    parser.add_argument("--port", type=int, default=0, help="endpoint port (default: any free)")
     parser.add_argument(
         "--interface", default="", help="mDNS interface addresses, comma list (default: all)"
     )
@@ -50,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     parser.add_argument("--frames", type=int, default=0, help="stop once N frames are acked")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument("--say", action="append", help="earbuds: a sentence to speak (repeat)")
+    parser.add_argument("--replies", type=Path, help="earbuds: save the hub's replies as WAV")
     return parser.parse_args(argv)
 
 
@@ -61,7 +76,9 @@ async def simulate(args: argparse.Namespace) -> int:
     device_id = args.device_id or f"sim-{args.kind}-1"
     interfaces = parse_interfaces(args.interface)
     hub = args.hub
-    if hub is None and not args.no_mdns:
+    # Without --hub the device serves an endpoint, advertised by mDNS, and the hub dials it.
+    serving = hub is None and not args.no_mdns and not args.dial
+    if hub is None and not args.no_mdns and not serving:
         hub = await find_hub(interfaces)
         if hub is None:
             print("no hub found on mDNS; pass --hub http://HOST:PORT", file=sys.stderr)
@@ -71,6 +88,7 @@ async def simulate(args: argparse.Namespace) -> int:
     advertiser = None if args.no_mdns else Advertiser(interfaces)
     adverts: set[asyncio.Task[None]] = set()
     address = interfaces[0] if interfaces else socket.gethostbyname(socket.gethostname())
+    endpoint_port = 0  # 0 in the advert: this device dials the hub and serves nothing
 
     def advertise(waiting: bool) -> None:
         if advertiser is None:
@@ -81,7 +99,7 @@ async def simulate(args: argparse.Namespace) -> int:
                 DEVICE_SERVICE,
                 device_id,
                 address,
-                0,  # port 0: this device dials the hub; it serves no endpoint yet
+                endpoint_port,
                 advert.properties(),
             )
         )
@@ -100,14 +118,23 @@ async def simulate(args: argparse.Namespace) -> int:
         on_code=show_code,
         max_backoff=2.0,
         on_paired=lambda: advertise(False),
+        on_speech=ReplyPlayer(args.replies),
     )
+    endpoint = DeviceEndpoint(client, address if interfaces else "0.0.0.0", args.port)
+    if serving:
+        endpoint_port = await endpoint.start()
+        print(f"serving the device link on port {endpoint_port}", file=sys.stderr)
     if await asyncio.to_thread(state.secret) is not None:
         advertise(False)
+    elif serving:
+        client.current_code()  # shown and advertised now: a hub dials only devices it may pair
     generator = WatchGenerator(args.seed) if args.kind == "watch" else GlucoseGenerator(args.seed)
-    link = asyncio.create_task(client.run_forever())
+    link = asyncio.create_task(endpoint.wait() if serving else client.run_forever())
     t = time.time()
     made, battery = 0, 100.0
     try:
+        if args.kind in MEDIA_STREAMS:
+            made = await MEDIA_STREAMS[args.kind](client, args)
         while not args.frames or made < args.frames:
             readings = []
             for _ in range(batch):
@@ -129,6 +156,7 @@ async def simulate(args: argparse.Namespace) -> int:
         await asyncio.gather(link, *adverts, return_exceptions=True)
         if advertiser is not None:
             await advertiser.close()
+        await endpoint.close()
         state.close()
 
 

@@ -1,0 +1,1 @@
+"""Voice and perception in the hub: transcripts, the voice assistant, OCR, Wyoming."""

@@ -1,0 +1,141 @@
+"""voice.db: the Wyoming satellites the hub knows of, and which ones the person approved."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from hub.sqlite_db import LockedDatabase, open_database
+
+VOICE_DB_NAME = "voice.db"
+SATELLITE_COLUMNS = "id, name, host, port, status, source, approved_at, last_seen"
+
+
+def m001_satellites(db: Database) -> None:
+    """Satellites found by mDNS or added by address; status discovered, approved or revoked."""
+    db.execute(
+        "CREATE TABLE satellites (id TEXT PRIMARY KEY, name TEXT NOT NULL, host TEXT NOT NULL, "
+        "port INTEGER NOT NULL, status TEXT NOT NULL, source TEXT NOT NULL, "
+        "approved_at REAL, last_seen REAL)"
+    )
+
+
+MIGRATIONS = [m001_satellites]
+
+
+@dataclass(frozen=True)
+class Satellite:
+    """One Wyoming satellite: where it is and whether the hub may listen to it."""
+
+    id: str
+    name: str
+    host: str
+    port: int
+    status: str
+    source: str
+    approved_at: float | None = None
+    last_seen: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "host": self.host,
+            "port": self.port,
+            "status": self.status,
+            "source": self.source,
+            "approved_at": self.approved_at,
+            "last_seen": self.last_seen,
+        }
+
+
+class UnknownSatelliteError(Exception):
+    """No satellite with that id."""
+
+
+class SatelliteStore:
+    """Blocking SQLite access; called from worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        self._db: LockedDatabase = open_database(path, MIGRATIONS)
+
+    @classmethod
+    def open(cls, data_dir: Path) -> SatelliteStore:
+        """voice.db in the data directory."""
+        return cls(data_dir / VOICE_DB_NAME)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def all(self) -> list[Satellite]:
+        """Every satellite, by id."""
+        with self._db.reading() as db:
+            rows = db.execute(f"SELECT {SATELLITE_COLUMNS} FROM satellites ORDER BY id").fetchall()
+        return [Satellite(*row) for row in rows]
+
+    def get(self, satellite_id: str) -> Satellite:
+        """One satellite, or UnknownSatelliteError."""
+        with self._db.reading() as db:
+            row = db.execute(
+                f"SELECT {SATELLITE_COLUMNS} FROM satellites WHERE id = ?", [satellite_id]
+            ).fetchone()
+        if row is None:
+            raise UnknownSatelliteError(
+                f"no satellite {satellite_id!r}; see `hub voice satellites` for the ids"
+            )
+        return Satellite(*row)
+
+    def seen(self, satellite_id: str, name: str, host: str, port: int) -> Satellite:
+        """Note a satellite found on mDNS. An approved one that moved to another address is
+        approved no longer: the person approved that address, and anyone can advertise a name."""
+        now = time.time()
+        with self._db.transaction() as db:
+            row = db.execute(
+                "SELECT host, port, status FROM satellites WHERE id = ?", [satellite_id]
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO satellites (id, name, host, port, status, source, last_seen) "
+                    "VALUES (?, ?, ?, ?, 'discovered', 'mdns', ?)",
+                    [satellite_id, name, host, port, now],
+                )
+            elif (row[0], row[1]) != (host, port):
+                status = "discovered" if row[2] == "approved" else row[2]
+                db.execute(
+                    "UPDATE satellites SET host = ?, port = ?, status = ?, last_seen = ?, "
+                    "approved_at = CASE WHEN ? = 'discovered' THEN NULL ELSE approved_at END "
+                    "WHERE id = ?",
+                    [host, port, status, now, status, satellite_id],
+                )
+            else:
+                db.execute("UPDATE satellites SET last_seen = ? WHERE id = ?", [now, satellite_id])
+        return self.get(satellite_id)
+
+    def add(self, name: str, host: str, port: int) -> Satellite:
+        """A satellite the person typed the address of: approved at once."""
+        satellite_id = f"{host}:{port}"
+        now = time.time()
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO satellites (id, name, host, port, status, source, approved_at) "
+                "VALUES (?, ?, ?, ?, 'approved', 'address', ?) ON CONFLICT (id) DO UPDATE SET "
+                "name = excluded.name, status = 'approved', approved_at = excluded.approved_at",
+                [satellite_id, name, host, port, now],
+            )
+        return self.get(satellite_id)
+
+    def set_status(self, satellite_id: str, status: str) -> Satellite:
+        """Approve or revoke."""
+        self.get(satellite_id)
+        with self._db.transaction() as db:
+            db.execute(
+                "UPDATE satellites SET status = ?, approved_at = ? WHERE id = ?",
+                [status, time.time() if status == "approved" else None, satellite_id],
+            )
+        return self.get(satellite_id)
