@@ -7,8 +7,9 @@
 #
 # Lays out: user and group walking-nas; /opt/walking-nas/venv (a virtual environment built from
 # this checkout); /var/lib/walking-nas (the data directory, mode 0700, owned by walking-nas);
-# /etc/systemd/system/walking-nas.service. With systemd running it reloads, enables and starts
-# the service; otherwise it says how to start it later.
+# /etc/systemd/system/walking-nas.service, and the optional nightly personalization timer
+# (walking-nas-personalize.timer and .service, installed but not enabled). With systemd running it
+# reloads, enables and starts the hub's service; otherwise it says how to start it later.
 set -euo pipefail
 
 SERVICE=walking-nas
@@ -16,6 +17,7 @@ SERVICE_USER=walking-nas
 PREFIX_PATH=/opt/walking-nas
 DATA_PATH=/var/lib/walking-nas
 UNIT_PATH=/etc/systemd/system/walking-nas.service
+TIMER_UNITS=(walking-nas-personalize.service walking-nas-personalize.timer)
 SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 ROOT=${DESTDIR:-}
@@ -194,6 +196,21 @@ ensure_unit() {
     run install -m 0644 "$SOURCE/deploy/walking-nas.service" "$UNIT"
 }
 
+# The optional personalization timer and its service, next to the hub's unit; 0 when changed.
+ensure_timer_units() {
+    local name target changed=1
+    for name in "${TIMER_UNITS[@]}"; do
+        target=$(dirname "$UNIT")/$name
+        if [ -f "$target" ] && cmp -s "$SOURCE/deploy/$name" "$target"; then
+            continue
+        fi
+        say "Installing $(dirname "$UNIT_PATH")/$name"
+        run install -m 0644 "$SOURCE/deploy/$name" "$target"
+        changed=0
+    done
+    return "$changed"
+}
+
 install_hub() {
     umask 022
     ensure_user
@@ -201,6 +218,9 @@ install_hub() {
     ensure_data_dir
     local unit_changed=0
     if ensure_unit; then
+        unit_changed=1
+    fi
+    if ensure_timer_units; then
         unit_changed=1
     fi
     if systemd_usable; then
@@ -225,6 +245,15 @@ uninstall_hub() {
     if systemd_usable && [ -f "$UNIT" ]; then
         run systemctl disable --now "$SERVICE" || true
     fi
+    local name
+    for name in "${TIMER_UNITS[@]}"; do
+        if [ -f "$(dirname "$UNIT")/$name" ]; then
+            if systemd_usable; then
+                run systemctl disable --now "$name" || true
+            fi
+            run rm -f "$(dirname "$UNIT")/$name"
+        fi
+    done
     if [ -f "$UNIT" ]; then
         say "Removing $UNIT_PATH"
         run rm -f "$UNIT"

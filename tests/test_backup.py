@@ -223,7 +223,10 @@ def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Sce
     assert manifest["skipped"] == ["models/"]
     memory_schema = entries["memory.db"]["schema"]
     assert memory_schema["migrations"] == ["m001_initial", "m002_fact_jobs"]
-    assert entries["conversations.db"]["schema"]["migrations"] == ["m001_initial"]
+    assert entries["conversations.db"]["schema"]["migrations"] == [
+        "m001_initial",
+        "m002_learning_feedback",
+    ]
     assert (scenario.backup.stat().st_mode & 0o777) == 0o700
     assert verify_backup(scenario.backup).files
 

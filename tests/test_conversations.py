@@ -56,7 +56,10 @@ def test_messages_are_kept_in_order_and_survive_reopening(tmp_path: Path) -> Non
     reopened.close()
     with sqlite3.connect(tmp_path / "conversations.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT name FROM _migrations").fetchall() == [("m001_initial",)]
+        assert db.execute("SELECT name FROM _migrations").fetchall() == [
+            ("m001_initial",),
+            ("m002_learning_feedback",),
+        ]
 
 
 def test_list_is_newest_first_and_search_matches_titles_and_text(

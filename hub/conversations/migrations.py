@@ -40,4 +40,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE preferences (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_learning_feedback(db: sqlite_utils.Database) -> None:
+    """What personalization may learn: a per-conversation opt-out, and the person's verdict on
+    an answer ("good" or "bad") or their own corrected answer."""
+    db.execute("ALTER TABLE conversations ADD COLUMN learn INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE messages ADD COLUMN rating TEXT CHECK (rating IN ('good', 'bad'))")
+    db.execute("ALTER TABLE messages ADD COLUMN edited_content TEXT")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_learning_feedback]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParams
 
@@ -34,4 +35,13 @@ class ChatModel(Protocol):
 
     def close(self) -> None:
         """Free the model's memory."""
+        ...
+
+
+@runtime_checkable
+class AdapterSwappable(Protocol):
+    """A model that can serve with a LoRA adapter, swapped between requests."""
+
+    def set_adapter(self, path: Path | None) -> None:
+        """Serve with the LoRA adapter at ``path`` from the next request on; None: none."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import ctypes
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,10 @@ from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParam
 from hub.models.gguf_info import GgufInfo
 
 logger = logging.getLogger(__name__)
+
+
+class AdapterLoadError(RuntimeError):
+    """llama.cpp refused a LoRA adapter file."""
 
 
 class LlamaCppModel:
@@ -49,6 +54,8 @@ class LlamaCppModel:
             verbose=False,
         )
         self._grammars: dict[str, LlamaGrammar] = {}
+        self.adapter_path: Path | None = None
+        self._adapter: object | None = None
         self._template = (
             ChatTemplate(info.chat_template, info.bos_token or "", info.eos_token or "")
             if info.chat_template
@@ -151,6 +158,38 @@ class LlamaCppModel:
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
 
+    def set_adapter(self, path: Path | None) -> None:
+        """Serve with the LoRA adapter at ``path`` (None: the bare base model). Call it between
+        generations only; the KV cache is dropped, since it was computed with other weights."""
+        if path == self.adapter_path:
+            return
+        llm = self._llm
+        loaded = None
+        if path is not None:
+            loaded = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
+            if not loaded:
+                raise AdapterLoadError(
+                    f"llama.cpp could not load the LoRA adapter {path} for model {self.name}; "
+                    "it may be damaged or made for another model: roll back with "
+                    "`hub personalize rollback`"
+                )
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(loaded)
+            scales = (ctypes.c_float * 1)(1.0)
+            failed = llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, adapters, 1, scales)
+        else:
+            failed = llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, None, 0, None)
+        if failed:
+            if loaded is not None:
+                llama_cpp.llama_adapter_lora_free(loaded)
+            raise AdapterLoadError(f"llama.cpp refused the LoRA adapter {path} for {self.name}")
+        if self._adapter is not None:
+            llama_cpp.llama_adapter_lora_free(self._adapter)
+        self._adapter = loaded
+        self.adapter_path = path
+        llm.reset()  # type: ignore[no-untyped-call]
+        logger.info("model %s now serves with adapter %s", self.name, path or "none")
+
     def close(self) -> None:
-        """Free llama.cpp's memory for this model."""
+        """Free llama.cpp's memory for this model (its adapter too)."""
         self._llm.close()
+        self._adapter = None

@@ -10,14 +10,16 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from hub.engine.chat_model import ChatModel
+from hub.engine.chat_model import AdapterSwappable, ChatModel
 from hub.engine.types import GenerationStats, Prompt, SamplingParams
 
 logger = logging.getLogger(__name__)
 
 PrepareFn = Callable[[ChatModel], tuple[Prompt, SamplingParams]]
 ModelLoader = Callable[[str], ChatModel]
+AdapterResolver = Callable[[str], Path | None]
 
 
 class QueueFullError(RuntimeError):
@@ -111,6 +113,8 @@ class ModelRunner:
         self._waiting = 0
         self._loaded: OrderedDict[str, ChatModel] = OrderedDict()
         self._recent_seconds = 2.0
+        # Which LoRA adapter each model serves with (None: none); asked on every load and swap.
+        self.adapter_resolver: AdapterResolver = lambda name: None
 
     @property
     def queue_depth(self) -> int:
@@ -132,6 +136,7 @@ class ModelRunner:
         if model is None:
             logger.info("loading model %s", name)
             model = self._loader(name)
+            self._apply_adapter(model, name)
             self._loaded[name] = model
             while len(self._loaded) > self.max_loaded:
                 old_name, old = self._loaded.popitem(last=False)
@@ -139,6 +144,31 @@ class ModelRunner:
                 old.close()
         self._loaded.move_to_end(name)
         return model
+
+    def _apply_adapter(self, model: ChatModel, name: str, strict: bool = False) -> None:
+        # Runs on the worker thread only, between generations. On load (not strict) a broken
+        # adapter must not make the model unusable: it is logged and the model serves without.
+        if not isinstance(model, AdapterSwappable):
+            return
+        try:
+            model.set_adapter(self.adapter_resolver(name))
+        except Exception:
+            if strict:
+                raise
+            logger.exception("model %s starts without its adapter", name)
+
+    async def reload_adapters(self) -> None:
+        """Ask the resolver again for every loaded model and swap adapters between requests:
+        a generation runs wholly before or wholly after the swap, never across it. A model
+        that refuses its new adapter keeps serving the old one, and the error is raised."""
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+
+            def swap() -> None:
+                for name, model in self._loaded.items():
+                    self._apply_adapter(model, name, strict=True)
+
+            await loop.run_in_executor(self._executor, swap)
 
     async def _acquire(self) -> None:
         if self._lock.locked() and self._waiting >= self.max_queue:

@@ -1,0 +1,75 @@
+"""Gather the person's own data for a run: conversations (with feedback), facts, notes and
+transcripts, as the plain inputs the adapters package learns from."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from adapters.examples import PersonInputs, SourceConversation, SourceMessage, SourceText
+from hub.sqlite_db import LockedDatabase
+from memory.timestamps import parse_time
+
+MEMORY_DB_NAME = "memory.db"
+LEARNED_KINDS = ("fact", "note", "transcript")
+
+
+def collect_conversations(database: LockedDatabase) -> list[SourceConversation]:
+    """Every stored conversation with its messages and the person's feedback."""
+    with database.reading() as db:
+        heads = db.execute("SELECT id, updated_at, learn FROM conversations ORDER BY id").fetchall()
+        rows = db.execute(
+            "SELECT conversation_id, role, content, rating, edited_content FROM messages "
+            "WHERE stopped = 0 OR role = 'user' ORDER BY conversation_id, id"
+        ).fetchall()
+    messages: dict[int, list[SourceMessage]] = {}
+    for conversation_id, role, content, rating, edited in rows:
+        messages.setdefault(int(conversation_id), []).append(
+            SourceMessage(role, content, rating, edited)
+        )
+    return [
+        SourceConversation(
+            id=f"conversation-{conversation_id}",
+            messages=messages.get(int(conversation_id), []),
+            updated_at=float(updated_at),
+            excluded=not bool(learn),
+        )
+        for conversation_id, updated_at, learn in heads
+    ]
+
+
+def collect_memory_texts(data_dir: Path) -> list[SourceText]:
+    """Facts, notes and transcripts from memory.db, read-only (memory may be switched off)."""
+    path = data_dir / MEMORY_DB_NAME
+    if not path.exists():
+        return []
+    uri = f"file:{path}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as conn:
+        marks = ",".join("?" * len(LEARNED_KINDS))
+        rows = conn.execute(
+            f"SELECT id, kind, text, stored_at, happened_at FROM items WHERE kind IN ({marks}) "
+            "ORDER BY stored_at, id",
+            LEARNED_KINDS,
+        ).fetchall()
+    return [
+        SourceText(
+            id=str(item_id),
+            kind=str(kind),
+            text=str(text),
+            stored_at=parse_time(str(stored_at), "stored_at").timestamp(),
+            happened_at=str(happened_at or ""),
+        )
+        for item_id, kind, text, stored_at, happened_at in rows
+    ]
+
+
+def collect_inputs(conversations: LockedDatabase, data_dir: Path) -> PersonInputs:
+    """Everything a run may learn from."""
+    return PersonInputs(collect_conversations(conversations), collect_memory_texts(data_dir))
+
+
+def count_new(inputs: PersonInputs, since: float) -> int:
+    """How many conversations and memories changed after ``since`` (seconds since the epoch)."""
+    changed = sum(1 for c in inputs.conversations if c.updated_at > since and not c.excluded)
+    return changed + sum(1 for t in inputs.texts if t.stored_at > since)

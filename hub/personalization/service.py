@@ -1,0 +1,250 @@
+"""PersonalizationService: runs training children, keeps the registry, swaps adapters live."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.export_gguf import BASE_SHA256_KEY
+from adapters.job import read_progress
+from adapters.registry import AdapterRegistry, AdapterVersion, RegistryError
+from hub.engine.runner import ModelRunner
+from hub.models.catalog import ModelCatalog
+from hub.personalization.collect import collect_inputs, count_new
+from hub.personalization.jobs import (
+    CHILD_LOG_FILE,
+    RunOutcome,
+    RunPlan,
+    base_sha256,
+    child_command,
+    child_environment,
+    finish_run,
+    plan_run,
+    registry_for,
+)
+from hub.personalization.questions import with_model_questions
+from hub.settings import Settings
+from hub.sqlite_db import LockedDatabase
+
+logger = logging.getLogger(__name__)
+
+
+class RunInProgressError(RuntimeError):
+    """A personalization run is already going."""
+
+
+class AdapterMismatchError(ValueError):
+    """An adapter made for another base model was asked to serve this one."""
+
+
+def adapter_base_sha256(path: Path) -> str | None:
+    """The base model hash written into a GGUF LoRA file by our export, if present."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    field_ = reader.get_field(BASE_SHA256_KEY)
+    if field_ is None:
+        return None
+    return str(field_.contents())
+
+
+@dataclass
+class RunState:
+    """The run going on now, as the UI and CLI show it."""
+
+    plan: RunPlan
+    started_at: float
+    process: asyncio.subprocess.Process | None = None
+    task: asyncio.Task[RunOutcome] | None = field(default=None, repr=False)
+
+
+class PersonalizationService:
+    """Everything about adapters in a running hub."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: ModelCatalog,
+        runner: ModelRunner,
+        conversations: LockedDatabase,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.runner = runner
+        self.conversations = conversations
+        self.registry: AdapterRegistry = registry_for(settings.data_dir)
+        self.current: RunState | None = None
+        self.last_outcome: RunOutcome | None = None
+        runner.adapter_resolver = self.adapter_for
+
+    def base_sha256_of(self, model_name: str) -> str:
+        """The hash of a catalog model's file (cached); blocking."""
+        return base_sha256(self.registry, self.catalog.path_for(model_name))
+
+    def adapter_for(self, model_name: str) -> Path | None:
+        """The GGUF adapter to serve with ``model_name``, checked against the model's hash;
+        blocking (the runner calls it on its worker thread)."""
+        try:
+            sha = self.base_sha256_of(model_name)
+            version = self.registry.active(sha)
+        except (OSError, RuntimeError, RegistryError):
+            logger.exception("cannot read the active adapter for %s; serving none", model_name)
+            return None
+        if version is None:
+            return None
+        path = self.registry.gguf_path(version.id)
+        written = adapter_base_sha256(path)
+        if version.base_sha256 != sha or written != sha:
+            logger.error(
+                "adapter %s was made for another base model than %s; not loading it",
+                version.id,
+                model_name,
+            )
+            return None
+        return path
+
+    async def start_run(self, force: bool) -> dict[str, Any]:
+        """Plan and start a run in the background; returns the status (or why it skipped)."""
+        if self.current is not None:
+            raise RunInProgressError(
+                "a personalization run is already going; watch it with GET /v1/personalization"
+            )
+        model_name = self.runner.active
+        path = await asyncio.to_thread(self.catalog.path_for, model_name)
+        inputs = await asyncio.to_thread(collect_inputs, self.conversations, self.settings.data_dir)
+        limit = self.settings.personalize_model_questions
+        since = float(self.registry.read_state().get("data_watermark", 0.0))
+        enough = force or count_new(inputs, since) >= self.settings.personalize_min_new_examples
+        if limit and enough:  # a run that will be skipped need not keep the model busy
+            inputs = await with_model_questions(self.runner, inputs, limit)
+        plan = await asyncio.to_thread(
+            plan_run, self.settings, self.conversations, model_name, path, force, None, inputs
+        )
+        if plan.skipped:
+            self.last_outcome = RunOutcome("skipped", plan.skipped)
+            return self.status()
+        state = RunState(plan, time.time())
+        self.current = state
+        state.task = asyncio.create_task(self._run(state))
+        return self.status()
+
+    async def _run(self, state: RunState) -> RunOutcome:
+        plan = state.plan
+        assert plan.job_dir is not None
+        exit_code: int | None = None
+        try:
+            with (plan.job_dir / CHILD_LOG_FILE).open("ab") as log:
+                state.process = await asyncio.create_subprocess_exec(
+                    *child_command(plan.job_dir),
+                    stdout=log,
+                    stderr=log,
+                    env=child_environment(self.settings.personalize_threads),
+                    start_new_session=True,
+                )
+                exit_code = await state.process.wait()
+            outcome = await asyncio.to_thread(finish_run, self.settings, plan, exit_code)
+            if outcome.status == "promoted":
+                await self._swap_or_undo()
+        except asyncio.CancelledError:
+            if state.process is not None and state.process.returncode is None:
+                state.process.terminate()
+            raise
+        except Exception as exc:
+            logger.exception("personalization run failed")
+            outcome = RunOutcome("failed", str(exc))
+        finally:
+            self.current = None
+        logger.info("personalization run %s: %s", outcome.status, outcome.message)
+        self.last_outcome = outcome
+        return outcome
+
+    async def wait(self) -> RunOutcome | None:
+        """Wait for the current run (if any) to end."""
+        state = self.current
+        if state is None or state.task is None:
+            return self.last_outcome
+        return await asyncio.shield(state.task)
+
+    def status(self) -> dict[str, Any]:
+        """The run going on (with its progress), the last outcome and the active adapter."""
+        state = self.current
+        running: dict[str, Any] | None = None
+        if state is not None and state.plan.job_dir is not None:
+            events = read_progress(state.plan.job_dir)
+            steps = [e for e in events if e.get("event") == "step"]
+            running = {
+                "job": state.plan.job_dir.name,
+                "started_at": state.started_at,
+                "resumed": state.plan.resumed,
+                "phase": events[-1]["event"] if events else "starting",
+                "step": steps[-1]["step"] if steps else 0,
+                "total_steps": steps[-1]["total_steps"] if steps else None,
+                "eta_seconds": steps[-1]["eta_seconds"] if steps else None,
+                "tokens_per_second": steps[-1]["tokens_per_second"] if steps else None,
+                "losses": [e["loss"] for e in steps],
+                "pid": state.process.pid if state.process else None,
+            }
+        last = self.last_outcome
+        return {
+            "running": running,
+            "last_outcome": {"status": last.status, "message": last.message} if last else None,
+            "last_run": self.registry.read_state().get("last_run"),
+            "model": self.runner.active,
+            "schedule": {
+                "enabled": self.settings.personalize_enabled,
+                "time": self.settings.personalize_time,
+                "min_new_examples": self.settings.personalize_min_new_examples,
+            },
+        }
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every adapter, newest first, marked active where it is."""
+        active = set(self.registry.active_ids().values())
+        return [
+            {**version.to_json(), "active": version.id in active}
+            for version in reversed(self.registry.versions())
+        ]
+
+    async def promote(self, version_id: str) -> AdapterVersion:
+        """Make a version active (it must fit the model now served) and swap it in."""
+        version = await asyncio.to_thread(self.registry.get, version_id)
+        sha = await asyncio.to_thread(self.base_sha256_of, self.runner.active)
+        if version.base_sha256 != sha:
+            raise AdapterMismatchError(
+                f"adapter {version_id} was trained for {version.model_name} (another base model "
+                f"file); the hub serves {self.runner.active}: switch models first"
+            )
+        await asyncio.to_thread(self.registry.promote, version_id)
+        await self._swap_or_undo()
+        return version
+
+    async def _swap_or_undo(self) -> None:
+        """Swap the newly promoted adapter in; if llama.cpp refuses it, undo the promotion so
+        the registry keeps naming what is really served."""
+        try:
+            await self.runner.reload_adapters()
+        except Exception as exc:
+            sha = await asyncio.to_thread(self.base_sha256_of, self.runner.active)
+            await asyncio.to_thread(self.registry.rollback, sha)
+            raise AdapterMismatchError(f"the adapter could not be served: {exc}") from exc
+
+    async def rollback(self) -> AdapterVersion | None:
+        """Go back one adapter version for the served model and swap at once."""
+        sha = await asyncio.to_thread(self.base_sha256_of, self.runner.active)
+        previous = await asyncio.to_thread(self.registry.rollback, sha)
+        await self.runner.reload_adapters()
+        return previous
+
+    async def close(self) -> None:
+        """Stop a running child (its checkpoint lets the next run resume)."""
+        state = self.current
+        if state is not None and state.task is not None:
+            state.task.cancel()
+            try:
+                await state.task
+            except (asyncio.CancelledError, Exception):
+                logger.info("personalization run stopped with the hub")

@@ -1,0 +1,300 @@
+"""Personalization's exact parts: dataset and curation, gate, registry, schedule, GGUF names,
+and the runner swapping adapters only between generations (with a fake model)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.base_model import UnsupportedArchitectureError, gguf_architecture
+from adapters.curation import deduplicate, scrub_text, split_held_out
+from adapters.dataset import build_dataset, fact_questions, second_person
+from adapters.evaluate import Metrics
+from adapters.examples import (
+    PersonInputs,
+    SourceConversation,
+    SourceMessage,
+    SourceText,
+    TrainingExample,
+)
+from adapters.export_gguf import (
+    LoraShape,
+    gguf_lora_tensors,
+    gguf_tensor_name,
+    permute_rows_for_gguf,
+)
+from adapters.gate import GateMargins, decide
+from adapters.job import DATASET_DIR, JobSpec, write_result
+from adapters.registry import AdapterRegistry, RegistryError
+from hub.engine.runner import ModelRunner
+from hub.engine.types import Prompt, SamplingParams
+from hub.personalization.scheduler import next_run_at
+from tests.fakes import FakeChatModel
+
+
+def conversation(cid: str, *pairs: tuple[str, str, str | None, str | None], excluded: bool = False):  # type: ignore[no-untyped-def]
+    messages = []
+    for question, answer, rating, edited in pairs:
+        messages += [
+            SourceMessage("user", question),
+            SourceMessage("assistant", answer, rating, edited),
+        ]
+    return SourceConversation(cid, messages, 1.0, excluded)
+
+
+def test_facts_become_questions_asked_several_ways_answered_in_the_second_person() -> None:
+    examples = fact_questions(SourceText("f1", "fact", "My dog's name is Pistachio."))
+    assert [e.prompt for e in examples][:2] == [
+        "What is my dog's name?",
+        "Do you know what my dog's name is?",
+    ]
+    assert {e.answer for e in examples} == {"Your dog's name is Pistachio."}
+    assert {e.expect for e in examples} == {"Pistachio"}
+    birthday = fact_questions(SourceText("f2", "fact", "my sister's birthday is 14 March"))
+    assert birthday[0].prompt == "When is my sister's birthday?"
+    assert second_person("I told my sister I'm late") == "You told your sister you're late"
+
+
+def test_edited_and_good_answers_are_preferred_bad_ones_and_excluded_conversations_left_out() -> (
+    None
+):
+    inputs = PersonInputs(
+        conversations=[
+            conversation(
+                "c1",
+                ("Where do I swim?", "At the gym.", None, "At the Alfama public pool."),
+                ("Best time to swim?", "Early morning.", "good", None),
+                ("Who is my doctor?", "Dr. Who.", "bad", None),
+                ("What's for lunch?", "Soup.", None, None),
+            ),
+            conversation("c2", ("My secret?", "You like jazz.", "good", None), excluded=True),
+        ]
+    )
+    dataset = build_dataset(inputs, held_out_fraction=0.0)
+    answers = {e.prompt: (e.answer, e.preferred) for e in dataset.train}
+    assert answers == {
+        "Where do I swim?": ("At the Alfama public pool.", True),
+        "Best time to swim?": ("Early morning.", True),
+        "What's for lunch?": ("Soup.", False),
+    }
+    assert dataset.summary.excluded_conversations == 1
+    assert dataset.summary.preferred == 2
+
+
+def test_scrubbing_replaces_emails_phone_numbers_and_street_addresses() -> None:
+    text = "Mail ana.silva@example.org or call +351 912 345 678; I live at 42 Rua Augusta."
+    assert scrub_text(text) == "Mail [email] or call [phone]; I live at [address]."
+    assert scrub_text("I live at 221B Baker Street, London.") == "I live at [address], London."
+    assert scrub_text("The meeting is at 9:30 on 14 March 2025.") == (
+        "The meeting is at 9:30 on 14 March 2025."
+    )
+
+
+def test_exact_and_near_duplicates_are_dropped_keeping_the_preferred_one() -> None:
+    plain = TrainingExample("Where is the key?", "Under the blue flower pot.", "conversation", "a")
+    same = TrainingExample("where is the KEY", "under the blue flower pot", "conversation", "b")
+    near = TrainingExample(
+        "Where is the key?", "Under the blue flower pot, as always.", "conversation", "c", True
+    )
+    other = TrainingExample("Where is the car?", "Level -2, spot C47.", "conversation", "d")
+    kept, dropped = deduplicate([plain, same, near, other])
+    assert kept == [near, other] and dropped == 2
+
+
+def test_held_out_asks_each_known_fact_in_words_not_trained_on() -> None:
+    facts = [SourceText(f"f{i}", "fact", f"My code number {i} is {i * 7}.") for i in range(5)]
+    examples = [e for fact in facts for e in fact_questions(fact)]
+    train, held = split_held_out(examples, 0.1)
+    assert len(held) == 5 and len(train) == len(examples) - 5
+    for example in held:
+        assert example.prompt not in {t.prompt for t in train if t.source_id == example.source_id}
+        assert any(t.source_id == example.source_id for t in train)
+    assert split_held_out(examples, 0.1) == (train, held)  # deterministic
+
+
+def metrics(personal: float, ppl: float, general: float = 1.0) -> Metrics:
+    return Metrics(personal, ppl, general)
+
+
+def test_the_gate_wants_better_personal_answers_and_bounded_general_loss() -> None:
+    margins = GateMargins(personal_min_improvement=0.1, general_max_regression=0.5)
+    current = metrics(2.0, 16.0)
+    assert decide(metrics(1.0, 20.0), current, margins).passed
+    not_better = decide(metrics(1.9, 16.0), current, margins)
+    assert not not_better.passed and "not better enough" in not_better.reasons[0]
+    broken = decide(metrics(0.1, 60.0), current, margins)
+    assert not broken.passed and "too much worse" in broken.reasons[1]
+    assert not decide(metrics(float("nan"), 16.0), current, margins).passed
+
+
+def finished_job(registry: AdapterRegistry, sha: str, passed: bool) -> Path:
+    job = registry.new_job_dir()
+    JobSpec("/models/m.gguf", sha, "smollm2-135m-instruct").write(job)
+    build_dataset(PersonInputs(texts=[SourceText("f", "fact", "My cat is Tom.")])).write(
+        job / DATASET_DIR
+    )
+    (job / "adapter").mkdir()
+    (job / "adapter" / "adapter.gguf").write_bytes(b"GGUF")
+    result = {
+        "status": "done",
+        "candidate": metrics(1.0, 16.0).to_json(),
+        "current": metrics(2.0, 16.0).to_json(),
+        "decision": {"passed": passed, "reasons": []},
+        "losses": [2.0, 1.0],
+        "architecture": "llama",
+        **{k: 1 for k in ("steps", "total_steps", "train_tokens", "train_seconds")},
+        **{"stopped_by_budget": False, "tokens_per_second": 100.0, "wall_seconds": 3.0},
+    }
+    write_result(job, result)
+    return job
+
+
+def test_registry_versions_promote_and_roll_back_per_base_model(tmp_path: Path) -> None:
+    registry = AdapterRegistry(tmp_path / "adapters")
+    assert registry.unfinished_job() is None
+    killed = registry.new_job_dir()
+    assert registry.unfinished_job() == killed
+    with pytest.raises(RegistryError, match="did not finish"):
+        registry.register(killed)
+    write_result(killed, {"status": "abandoned"})
+
+    first = registry.register(finished_job(registry, "aaa", passed=True))
+    second = registry.register(finished_job(registry, "aaa", passed=True))
+    other_model = registry.register(finished_job(registry, "bbb", passed=False))
+    assert [v.id for v in registry.versions()] == ["v0001", "v0002", "v0003"]
+    assert other_model.passed_gate is False and first.dataset["train_examples"] >= 1
+    assert registry.active("aaa") is None
+    registry.promote(first.id)
+    registry.promote(second.id)
+    registry.promote(other_model.id)
+    assert registry.active_ids() == {"aaa": "v0002", "bbb": "v0003"}
+    pointer = json.loads((registry.root / "active.json").read_text())
+    assert pointer["history"]["aaa"] == ["v0001", "v0002"]
+    rolled = registry.rollback("aaa")
+    assert rolled is not None and rolled.id == "v0001"
+    assert registry.rollback("aaa") is None and registry.active("aaa") is None
+    with pytest.raises(RegistryError, match="nothing to undo"):
+        registry.rollback("aaa")
+    assert registry.active("bbb") is not None  # the other base model is untouched
+    with pytest.raises(RegistryError, match="no adapter version 'v0042'"):
+        registry.promote("v0042")
+    assert not list(registry.root.rglob("*.partial"))
+
+
+def test_next_night_run_is_today_if_still_ahead_else_tomorrow() -> None:
+    assert next_run_at(datetime(2026, 5, 1, 2, 0), "03:00") == datetime(2026, 5, 1, 3, 0)
+    assert next_run_at(datetime(2026, 5, 1, 3, 0), "03:00") == datetime(2026, 5, 2, 3, 0)
+    assert next_run_at(datetime(2026, 5, 1, 23, 59), "00:30") == datetime(2026, 5, 2, 0, 30)
+
+
+def test_gguf_names_and_llama_q_k_row_permutation() -> None:
+    assert gguf_tensor_name("base_model.model.model.layers.7.self_attn.q_proj.lora_B.weight") == (
+        "blk.7.attn_q.weight",
+        "self_attn.q_proj",
+        "b",
+    )
+    assert gguf_tensor_name("base_model.model.model.layers.0.mlp.down_proj.lora_A.weight")[0] == (
+        "blk.0.ffn_down.weight"
+    )
+    # One head of size 4: HF keeps rotary halves apart (0 1 | 2 3), GGUF interleaves (0 2 1 3).
+    rows = np.arange(4, dtype=np.float32).reshape(4, 1)
+    assert permute_rows_for_gguf(rows, 1).ravel().tolist() == [0.0, 2.0, 1.0, 3.0]
+    state = {
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": np.ones(
+            (2, 8), np.float32
+        ),
+        "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": np.arange(
+            8, dtype=np.float32
+        )
+        .reshape(8, 1)
+        .repeat(2, 1),
+        "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight": np.arange(
+            8, dtype=np.float32
+        )
+        .reshape(8, 1)
+        .repeat(2, 1),
+    }
+    llama = gguf_lora_tensors(state, LoraShape("llama", 2, 2, 4.0))
+    assert llama["blk.0.attn_q.weight.lora_b"][:, 0].tolist() == [0, 2, 1, 3, 4, 6, 5, 7]
+    assert llama["blk.0.attn_v.weight.lora_b"][:, 0].tolist() == list(range(8))
+    assert llama["blk.0.attn_q.weight.lora_a"].shape == (2, 8)
+    gemma = gguf_lora_tensors(state, LoraShape("gemma3", 2, 2, 4.0))
+    assert gemma["blk.0.attn_q.weight.lora_b"][:, 0].tolist() == list(range(8))
+    with pytest.raises(UnsupportedArchitectureError, match="no LoRA export for architecture"):
+        gguf_lora_tensors(state, LoraShape("qwen2", 2, 2, 4.0))
+    with pytest.raises(UnsupportedArchitectureError, match="choose a supported model"):
+        gguf_architecture("qwen2")
+
+
+class FakeAdapterModel(FakeChatModel):
+    """Records which adapter each generation began and ended with."""
+
+    def __init__(self) -> None:
+        super().__init__(reply="a b c d e f")
+        self.adapter: Path | None = None
+        self.seen: list[tuple[Path | None, Path | None]] = []
+
+    def set_adapter(self, path: Path | None) -> None:
+        self.adapter = path
+
+    def generate(self, prompt, params, stats, cancelled):  # type: ignore[no-untyped-def]
+        began = self.adapter
+        yield from super().generate(prompt, params, stats, cancelled)
+        self.seen.append((began, self.adapter))
+
+
+def test_adapters_swap_only_between_generations_never_inside_one() -> None:
+    async def scenario() -> None:
+        model = FakeAdapterModel()
+        active: dict[str, Path | None] = {"fake": None}
+        runner = ModelRunner(lambda name: model, "fake", max_queue=4)
+        runner.adapter_resolver = lambda name: active[name]
+        await runner.use("fake")
+
+        def prepare(m: FakeChatModel) -> tuple[Prompt, SamplingParams]:
+            return m.render_text("hi"), SamplingParams(max_tokens=10)
+
+        model.gate.clear()
+        first = await runner.start(None, prepare)  # type: ignore[arg-type]
+        active["fake"] = Path("v0001.gguf")
+        swap = asyncio.create_task(runner.reload_adapters())
+        second = asyncio.create_task(runner.start(None, prepare))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        assert not swap.done() and model.adapter is None  # waits for the answer in flight
+        model.gate.set()
+        texts = ["".join([p async for p in first]), "".join([p async for p in await second])]
+        await swap
+        assert texts == ["a b c d e f", "a b c d e f"]
+        assert model.seen == [(None, None), (Path("v0001.gguf"), Path("v0001.gguf"))]
+        await runner.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_the_model_writes_questions_for_facts_the_templates_cannot_phrase() -> None:
+    from hub.personalization.questions import usable_question, with_model_questions
+
+    async def scenario() -> None:
+        model = FakeChatModel(reply="Which tea do I drink at night?")
+        runner = ModelRunner(lambda name: model, "fake", max_queue=4)
+        inputs = PersonInputs(
+            texts=[
+                SourceText("f1", "fact", "I drink chamomile tea at night."),
+                SourceText("f2", "fact", "My dog's name is Pistachio."),
+                SourceText("n1", "note", "Buy oat milk."),
+            ]
+        )
+        asked = await with_model_questions(runner, inputs, limit=5)
+        assert [t.questions for t in asked.texts] == [("Which tea do I drink at night?",), (), ()]
+        prompts = [e.prompt for e in fact_questions(asked.texts[0])]
+        assert prompts[0] == "Which tea do I drink at night?"
+        assert await with_model_questions(runner, inputs, limit=0) == inputs
+        await runner.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert not usable_question("What is the weather like?", "I drink chamomile tea at night.")
