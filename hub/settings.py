@@ -69,9 +69,93 @@ class Settings(BaseSettings):
     device_raw_retention_days: float = Field(
         default=30.0, ge=0, description="Days raw samples are kept (rollups stay); 0: forever."
     )
+    device_handshake_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a device may take to send a handshake frame."
+    )
+    device_dial_max_backoff: float = Field(
+        default=30.0, gt=0, description="Longest pause between tries to reach a device's endpoint."
+    )
+    device_max_samples_per_second: float = Field(
+        default=25_000, ge=0, description="Samples one device link may send a second; 0: no limit."
+    )
+    device_max_bytes_per_second: float = Field(
+        default=8_000_000, ge=0, description="Bytes one device link may send a second; 0: no limit."
+    )
     mdns_enabled: bool = Field(default=True, description="Advertise the hub, find devices.")
     mdns_interfaces: str = Field(
         default="", description="Comma list of interface addresses for mDNS; empty: all."
+    )
+    personalize_enabled: bool = Field(
+        default=True, description="Train a personal LoRA adapter every night when idle."
+    )
+    personalize_time: str = Field(
+        default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local HH:MM."
+    )
+    personalize_min_new_examples: int = Field(
+        default=20, ge=0, description="New conversations and memories needed to run at night."
+    )
+    personalize_idle_seconds: float = Field(
+        default=120.0, ge=0, description="Seconds without a request before a night run starts."
+    )
+    personalize_time_budget_minutes: float = Field(
+        default=30.0, gt=0, description="Training stops here and keeps its best checkpoint."
+    )
+    personalize_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, ge=1, description="torch threads to train."
+    )
+    personalize_max_steps: int = Field(default=300, ge=1, description="Most training steps.")
+    personalize_epochs: int = Field(default=3, ge=1, description="Passes over the dataset.")
+    personalize_checkpoint_steps: int = Field(
+        default=10, ge=1, description="Steps between checkpoints (a killed run resumes there)."
+    )
+    personalize_learning_rate: float = Field(
+        default=3e-4, gt=0, le=1.0, description="Higher learns faster and drifts further."
+    )
+    personalize_rank: int = Field(default=16, ge=1, le=256, description="LoRA rank.")
+    personalize_personal_margin: float = Field(
+        default=0.1, ge=0, lt=1, description="Relative drop of held-out loss needed to promote."
+    )
+    personalize_general_margin: float = Field(
+        default=0.5, ge=0, description="Relative rise of general perplexity allowed."
+    )
+    personalize_scrub_pii: bool = Field(
+        default=True, description="Replace phone numbers, emails and addresses before training."
+    )
+    personalize_model_questions: int = Field(
+        default=50, ge=0, description="Facts per run the model writes a question for; 0: off."
+    )
+    voice_enabled: bool = Field(
+        default=True, description="Transcribe device audio, answer spoken requests, read frames."
+    )
+    voice_wake_phrase: str = Field(
+        default="hey hub", min_length=2, description="Said first, makes an utterance a request."
+    )
+    voice_conversation_gap: float = Field(
+        default=120.0, gt=0, description="Seconds of silence that end a conversation."
+    )
+    voice_end_silence: float = Field(
+        default=0.6, ge=0.1, le=5.0, description="Seconds of silence that end an utterance."
+    )
+    voice_whisper_model: Path | None = Field(
+        default=None, description="A CTranslate2 Whisper folder; the packaged tiny.en if unset."
+    )
+    voice_threads: int = Field(
+        default=2, ge=1, description="Threads for speech-to-text and OCR (one step at a time)."
+    )
+    voice_tts_voice: str = Field(default="en-us", description="eSpeak NG voice of replies.")
+    voice_tts_rate: int = Field(default=175, ge=80, le=450, description="Words per minute.")
+    voice_reply_max_tokens: int = Field(
+        default=96, ge=8, description="Longest spoken answer, in tokens."
+    )
+    voice_ocr_enabled: bool = Field(default=True, description="Read text in glasses frames.")
+    wyoming_server_port: int = Field(
+        default=10300, ge=0, le=65535, description="Wyoming speech-to-text/TTS port; 0: off."
+    )
+    wyoming_server_host: str = Field(
+        default="127.0.0.1", description="Address the Wyoming server listens on."
+    )
+    wyoming_satellites_enabled: bool = Field(
+        default=True, description="Find Wyoming satellites on mDNS and serve approved ones."
     )
 
     @classmethod

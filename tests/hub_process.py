@@ -59,6 +59,8 @@ def start_hub(
         "HUB_CONTEXT_LENGTH": "2048",
         "HUB_MEMORY_EXTRACT_FACTS": "false",
         "HUB_MDNS_INTERFACES": "127.0.0.1",
+        # The Wyoming speech service's fixed port is left alone; voice tests pick a free one.
+        "HUB_WYOMING_SERVER_PORT": "0",
     }
     full_env = {**os.environ, **defaults, **(env or {})}
     full_env.pop("HUB_DATA_DIR", None)

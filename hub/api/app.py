@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,8 +19,10 @@ from hub.api import (
     routes_health,
     routes_memory,
     routes_models,
+    routes_personalization,
     routes_preferences,
     routes_session,
+    routes_voice,
 )
 from hub.api.body_limit import BodyLimitMiddleware
 from hub.api.errors import install_error_handlers
@@ -29,9 +32,13 @@ from hub.datadir import ensure_data_dir, ensure_owner_token
 from hub.engine.chat_model import ChatModel
 from hub.engine.runner import ModelLoader, ModelRunner
 from hub.models.catalog import ModelCatalog
+from hub.personalization.scheduler import NightlySchedule
+from hub.personalization.service import PersonalizationService
 from hub.recall.lifecycle import MemoryWork
 from hub.recall.service import open_memory
 from hub.settings import Settings
+from hub.summaries.worker import SensorSummaryWork
+from hub.voice.service import VoiceService
 from hub.wearables.discovery import HubDiscovery
 from hub.wearables.service import DeviceService
 from hub.web.ui import install_web_ui
@@ -54,13 +61,14 @@ def check_listen_safety(settings: Settings) -> None:
 
 
 def llama_loader(settings: Settings, catalog: ModelCatalog) -> ModelLoader:
-    """Load catalog models with llama.cpp using the hub's thread and context settings."""
-    from hub.engine.llama_model import LlamaCppModel
+    """Load catalog models with llama.cpp, each in its own child process (see model_process),
+    using the hub's thread and context settings."""
+    from hub.engine.model_process import ModelProcess, ModelSpec
 
     def load(name: str) -> ChatModel:
         path = catalog.path_for(name)
-        return LlamaCppModel(
-            name, path, catalog.info(name), settings.context_length, settings.threads
+        return ModelProcess(
+            ModelSpec(name, path, catalog.info(name), settings.context_length, settings.threads)
         )
 
     return load
@@ -89,28 +97,62 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         web=WebServices.open(settings.data_dir),
         memory=open_memory(settings) if settings.memory_enabled else None,
         devices=DeviceService.open(
-            settings.data_dir, settings.device_queue_frames, settings.device_raw_retention_days
+            settings.data_dir,
+            settings.device_queue_frames,
+            settings.device_raw_retention_days,
+            handshake_timeout=settings.device_handshake_timeout,
+            max_samples_per_second=settings.device_max_samples_per_second,
+            max_bytes_per_second=settings.device_max_bytes_per_second,
         ),
     )
+
+    if settings.voice_enabled:
+        services.voice = VoiceService.create(settings, services)
+        if services.devices is not None:
+            services.devices.listeners.extend(services.voice.listeners())
+    # Registers itself as the runner's adapter resolver, before the first model loads.
+    personalization = PersonalizationService(
+        settings, catalog, runner, services.web.conversations.database
+    )
+    services.personalization = personalization
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runner.use(runner.active)
         logger.info("hub ready with model %s", runner.active)
         memory_work = MemoryWork.start(services.memory, runner)
+        nightly = NightlySchedule.start(personalization, lambda: runner.busy)
         discovery = None
         if services.devices is not None:
             services.devices.start()
             if settings.mdns_enabled:
                 discovery = await HubDiscovery.start(settings, services.devices)
+        summaries = SensorSummaryWork.start(
+            services.memory.store if services.memory else None,
+            services.devices,
+            lambda: runner.busy,
+        )
+        if services.voice is not None:
+            await services.voice.start()
+        # Everything loaded so far (libraries, models) lives as long as the hub: keep it out of
+        # the garbage collector's full passes, which otherwise pause every request and device
+        # link for a fifth of a second while they scan it (bench/bench_devices.py showed it).
+        gc.collect()
+        gc.freeze()
         yield
+        if services.voice is not None:
+            await services.voice.close()
         if discovery is not None:
             await discovery.stop()
+        await summaries.stop()
         await memory_work.stop()
         if services.devices is not None:
             await services.devices.close()
+        await nightly.stop()
+        await personalization.close()
         await services.web.close()
         await runner.close()
+        gc.unfreeze()  # a process that builds another app (tests) can collect this one
 
     app = FastAPI(
         title="Walking NAS hub",
@@ -125,9 +167,10 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         app.include_router(module.router)
     for module in (routes_session, routes_conversations, routes_preferences):
         app.include_router(module.router)
-    for module in (routes_memory, routes_embeddings, routes_devices):
+    for module in (routes_memory, routes_embeddings, routes_devices, routes_voice):
         app.include_router(module.router)
     app.include_router(routes_devices.link_router)
+    app.include_router(routes_personalization.router)
     install_web_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from hub.api.metrics import HubMetrics
 from hub.engine.runner import ModelRunner
 from hub.models.catalog import ModelCatalog
+from hub.personalization.service import PersonalizationService
 from hub.recall.service import MemoryService
 from hub.settings import Settings
 from hub.wearables.service import DeviceService
 from hub.web.web_services import WebServices
+
+if TYPE_CHECKING:  # the voice service imports the chat turn, which imports this module
+    from hub.voice.service import VoiceService
 
 
 @dataclass
@@ -28,6 +32,8 @@ class HubServices:
     web: WebServices
     memory: MemoryService | None = None
     devices: DeviceService | None = None
+    voice: VoiceService | None = None
+    personalization: PersonalizationService | None = None
 
 
 def get_services(request: Request) -> HubServices:

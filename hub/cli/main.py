@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from hub.cli import backup, chat, devices, doctor, memory, models
+from hub.cli import backup, chat, devices, doctor, memory, models, personalize, voice
 from hub.cli.options import DataDirOption
 from hub.datadir import ensure_owner_token
 from hub.models.catalog import UnknownModelError
@@ -24,6 +24,8 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(memory.app, name="memory")
 app.add_typer(devices.app, name="devices")
+app.add_typer(personalize.app, name="personalize")
+app.add_typer(voice.app, name="voice")
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
 app.command(name="backup")(backup.backup)
@@ -39,6 +41,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Start the hub: the API, on 127.0.0.1 unless told otherwise."""
+    from devices.perception.speech import SpeechError
+    from devices.perception.speech_to_text import SpeechModelError
     from hub.api.app import UnsafeListenError, create_app
 
     console = Console(stderr=True)
@@ -46,7 +50,7 @@ def serve(
     settings = load_settings(host=host, port=port, data_dir=data_dir, model=model)
     try:
         application = create_app(settings)
-    except (UnsafeListenError, UnknownModelError) as exc:
+    except (UnsafeListenError, UnknownModelError, SpeechError, SpeechModelError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     console.print(

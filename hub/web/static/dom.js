@@ -43,6 +43,8 @@ const ICON_PATHS = {
   rename: "M4 20h16M6 16l9.5-9.5 3 3L9 19H6z",
   memory: "M4 6a8 3 0 1 0 16 0a8 3 0 1 0-16 0M4 6v12a8 3 0 0 0 16 0V6M4 12a8 3 0 0 0 16 0",
   pin: "M8 3h8M9.5 3v6L6 13.5h12L14.5 9V3M12 13.5V21",
+  devices: "M8 3h8l.8 3.5H7.2zM8 21h8l.8-3.5H7.2zM6 6.5h12v11H6zM9 12h1.5l1-2 1.5 4 1-2H15",
+  personalization: "M12 3l2.2 4.6 5 .7-3.6 3.5.9 5-4.5-2.4-4.5 2.4.9-5L4.8 8.3l5-.7z",
 };
 
 /** A small stroked SVG icon (decorative: hidden from screen readers). */

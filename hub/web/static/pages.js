@@ -1,12 +1,13 @@
 // The pages in the navigation, in order. A page is { id, label, icon, mount(ctx) }: mount draws
 // into ctx.main (and may use ctx.sidebar) and returns an optional cleanup function.
-// Devices and Personalization pages join this list when they exist.
 
 import { chatPage } from "./pages/chat.js";
+import { devicesPage } from "./pages/devices.js";
 import { memoryPage } from "./pages/memory.js";
+import { personalizationPage } from "./pages/personalization.js";
 import { settingsPage } from "./pages/settings.js";
 
-export const PAGES = [chatPage, memoryPage, settingsPage];
+export const PAGES = [chatPage, memoryPage, devicesPage, personalizationPage, settingsPage];
 
 /** The page and its parameters for a location hash such as "#/chat/12". */
 export function parseRoute(hash) {
