@@ -255,6 +255,28 @@ class CpuUse:
     hub: float  # by the hub subprocess
 
 
+def tree_ticks(pid: int) -> int | None:
+    """CPU ticks used by a process and every process below it (the hub runs its model in a
+    child process, so the hub's CPU is its whole tree's)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    ticks = [busy_ticks(member) for member in sorted(tree)]
+    return None if ticks[0] is None else sum(tick or 0 for tick in ticks)
+
+
 class CpuMeter:
     """Measures the CPU that the hub and all other processes use while a path is measured."""
 
@@ -264,7 +286,7 @@ class CpuMeter:
 
     def snapshot(self) -> Snapshot:
         """Wall time plus machine, own and hub CPU ticks (None when /proc is unreadable)."""
-        ticks = [busy_ticks(), *(busy_ticks(pid) for pid in self.pids)]
+        ticks = [busy_ticks(), busy_ticks(self.pids[0]), tree_ticks(self.pids[1])]
         known = [tick for tick in ticks if tick is not None]
         return time.perf_counter(), known if len(known) == len(ticks) else None
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 # spawn, not fork: the hub has threads (uvicorn, torch) that a forked child would inherit broken.
 _CONTEXT = multiprocessing.get_context("spawn")
 STOP_WAIT_S = 10.0
+SEND_EVERY_S = 0.03  # later pieces are batched this long: smooth to read, few wake-ups
 
 
 class ModelProcessError(RuntimeError):
@@ -61,12 +63,23 @@ def _generate_in_child(
         return cancel.is_set()
 
     stats = GenerationStats()
+    pending: list[str] = []
+    sent_at = 0.0
     try:
         for piece in model.generate(prompt, params, stats, cancelled):
-            conn.send(("piece", piece))
+            pending.append(piece)
+            now = time.perf_counter()
+            # The first piece goes at once; later ones in small batches, since every message
+            # wakes the hub, and on 2 cores each wake-up stalls one of llama.cpp's threads.
+            if sent_at == 0.0 or now - sent_at >= SEND_EVERY_S:
+                conn.send(("piece", "".join(pending)))
+                pending.clear()
+                sent_at = now
     except Exception as exc:
         conn.send(_error_reply(exc))
         return
+    if pending:
+        conn.send(("piece", "".join(pending)))
     conn.send(("done", {f.name: getattr(stats, f.name) for f in fields(stats)}))
 
 
