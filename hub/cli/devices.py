@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
-from hub.settings import load_settings
+from hub.cli.running_hub import running_hub, utc_time
 
 app = typer.Typer(help="Wearables: list, pair (with the code a device shows), revoke.")
 console = Console()
 errors = Console(stderr=True)
-
-
-@contextmanager
-def _hub(data_dir: Any) -> Iterator[HubClient]:
-    client = HubClient(load_settings(data_dir=data_dir), timeout=30)
-    try:
-        if not client.is_running():
-            errors.print(
-                f"[red]error:[/red] no hub answers at {client.base_url}; start it with `hub serve`"
-            )
-            raise typer.Exit(1)
-        yield client
-    except HubRequestError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
-
-
-def _when(stamp: float | None) -> str:
-    if stamp is None:
-        return "-"
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _rates(device: dict[str, Any]) -> str:
@@ -60,7 +33,7 @@ def list_devices(
     data_dir: DataDirOption = None,
 ) -> None:
     """Every device the hub knows: paired, revoked, or waiting to pair."""
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         devices = client.call("GET", "/v1/devices")["data"]
     if as_json:
         typer.echo(json.dumps(devices, indent=2))
@@ -76,7 +49,7 @@ def list_devices(
             device["model"],
             device["status"],
             "yes" if device.get("connected") else "no",
-            _when(device.get("last_seen")),
+            utc_time(device.get("last_seen")),
             "-" if battery is None else f"{battery}%",
             _rates(device),
         )
@@ -90,7 +63,7 @@ def pair(
     data_dir: DataDirOption = None,
 ) -> None:
     """Approve a device that waits to pair, with the code it shows."""
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         client.call("POST", f"/v1/devices/{device_id}/pair", json={"code": code})
     console.print(f"paired {device_id}")
 
@@ -101,6 +74,6 @@ def revoke(
     data_dir: DataDirOption = None,
 ) -> None:
     """Cut a device off at once; it must be paired again to reconnect."""
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         client.call("POST", f"/v1/devices/{device_id}/revoke")
     console.print(f"revoked {device_id}")

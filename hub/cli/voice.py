@@ -4,18 +4,14 @@ running hub's API."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
-from hub.settings import load_settings
+from hub.cli.running_hub import running_hub, utc_time
 
 app = typer.Typer(
     help="Voice: what was heard, and Wyoming satellites (the hub listens only to approved ones)."
@@ -24,33 +20,10 @@ console = Console()
 errors = Console(stderr=True)
 
 
-@contextmanager
-def _hub(data_dir: Any) -> Iterator[HubClient]:
-    client = HubClient(load_settings(data_dir=data_dir), timeout=30)
-    try:
-        if not client.is_running():
-            errors.print(
-                f"[red]error:[/red] no hub answers at {client.base_url}; start it with `hub serve`"
-            )
-            raise typer.Exit(1)
-        yield client
-    except HubRequestError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
-
-
-def _when(stamp: float | None) -> str:
-    if stamp is None:
-        return "-"
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 @app.command("status")
 def show_status(data_dir: DataDirOption = None) -> None:
     """Audio heard, utterances, transcripts, requests, replies and frames read since start."""
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         status = client.call("GET", "/v1/voice/status")
     typer.echo(json.dumps(status, indent=2))
 
@@ -61,7 +34,7 @@ def list_satellites(
     data_dir: DataDirOption = None,
 ) -> None:
     """Wyoming satellites found on mDNS or added by address, and whether the hub listens."""
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         rows = client.call("GET", "/v1/voice/satellites")["data"]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -74,7 +47,7 @@ def list_satellites(
             row["status"],
             "yes" if row["connected"] else "no",
             str(row["requests"]),
-            _when(row.get("last_seen")),
+            utc_time(row.get("last_seen")),
             row.get("last_error") or "-",
         )
     console.print(table)
@@ -88,7 +61,7 @@ def approve_satellite(
     data_dir: DataDirOption = None,
 ) -> None:
     """Let the hub listen to a satellite (it connects at once)."""
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         row = client.call("POST", f"/v1/voice/satellites/{satellite_id}/approve")
     console.print(f"approved {row['id']} at {row['host']}:{row['port']}")
 
@@ -99,7 +72,7 @@ def revoke_satellite(
     data_dir: DataDirOption = None,
 ) -> None:
     """Stop listening to a satellite at once."""
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         row = client.call("POST", f"/v1/voice/satellites/{satellite_id}/revoke")
     console.print(f"revoked {row['id']}")
 
@@ -115,7 +88,7 @@ def add_satellite(
     if not host or not port.isdigit():
         errors.print("[red]error:[/red] give the address as HOST:PORT, e.g. 192.168.1.20:10700")
         raise typer.Exit(2)
-    with _hub(data_dir) as client:
+    with running_hub(data_dir, errors) as client:
         row = client.call(
             "POST", "/v1/voice/satellites", json={"host": host, "port": int(port), "name": name}
         )
