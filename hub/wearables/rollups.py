@@ -6,47 +6,10 @@ never stored twice, so the rollups are exact.
 
 from __future__ import annotations
 
-import math
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
-from devices.samples import Sample
-
 RESOLUTIONS = {"1m": 60, "1h": 3600}
-
-
-def aggregate(samples: Iterable[Sample]) -> dict[tuple[str, int, float], list[float]]:
-    """Per (kind, resolution, bucket start): [count, sum, min, max] of numeric samples."""
-    buckets: dict[tuple[str, int, float], list[float]] = {}
-    for sample in samples:
-        if isinstance(sample.v, tuple):
-            continue  # IMU and location have no single number to summarize
-        for seconds in RESOLUTIONS.values():
-            key = (sample.kind, seconds, math.floor(sample.t / seconds) * seconds)
-            entry = buckets.get(key)
-            if entry is None:
-                buckets[key] = [1, sample.v, sample.v, sample.v]
-            else:
-                entry[0] += 1
-                entry[1] += sample.v
-                entry[2] = min(entry[2], sample.v)
-                entry[3] = max(entry[3], sample.v)
-    return buckets
-
-
-def add_rollups(conn: sqlite3.Connection, device_id: str, samples: Iterable[Sample]) -> None:
-    """Fold the samples into the stored rollups (inside the caller's transaction)."""
-    conn.executemany(
-        "INSERT INTO rollups (device_id, kind, resolution, bucket, count, total, min, max) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, kind, resolution, bucket) "
-        "DO UPDATE SET count = count + excluded.count, total = total + excluded.total, "
-        "min = min(min, excluded.min), max = max(max, excluded.max)",
-        [
-            (device_id, kind, seconds, bucket, *values)
-            for (kind, seconds, bucket), values in aggregate(samples).items()
-        ],
-    )
 
 
 def add_rollups_after(conn: sqlite3.Connection, device_id: str, after_id: int) -> None:
