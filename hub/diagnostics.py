@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.datadir import token_path
+from hub.engine.cpu_placement import CpuPlacementError, available_cpus, plan_placement
 from hub.models.catalog import ModelCatalog
 from hub.models.gguf_info import NotAGgufFileError
 from hub.models.packaged import PackagedModelMissingError
@@ -217,6 +218,24 @@ def check_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> CheckResult:
     return CheckResult("cpu", "ok", f"{cores} cores, {' '.join(WANTED_CPU_FLAGS)}")
 
 
+def check_cpu_placement(settings: Settings, available: frozenset[int]) -> CheckResult:
+    """The model_cpus setting fits this machine; says where the model and the hub will run."""
+    try:
+        placement = plan_placement(settings.model_cpus, settings.threads, available)
+    except CpuPlacementError as exc:
+        return CheckResult(
+            "cpu placement", "fail", str(exc), "set HUB_MODEL_CPUS to auto, or to CPUs listed"
+        )
+    if placement.split or len(available) < 2:
+        return CheckResult("cpu placement", "ok", placement.describe())
+    return CheckResult(
+        "cpu placement",
+        "ok",
+        placement.describe(),
+        f"with wearables streaming, threads = {len(available) - 1} gives the model CPUs of its own",
+    )
+
+
 def check_llama_cpp() -> CheckResult:
     """llama.cpp is built and loads."""
     try:
@@ -269,6 +288,7 @@ def run_checks(settings: Settings, hub_running: Callable[[], bool]) -> list[Chec
         check_service(),
         check_llama_cpp(),
         check_cpu(),
+        check_cpu_placement(settings, available_cpus()),
         *check_models(settings),
         check_listen_address(settings),
         check_port(settings, hub_running),

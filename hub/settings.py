@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         default=None, description="Model to start with; the saved choice when unset."
     )
     threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    model_cpus: str = Field(
+        default="auto",
+        description="CPUs of the model's process: auto (the last `threads` ones when that leaves "
+        "some for the rest of the hub), off, or a list like 1 or 2-3.",
+    )
     context_length: int = Field(default=4096, ge=256, description="Upper bound on n_ctx.")
     default_max_tokens: int = Field(default=512, ge=1)
     max_queue: int = Field(default=8, ge=0, description="Requests that may wait for the model.")

@@ -30,6 +30,7 @@ from hub.api.metrics import HubMetrics, RequestMetricsMiddleware
 from hub.api.services import HubServices
 from hub.datadir import ensure_data_dir, ensure_owner_token
 from hub.engine.chat_model import ChatModel
+from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placement
 from hub.engine.runner import ModelLoader, ModelRunner
 from hub.models.catalog import ModelCatalog
 from hub.personalization.scheduler import NightlySchedule
@@ -60,15 +61,18 @@ def check_listen_safety(settings: Settings) -> None:
         )
 
 
-def llama_loader(settings: Settings, catalog: ModelCatalog) -> ModelLoader:
+def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacement) -> ModelLoader:
     """Load catalog models with llama.cpp, each in its own child process (see model_process),
-    using the hub's thread and context settings."""
+    using the hub's thread and context settings, on the model's CPUs."""
     from hub.engine.model_process import ModelProcess, ModelSpec
+
+    cpus = placement.model if placement.split else None
 
     def load(name: str) -> ChatModel:
         path = catalog.path_for(name)
+        info = catalog.info(name)
         return ModelProcess(
-            ModelSpec(name, path, catalog.info(name), settings.context_length, settings.threads)
+            ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
         )
 
     return load
@@ -81,8 +85,9 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
     catalog = ModelCatalog(settings.data_dir)
     active = settings.model or catalog.active_name()
     catalog.get(active)
+    placement = plan_placement(settings.model_cpus, settings.threads, available_cpus())
     runner = ModelRunner(
-        loader or llama_loader(settings, catalog),
+        loader or llama_loader(settings, catalog, placement),
         active,
         settings.max_queue,
         settings.max_loaded_models,
@@ -95,6 +100,7 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         metrics=metrics,
         owner_token=ensure_owner_token(settings.data_dir),
         web=WebServices.open(settings.data_dir),
+        placement=placement,
         memory=open_memory(settings) if settings.memory_enabled else None,
         devices=DeviceService.open(
             settings.data_dir,
@@ -112,7 +118,7 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
             services.devices.listeners.extend(services.voice.listeners())
     # Registers itself as the runner's adapter resolver, before the first model loads.
     personalization = PersonalizationService(
-        settings, catalog, runner, services.web.conversations.database
+        settings, catalog, runner, services.web.conversations.database, placement.everything
     )
     services.personalization = personalization
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from hub.api.metrics import HubMetrics
+from hub.engine.cpu_placement import CpuPlacement
 from hub.engine.runner import ModelRunner
 from hub.models.catalog import ModelCatalog
 from hub.personalization.service import PersonalizationService
@@ -30,6 +31,7 @@ class HubServices:
     metrics: HubMetrics
     owner_token: str
     web: WebServices
+    placement: CpuPlacement
     memory: MemoryService | None = None
     devices: DeviceService | None = None
     voice: VoiceService | None = None

@@ -44,19 +44,30 @@ def serve(
     from devices.perception.speech import SpeechError
     from devices.perception.speech_to_text import SpeechModelError
     from hub.api.app import UnsafeListenError, create_app
+    from hub.engine.cpu_placement import CpuPlacementError, pin_this_process
 
     console = Console(stderr=True)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings(host=host, port=port, data_dir=data_dir, model=model)
     try:
         application = create_app(settings)
-    except (UnsafeListenError, UnknownModelError, SpeechError, SpeechModelError) as exc:
+    except (
+        UnsafeListenError,
+        UnknownModelError,
+        SpeechError,
+        SpeechModelError,
+        CpuPlacementError,
+    ) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    placement = application.state.services.placement
+    if placement.split:  # the model's child moves itself to its own CPUs when it starts
+        pin_this_process(placement.hub)
     console.print(
         f"Walking NAS hub on http://{settings.host}:{settings.port}  "
         f"(data: {settings.data_dir}; token: run `hub token`)"
     )
+    console.print(f"CPUs: {placement.describe()}", markup=False)
     setup_token = application.state.services.web.sign_in.setup_token
     if setup_token:
         console.print(

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from hub.engine.cpu_placement import pin_this_process
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParams
 from hub.models.gguf_info import GgufInfo
 
@@ -44,6 +45,7 @@ class ModelSpec:
     info: GgufInfo
     context_length: int
     threads: int
+    cpus: frozenset[int] | None = None  # the CPUs the child keeps to; None: wherever it starts
 
 
 def _error_reply(exc: BaseException) -> tuple[str, str, str]:
@@ -87,6 +89,8 @@ def serve_model(conn: Connection, spec: ModelSpec) -> None:
     """The child's loop: load the model, then answer requests until told to close or orphaned."""
     from hub.engine.llama_model import LlamaCppModel
 
+    if spec.cpus:
+        pin_this_process(spec.cpus)  # before llama.cpp starts its threads, which inherit it
     try:
         model = LlamaCppModel(spec.name, spec.path, spec.info, spec.context_length, spec.threads)
     except Exception as exc:

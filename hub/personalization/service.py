@@ -12,6 +12,7 @@ from typing import Any
 from adapters.export_gguf import BASE_SHA256_KEY
 from adapters.job import read_progress
 from adapters.registry import AdapterRegistry, AdapterVersion, RegistryError
+from hub.engine.cpu_placement import pin_process
 from hub.engine.runner import ModelRunner
 from hub.models.catalog import ModelCatalog
 from hub.personalization.collect import collect_inputs, count_new
@@ -71,8 +72,10 @@ class PersonalizationService:
         catalog: ModelCatalog,
         runner: ModelRunner,
         conversations: LockedDatabase,
+        training_cpus: frozenset[int] | None = None,
     ) -> None:
         self.settings = settings
+        self.training_cpus = training_cpus
         self.catalog = catalog
         self.runner = runner
         self.conversations = conversations
@@ -145,6 +148,8 @@ class PersonalizationService:
                     env=child_environment(self.settings.personalize_threads),
                     start_new_session=True,
                 )
+                if self.training_cpus:  # the night's training may use every core, the model's too
+                    pin_process(state.process.pid, self.training_cpus)
                 exit_code = await state.process.wait()
             outcome = await asyncio.to_thread(finish_run, self.settings, plan, exit_code)
             if outcome.status == "promoted":
