@@ -22,7 +22,10 @@ frames and samples lost or stored twice.
 
 Goals: >= 50,000 samples/s aggregate, p99 send-to-ack < 50 ms, decode ratio >= 0.90, nothing
 lost or duplicated. The devices run in this process; on a small machine they compete with the
-hub for the CPU, which real wearables would not.
+hub for the CPU, which real wearables would not. When the hub gives its model CPUs of its own
+(``--threads`` below the number of CPUs; see hub/engine/cpu_placement.py), this process keeps to
+the hub's other CPUs, as wearables keep to their own hardware; ``--devices-anywhere`` lets them
+run on any CPU, the model's included.
 
     .venv/bin/python bench/bench_devices.py [--devices 5] [--rate 12000] [--rounds 5]
 """
@@ -60,6 +63,14 @@ from devices.protocol import (
     Welcome,
     decode,
     encode,
+)
+from devices.samples import Sample, SensorBatch
+from hub.engine.cpu_placement import (
+    AUTO,
+    available_cpus,
+    format_cpu_list,
+    pin_this_process,
+    plan_placement,
 )
 
 T0 = time.time() - 3600  # recent, so the hub's retention keeps every sample
@@ -106,19 +117,25 @@ def cpu_seconds(pid: int) -> float:
 
 
 def frame_texts(
-    device: int, first_seq: int, frames: int, batch: int, rate: float, t0: float
+    device: int, first_seq: int, frames: int, args: argparse.Namespace, t0: float
 ) -> list[str]:
-    """Sensor batches this device will send, encoded ahead so sending costs no CPU."""
+    """Sensor batches this device will send, encoded ahead so sending costs no CPU: in the
+    compact form a device's client sends (a series per kind) or, with ``--wire rows``, one
+    object per sample."""
     texts = []
     for seq in range(first_seq, first_seq + frames):
         samples = []
-        for i in range(batch):
-            n = (seq - 1) * batch + i
+        for i in range(args.batch):
+            n = (seq - 1) * args.batch + i
             kind, base, step = KINDS[n % len(KINDS)]
             value = round(base + step * ((n + device) % 20), 3)
-            samples.append({"kind": kind, "t": round(t0 + n / rate, 6), "v": value})
-        body = {"type": "sensor_batch", "seq": seq, "samples": samples}
-        texts.append(json.dumps(body, separators=(",", ":")))
+            samples.append(Sample(kind, round(t0 + n / args.rate, 6), value))
+        batch = SensorBatch.of(seq, samples)
+        if args.wire == "rows":
+            body = {"type": "sensor_batch", "seq": seq, "samples": [s.to_wire() for s in samples]}
+            texts.append(json.dumps(body, separators=(",", ":")))
+        else:
+            texts.append(encode(batch))
     return texts
 
 
@@ -254,9 +271,7 @@ async def one_round(
     """A chat with the devices idle, then devices streaming alone, then a chat meanwhile."""
     for number, device in enumerate(devices):  # encoded now, not while measuring
         count = int((args.settle + ROUND_STREAM_S) * args.rate / args.batch)
-        device.frames += frame_texts(
-            number, len(device.frames) + 1, count, args.batch, args.rate, T0
-        )
+        device.frames += frame_texts(number, len(device.frames) + 1, count, args, T0)
     tally = Tally(baseline=[await chat_rate(http, args.max_tokens)])
     stop = asyncio.Event()
     acked_before = sum(d.acked for d in devices)
@@ -337,15 +352,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-tokens", type=int, default=160, help="tokens per answer")
     parser.add_argument("--threads", type=int, help="llama.cpp threads (the hub's default)")
+    parser.add_argument(
+        "--wire",
+        choices=("series", "rows"),
+        default="series",
+        help="sensor batches as a series per kind (what the device client sends) or a JSON "
+        "object per sample",
+    )
+    parser.add_argument(
+        "--devices-anywhere",
+        action="store_true",
+        help="let the simulated devices run on the model's CPUs too",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures against the goals."""
     args = parse_args(argv)
+    placement = plan_placement(AUTO, args.threads or os.cpu_count() or 1, available_cpus())
+    print(f"CPUs: {placement.describe()}")
     with tempfile.TemporaryDirectory(prefix="bench-devices-") as tmp:
         data_dir = Path(tmp) / "data"
-        process, base = start_hub(data_dir, args.threads)
+        process, base = start_hub(data_dir, args.threads)  # first: the hub inherits our CPUs
+        if placement.split and not args.devices_anywhere:
+            pin_this_process(placement.hub)
+            print(f"the simulated devices run on CPU {format_cpu_list(placement.hub)}")
         try:
             token = (data_dir / "owner_token").read_text().strip()
             result = asyncio.run(run(args, base, token, process.pid))
@@ -355,7 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         expected, lost, twice = count_stored(data_dir / "devices.db", result["devices"])
     ratio = result["ratio"]
     print()
-    print(f"devices: {args.devices} x {args.rate:,.0f} samples/s offered, frames of {args.batch}")
+    print(
+        f"devices: {args.devices} x {args.rate:,.0f} samples/s offered, frames of {args.batch} "
+        f"samples ({args.wire})"
+    )
     print(
         f"stored: {result['stored_per_s']:,.0f} samples/s sustained "
         f"(goal >= 50,000; {result['stored_per_s'] / 50_000:.2f}x the goal; "

@@ -98,7 +98,7 @@ class DeviceClient:
     async def send_samples(self, samples: Sequence[Sample]) -> int:
         """Queue a sensor batch (kept until acknowledged); returns its seq."""
         frames = tuple(samples)
-        return await self._append(lambda seq: encode(SensorBatch(seq, frames)))
+        return await self._append(lambda seq: encode(SensorBatch.of(seq, frames)))
 
     async def send_status(self, t: float, battery: int, charging: bool) -> int:
         """Queue a battery and charging update."""

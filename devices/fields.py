@@ -62,9 +62,11 @@ def check_number(value: Any, where: str, low: float, high: float) -> float:
     """``value`` as a float when it is a finite number within [low, high]."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError(INVALID_FIELD, f"{where} must be a number, got {value!r:.40}")
-    number = float(value)
+    number = float(value) if low <= value <= high else math.nan  # no float of a huge int
     if not math.isfinite(number) or not low <= number <= high:
-        raise ProtocolError(INVALID_FIELD, f"{where} is {value}; it must be from {low} to {high}")
+        raise ProtocolError(
+            INVALID_FIELD, f"{where} is {value!r:.40}; it must be from {low} to {high}"
+        )
     return number
 
 

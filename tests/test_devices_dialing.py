@@ -260,7 +260,9 @@ async def hub_error(ws: ServerConnection) -> ErrorMessage:
 
 
 def batch(seq: int, n: int = 3) -> SensorBatch:
-    return SensorBatch(seq, tuple(Sample("heart_rate", T0 + seq + i / 10, 61.0) for i in range(n)))
+    return SensorBatch.of(
+        seq, tuple(Sample("heart_rate", T0 + seq + i / 10, 61.0) for i in range(n))
+    )
 
 
 async def acked_through(ws: Any, seq: int) -> None:
@@ -336,7 +338,7 @@ def test_a_flood_from_one_device_is_throttled_without_hurting_another(
                 seq = 0
                 while True:  # 1000 samples a frame, as fast as the link takes them
                     seq += 1
-                    frame = SensorBatch(
+                    frame = SensorBatch.of(
                         seq,
                         tuple(Sample("heart_rate", T0 + seq + i / 1000, 70.0) for i in range(1000)),
                     )

@@ -57,7 +57,7 @@ def test_link_throttle_waits_for_the_tighter_of_samples_and_bytes() -> None:
 
 
 def sensor(seq: int, kinds: list[str]) -> SensorBatch:
-    return SensorBatch(seq, tuple(Sample(kind, T0 + i, 60.0) for i, kind in enumerate(kinds)))
+    return SensorBatch.of(seq, tuple(Sample(kind, T0 + i, 60.0) for i, kind in enumerate(kinds)))
 
 
 def test_stream_rates_average_over_the_last_minute() -> None:

@@ -46,7 +46,9 @@ def run(scenario, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
 
 
 def batch(seq: int, n: int = 3) -> SensorBatch:
-    return SensorBatch(seq, tuple(Sample("heart_rate", T0 + seq + i / 10, 60.0) for i in range(n)))
+    return SensorBatch.of(
+        seq, tuple(Sample("heart_rate", T0 + seq + i / 10, 60.0) for i in range(n))
+    )
 
 
 def test_pairing_then_streaming_stores_every_sample_once(device_hub, tmp_path: Path) -> None:

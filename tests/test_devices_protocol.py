@@ -61,7 +61,7 @@ def test_every_message_round_trips() -> None:
         Welcome(7, b"w" * 32),
         Ack(9),
         ErrorMessage("bad_sequence", "send them in order", 3),
-        SensorBatch(
+        SensorBatch.of(
             1,
             (
                 Sample("heart_rate", T, 61.0),
@@ -74,6 +74,78 @@ def test_every_message_round_trips() -> None:
     ]
     for message in messages:
         assert decode(encode(message)) == message
+
+
+def series_frame(*series: object, seq: int = 5) -> str:
+    return json.dumps({"type": "sensor_batch", "seq": seq, "series": list(series)})
+
+
+def test_a_batch_reads_the_same_as_samples_or_as_series() -> None:
+    rows = [
+        {"kind": "heart_rate", "t": T, "v": 61},
+        {"kind": "steps", "t": T, "v": 12},
+        {"kind": "heart_rate", "t": T + 1, "v": 62.5},
+        {"kind": "location", "t": T + 1, "v": [38.7, -9.1, 5]},
+    ]
+    from_rows = decode(json.dumps({"type": "sensor_batch", "seq": 5, "samples": rows}))
+    from_series = decode(
+        series_frame(
+            {"kind": "heart_rate", "t": [T, T + 1], "v": [61, 62.5]},
+            {"kind": "steps", "t": [T], "v": [12]},
+            {"kind": "location", "t": [T + 1], "v": [[38.7, -9.1, 5]]},
+        )
+    )
+    assert from_rows == from_series
+    assert isinstance(from_series, SensorBatch) and from_series.count == 4
+    assert sorted(from_series.samples, key=lambda s: (s.t, s.kind)) == [
+        Sample("heart_rate", T, 61.0),
+        Sample("steps", T, 12.0),
+        Sample("heart_rate", T + 1, 62.5),
+        Sample("location", T + 1, (38.7, -9.1, 5.0)),
+    ]
+    # What a device sends is the compact form, a third the size of the same samples one by one.
+    assert '"series"' in encode(from_rows)
+    assert len(encode(from_rows)) < len(json.dumps({"samples": rows}))
+
+
+@pytest.mark.parametrize(
+    ("series", "words"),
+    [
+        ([], "series must be a list of series"),
+        (["hr"], "series[0] must be an object"),
+        ([{"kind": "mood", "t": [T], "v": [1]}], "series[0].kind is 'mood'"),
+        ([{"kind": ["heart_rate"], "t": [T], "v": [1]}], "series[0].kind"),
+        ([{"kind": "heart_rate", "t": [T, T], "v": [60]}], "lists of the same length"),
+        ([{"kind": "heart_rate", "t": T, "v": 60}], "lists of the same length"),
+        ([{"kind": "heart_rate", "t": [], "v": []}], "holds no samples"),
+        ([{"kind": "heart_rate", "t": [T, T], "v": [60, 900]}], "series[0].v[1] is 900"),
+        ([{"kind": "heart_rate", "t": [T, 5], "v": [60, 61]}], "series[0].t[1] is 5"),
+        ([{"kind": "heart_rate", "t": [T], "v": [True]}], "series[0].v[0] must be a number"),
+        ([{"kind": "heart_rate", "t": [T], "v": [10**400]}], "series[0].v[0] is"),
+        ([{"kind": "steps", "t": [T, T], "v": [3, 2.5]}], "v[1] must be a whole number"),
+        ([{"kind": "imu", "t": [T], "v": [[1, 2]]}], "series[0].v[0] must be a list of 6"),
+        ([{"kind": "heart_rate", "t": [T] * 600, "v": [60] * 600}] * 2, "1200 samples"),
+    ],
+)
+def test_a_bad_series_says_which_value_is_wrong(series: list[object], words: str) -> None:
+    error = refused(series_frame(*series, seq=7))
+    assert (error.code, error.seq) == ("invalid_field", 7)
+    assert words in error.message
+
+
+def test_nan_and_infinity_are_refused_in_either_form() -> None:
+    for value in ("NaN", "Infinity", "-Infinity"):
+        frame = '{"type": "sensor_batch", "seq": 1, "series": [{"kind": "glucose", '
+        error = refused(frame + f'"t": [{T}, {T}], "v": [100, {value}]}}]}}')
+        assert "series[0].v[1]" in error.message
+        rows = f'{{"type": "sensor_batch", "seq": 1, "samples": [{{"kind": "glucose", "t": {T}, '
+        assert "samples[0].v" in refused(rows + f'"v": {value}}}]}}').message
+
+
+def test_a_batch_needs_samples_or_series_but_not_both() -> None:
+    both = json.dumps({"type": "sensor_batch", "seq": 1, "samples": [], "series": [], "extra": 1})
+    assert "not both" in refused(both).message
+    assert "not both" in refused('{"type": "sensor_batch", "seq": 1}').message
 
 
 def test_media_frames_round_trip() -> None:

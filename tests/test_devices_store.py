@@ -24,7 +24,7 @@ def paired_store(tmp_path: Path) -> DeviceStore:
 
 
 def batch(seq: int, start: float) -> SensorBatch:
-    return SensorBatch(seq, tuple(Sample("heart_rate", start + i, 60.0 + i) for i in range(30)))
+    return SensorBatch.of(seq, tuple(Sample("heart_rate", start + i, 60.0 + i) for i in range(30)))
 
 
 def test_resent_frames_are_stored_once_and_rollups_stay_exact(tmp_path: Path) -> None:

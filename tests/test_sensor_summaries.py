@@ -74,7 +74,7 @@ def glucose_day(until: tuple[int, int] = (16, 5)) -> list[Sample]:
 
 def batches(samples: list[Sample], first_seq: int = 1, size: int = 12) -> list[SensorBatch]:
     return [
-        SensorBatch(first_seq + i, tuple(samples[start : start + size]))
+        SensorBatch.of(first_seq + i, tuple(samples[start : start + size]))
         for i, start in enumerate(range(0, len(samples), size))
     ]
 
@@ -213,7 +213,7 @@ def test_the_worker_is_told_of_frames_and_summarizes_off_the_link(stores: Stores
         task = asyncio.create_task(worker.run())
         try:
             await asyncio.sleep(0.2)  # the first look at every known device finds no data
-            oxygen = SensorBatch(1, (Sample("spo2", at(11), 97.0),))
+            oxygen = SensorBatch.of(1, (Sample("spo2", at(11), 97.0),))
             worker.frames_stored("cgm-1", [oxygen])  # nothing it summarizes: not even marked
             await asyncio.sleep(0)
             assert worker.dirty == set()

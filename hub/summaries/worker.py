@@ -49,7 +49,7 @@ class SensorSummaryWorker:
         if self._loop is None or device_id in self.dirty:
             return
         if any(
-            isinstance(frame, SensorBatch) and any(s.kind in KINDS for s in frame.samples)
+            isinstance(frame, SensorBatch) and any(s.kind in KINDS for s in frame.series)
             for frame in frames
         ):
             # Safe from any thread; on the loop itself it runs right after this call.

@@ -58,7 +58,7 @@ AUTH_FAILED_MESSAGE = (
 
 
 def _rows(frame: DataFrame) -> int:
-    return len(frame.samples) if isinstance(frame, SensorBatch) else 1
+    return frame.count if isinstance(frame, SensorBatch) else 1
 
 
 class DeviceLink:

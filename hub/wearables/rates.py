@@ -7,14 +7,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from devices.media import MediaFrame
 from devices.samples import SensorBatch
 from hub.wearables.store import DataFrame
 
 WINDOW_S = 60
-_KIND = attrgetter("kind")
 
 
 @dataclass
@@ -62,7 +60,8 @@ class StreamRates:
         for frame in frames:
             frame_counts[frame.type if isinstance(frame, MediaFrame) else frame.TYPE] += 1
             if isinstance(frame, SensorBatch):
-                sample_counts.update(map(_KIND, frame.samples))  # counted in C
+                for series in frame.series:
+                    sample_counts[series.kind] += len(series.t)
         for kind, count in sample_counts.items():
             rates.samples.setdefault(kind, _Counter()).add(second, count)
         for kind, count in frame_counts.items():
