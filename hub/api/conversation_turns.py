@@ -42,6 +42,7 @@ def summary_object(summary: ConversationSummary) -> dict[str, Any]:
         "title": summary.title,
         "created_at": summary.created_at,
         "updated_at": summary.updated_at,
+        "learn": summary.learn,
     }
 
 
@@ -57,6 +58,8 @@ def message_object(message: StoredMessage) -> dict[str, Any]:
         "finish_reason": message.finish_reason,
         "tokens_per_second": message.tokens_per_second,
         "citations": message.citations,
+        "rating": message.rating,
+        "edited_content": message.edited_content,
     }
 
 

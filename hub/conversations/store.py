@@ -34,6 +34,7 @@ class ConversationSummary:
     title: str
     created_at: float
     updated_at: float
+    learn: bool = True  # False: the person said "don't learn from this conversation"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class StoredMessage:
     finish_reason: str | None = None
     tokens_per_second: float | None = None
     citations: list[dict[str, Any]] = field(default_factory=list)
+    rating: str | None = None  # the person's verdict on an answer: "good", "bad" or None
+    edited_content: str | None = None  # the answer as the person corrected it
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,15 @@ class AssistantAnswer:
 
 
 def _summary(row: tuple[Any, ...]) -> ConversationSummary:
-    return ConversationSummary(int(row[0]), str(row[1]), float(row[2]), float(row[3]))
+    return ConversationSummary(int(row[0]), str(row[1]), float(row[2]), float(row[3]), bool(row[4]))
+
+
+_SUMMARY_COLUMNS = "id, title, created_at, updated_at, learn"
 
 
 _MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, created_at, model, stopped, finish_reason, "
-    "tokens_per_second, citations"
+    "tokens_per_second, citations, rating, edited_content"
 )
 
 
@@ -94,6 +100,8 @@ def _message(row: tuple[Any, ...]) -> StoredMessage:
         finish_reason=row[7],
         tokens_per_second=row[8],
         citations=json.loads(row[9] or "[]"),
+        rating=row[10],
+        edited_content=row[11],
     )
 
 
@@ -129,7 +137,7 @@ class SqliteConversationStore:
     @staticmethod
     def _require(db: sqlite_utils.Database, conversation_id: int) -> ConversationSummary:
         row = db.execute(
-            "SELECT id, title, created_at, updated_at FROM conversations WHERE id = ?",
+            f"SELECT {_SUMMARY_COLUMNS} FROM conversations WHERE id = ?",
             [conversation_id],
         ).fetchone()
         if row is None:
@@ -158,7 +166,7 @@ class SqliteConversationStore:
             if query:
                 pattern = _like_pattern(query)
                 rows = db.execute(
-                    "SELECT id, title, created_at, updated_at FROM conversations c "
+                    f"SELECT {_SUMMARY_COLUMNS} FROM conversations c "
                     "WHERE c.title LIKE :p ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
                     "WHERE m.conversation_id = c.id AND m.content LIKE :p ESCAPE '\\') "
                     "ORDER BY updated_at DESC, id DESC LIMIT :limit",
@@ -166,7 +174,7 @@ class SqliteConversationStore:
                 ).fetchall()
             else:
                 rows = db.execute(
-                    "SELECT id, title, created_at, updated_at FROM conversations "
+                    f"SELECT {_SUMMARY_COLUMNS} FROM conversations "
                     "ORDER BY updated_at DESC, id DESC LIMIT ?",
                     [limit],
                 ).fetchall()

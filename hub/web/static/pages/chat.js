@@ -3,6 +3,7 @@
 import { api, streamChunks } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { h, icon, iconButton, relativeTime } from "../dom.js";
+import { feedbackActions, learnToggle } from "./chat_feedback.js";
 import { fillAnswer, renderMessages } from "./chat_messages.js";
 
 const SUGGESTIONS = [
@@ -12,7 +13,7 @@ const SUGGESTIONS = [
 ];
 
 async function mount(ctx, params) {
-  const state = { conversations: [], query: "", current: null, streaming: null, editingIndex: null, model: null };
+  const state = { conversations: [], query: "", current: null, streaming: null, editingIndex: null, correctingId: null, model: null };
 
   // Sidebar: new chat, search, the list.
   const search = h("input", { type: "search", placeholder: "Search chats", "aria-label": "Search conversations", id: "conversation-search" });
@@ -40,11 +41,17 @@ async function mount(ctx, params) {
   const input = h("textarea", { id: "composer-input", rows: 1, placeholder: "Message your hub", "aria-label": "Message", maxlength: 32000 });
   const sendButton = h("button", { type: "submit", class: "send-btn", "aria-label": "Send", title: "Send (Enter)" }, icon("send"));
   const stopButton = h("button", { type: "button", class: "stop-btn", "aria-label": "Stop", title: "Stop", hidden: true, onclick: () => stop() }, icon("stop"));
+  const learn = learnToggle();
+  const feedback = feedbackActions(state, () => drawMessages(), (selector) => {
+    const target = inner.querySelector(selector);
+    if (target) target.focus();
+  });
   const composer = h(
     "form",
     { class: "composer", onsubmit: (event) => { event.preventDefault(); send(input.value); } },
     h("div", { class: "composer-box" }, input, sendButton, stopButton),
     h("p", { class: "composer-hint", text: "Answers are made on your hub; nothing leaves it." }),
+    learn.element,
   );
   ctx.main.append(h("div", { class: "chat" }, topbar, scroller, composer));
 
@@ -113,6 +120,7 @@ async function mount(ctx, params) {
     deleteButton.hidden = !open;
     modelBadge.textContent = state.model || "";
     modelBadge.hidden = !state.model;
+    learn.show(state.current);
   }
 
   function emptyState() {
@@ -140,6 +148,7 @@ async function mount(ctx, params) {
       ...renderMessages(messages, {
         busy: Boolean(state.streaming),
         editingIndex: state.editingIndex,
+        feedback,
         onRegenerate: () => regenerate(),
         onStartEdit: () => startEdit(),
         onEdit: (text) => editAndResend(text),
@@ -159,6 +168,7 @@ async function mount(ctx, params) {
   async function open(id) {
     if (state.streaming) stop();
     state.editingIndex = null;
+    state.correctingId = null;
     if (!id) {
       state.current = null;
     } else {

@@ -2,6 +2,7 @@
 
 import { copyText, h, icon, iconButton, relativeTime } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
+import { correctedAnswer, correctionEditor, feedbackButtons } from "./chat_feedback.js";
 
 function flash(button) {
   const original = button.querySelector(".icon");
@@ -16,7 +17,7 @@ function flash(button) {
 function copyButton(message) {
   const button = iconButton("copy", "Copy", async () => {
     try {
-      await copyText(message.content);
+      await copyText(message.edited_content || message.content);
       flash(button);
     } catch {
       button.title = "Copy failed: select the text instead";
@@ -75,15 +76,25 @@ export function fillAnswer(container, message) {
   if (!message.content && message.stopped) container.append(h("p", { class: "muted", text: "Stopped before any text." }));
 }
 
-function assistantMessage(message, { isLast, busy, onRegenerate }) {
+function answerBody(message, feedback) {
+  if (feedback && message.id && feedback.correctingId() === message.id) {
+    return correctionEditor(message, { onSave: feedback.onSaveCorrection, onCancel: () => feedback.onCancelCorrect(message) });
+  }
+  if (message.edited_content && !message.streaming) return correctedAnswer(message);
   const body = h("div", { class: "md" });
   fillAnswer(body, message);
+  return body;
+}
+
+function assistantMessage(message, { isLast, busy, onRegenerate, feedback }) {
+  const body = answerBody(message, feedback);
   const actions = message.streaming
     ? null
     : h(
         "div",
         { class: "msg-actions" },
         message.content ? copyButton(message) : null,
+        feedback ? feedbackButtons(message, feedback) : null,
         isLast && !busy ? iconButton("regenerate", "Regenerate", onRegenerate) : null,
       );
   return h(
@@ -100,6 +111,7 @@ function assistantMessage(message, { isLast, busy, onRegenerate }) {
       { class: "msg-body" },
       body,
       message.error ? h("p", { class: "msg-error", role: "alert", text: message.error }) : null,
+      message.feedbackError ? h("p", { class: "msg-error feedback-error", role: "alert", text: message.feedbackError }) : null,
       citationList(message.citations),
       message.streaming ? null : h("div", { class: "msg-foot" }, metaLine(message), actions),
     ),
