@@ -155,11 +155,27 @@ class VoiceService:
         return reply
 
     def status(self) -> dict[str, Any]:
-        """What voice has done since the hub started."""
+        """How voice is set up, and what it has done since the hub started."""
         audio = self.audio.counts
+        settings = self.settings
+        speech_server = (
+            f"{settings.wyoming_server_host}:{settings.wyoming_server_port}"
+            if self.speech_server is not None
+            else None
+        )
         status: dict[str, Any] = {
             "enabled": True,
-            "wake_phrase": self.settings.voice_wake_phrase,
+            "wake_phrase": settings.voice_wake_phrase,
+            "setup": {
+                "speech_model": self.keeper.model_name,
+                "voice": settings.voice_tts_voice,
+                "words_per_minute": settings.voice_tts_rate,
+                "end_silence": settings.voice_end_silence,
+                "conversation_gap": settings.voice_conversation_gap,
+                "reading_text": self.camera is not None,
+                "wyoming_server": speech_server,
+                "finding_satellites": settings.wyoming_satellites_enabled and settings.mdns_enabled,
+            },
             "audio": {
                 "seconds_heard": round(audio.audio_seconds, 3),
                 "utterances": audio.utterances,

@@ -12,8 +12,10 @@ from starlette.types import Message, Receive, Scope, Send
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Only the hub's own files may run or load; no inline script, no plug-ins, no framing.
+# Media from blob: is audio the page itself fetched from the hub (the Voice page's "Say").
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; "
     "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )

@@ -46,6 +46,13 @@ export async function api(method, path, body) {
   return response.status === 204 ? null : response.json();
 }
 
+/** Call an endpoint that answers with a file (audio, ...); resolves to a Blob or throws ApiError. */
+export async function apiBlob(method, path, body) {
+  const response = await fetch(path, request(method, body));
+  if (!response.ok) throw await errorFrom(response);
+  return response.blob();
+}
+
 /** POST/PUT and read the answer as SSE chat chunks, calling onChunk for each; abort with signal. */
 export async function streamChunks(method, path, body, { signal, onChunk }) {
   const response = await fetch(path, request(method, body, signal));

@@ -45,6 +45,9 @@ const ICON_PATHS = {
   pin: "M8 3h8M9.5 3v6L6 13.5h12L14.5 9V3M12 13.5V21",
   devices: "M8 3h8l.8 3.5H7.2zM8 21h8l.8-3.5H7.2zM6 6.5h12v11H6zM9 12h1.5l1-2 1.5 4 1-2H15",
   personalization: "M12 3l2.2 4.6 5 .7-3.6 3.5.9 5-4.5-2.4-4.5 2.4.9-5L4.8 8.3l5-.7z",
+  good: "M7 11v9H4v-9zM7 11l4-7a2 2 0 0 1 3 2l-1 4h5.5a2 2 0 0 1 2 2.3l-1.2 6A2 2 0 0 1 17.3 20H7",
+  bad: "M7 13V4H4v9zM7 13l4 7a2 2 0 0 0 3-2l-1-4h5.5a2 2 0 0 0 2-2.3l-1.2-6A2 2 0 0 0 17.3 4H7",
+  voice: "M9 6a3 3 0 0 1 6 0v5a3 3 0 0 1-6 0zM5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7",
 };
 
 /** A small stroked SVG icon (decorative: hidden from screen readers). */

@@ -6,8 +6,9 @@ import { devicesPage } from "./pages/devices.js";
 import { memoryPage } from "./pages/memory.js";
 import { personalizationPage } from "./pages/personalization.js";
 import { settingsPage } from "./pages/settings.js";
+import { voicePage } from "./pages/voice.js";
 
-export const PAGES = [chatPage, memoryPage, devicesPage, personalizationPage, settingsPage];
+export const PAGES = [chatPage, memoryPage, devicesPage, voicePage, personalizationPage, settingsPage];
 
 /** The page and its parameters for a location hash such as "#/chat/12". */
 export function parseRoute(hash) {
