@@ -86,13 +86,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_hub(data_dir: Path, threads: int | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_hub(
+    data_dir: Path, threads: int | None, model_cpus: str
+) -> tuple[subprocess.Popen[bytes], str]:
     """A hub on a free loopback port; returns the process and its base address."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
     env |= {"HUB_MEMORY_ENABLED": "false", "HUB_MDNS_ENABLED": "false"}
     if threads:
         env["HUB_THREADS"] = str(threads)
+    env["HUB_MODEL_CPUS"] = model_cpus
     log = (data_dir.parent / "hub.log").open("wb")
     command = [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--data-dir", str(data_dir), "--log-level", "warning"]
@@ -360,6 +363,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "object per sample",
     )
     parser.add_argument(
+        "--model-cpus",
+        default=AUTO,
+        help="the hub's model_cpus setting: auto, off (the kernel places everything), or a list",
+    )
+    parser.add_argument(
         "--devices-anywhere",
         action="store_true",
         help="let the simulated devices run on the model's CPUs too",
@@ -370,11 +378,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures against the goals."""
     args = parse_args(argv)
-    placement = plan_placement(AUTO, args.threads or os.cpu_count() or 1, available_cpus())
+    threads = args.threads or os.cpu_count() or 1
+    placement = plan_placement(args.model_cpus, threads, available_cpus())
     print(f"CPUs: {placement.describe()}")
     with tempfile.TemporaryDirectory(prefix="bench-devices-") as tmp:
         data_dir = Path(tmp) / "data"
-        process, base = start_hub(data_dir, args.threads)  # first: the hub inherits our CPUs
+        # The hub first: it inherits this process's CPUs, all of them until the pinning below.
+        process, base = start_hub(data_dir, args.threads, args.model_cpus)
         if placement.split and not args.devices_anywhere:
             pin_this_process(placement.hub)
             print(f"the simulated devices run on CPU {format_cpu_list(placement.hub)}")
