@@ -5,9 +5,9 @@
 import { api } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { h, iconButton, relativeTime } from "../dom.js";
+import { livePoll } from "../live_poll.js";
 import { CHART_KINDS, RANGES, liveChart } from "./device_chart.js";
 
-const POLL_MS = 3000;
 const DEFAULT_RANGE = "1h";
 const KIND_PATHS = {
   watch: "M8 3h8l.8 3.5H7.2zM8 21h8l.8-3.5H7.2zM6 6.5h12v11H6zM12 9.5V12l1.8 1.2",
@@ -181,14 +181,8 @@ function section(id, title) {
 
 async function mount(ctx) {
   let range = RANGES.find((candidate) => candidate.id === DEFAULT_RANGE);
-  let timer = null;
-  let stopped = false;
   const cards = new Map(); // id -> { kind: "waiting" | "paired", card }
 
-  // Only "Live" / "Reconnecting…" is announced; the ticking time is for the eye.
-  const liveText = h("span", { class: "live-text", role: "status", text: "Connecting…" });
-  const liveTime = h("span", { class: "live-time", "aria-hidden": "true" });
-  const live = h("span", { class: "live" }, h("span", { class: "live-dot" }), liveText, liveTime);
   const rangeButtons = RANGES.map((candidate) =>
     h("button", {
       type: "button",
@@ -209,6 +203,7 @@ async function mount(ctx) {
     h("p", { text: "No devices yet. Start pairing on a wearable on the same network (or run a simulator: python -m devices.sim watch) and it shows up here with its code." }),
   );
   const failure = h("p", { class: "msg-error", role: "alert" });
+  const live = livePoll(pollOnce, failure);
 
   ctx.main.append(
     h(
@@ -219,7 +214,7 @@ async function mount(ctx) {
         { class: "topbar" },
         iconButton("menu", "Open menu", ctx.openDrawer, { className: "menu-btn" }),
         h("div", { class: "title-wrap" }, h("h1", { class: "chat-title", text: "Devices" })),
-        h("div", { class: "topbar-actions" }, live),
+        h("div", { class: "topbar-actions" }, live.pill),
       ),
       h(
         "div",
@@ -236,7 +231,7 @@ async function mount(ctx) {
   function pickRange(next) {
     range = next;
     for (const button of rangeButtons) button.setAttribute("aria-pressed", String(button.dataset.range === next.id));
-    poll();
+    live.poll();
   }
 
   function place(device) {
@@ -247,7 +242,7 @@ async function mount(ctx) {
       entry = null;
     }
     if (!entry) {
-      const card = kind === "paired" ? pairedCard(device, () => poll()) : waitingCard(device, () => poll());
+      const card = kind === "paired" ? pairedCard(device, () => live.poll()) : waitingCard(device, () => live.poll());
       entry = { kind, card };
       cards.set(device.id, entry);
     }
@@ -271,15 +266,9 @@ async function mount(ctx) {
     empty.hidden = devices.length > 0;
   }
 
-  function setLive(ok, text, time = "") {
-    live.classList.toggle("live-off", !ok);
-    liveText.textContent = text;
-    liveTime.textContent = time;
-  }
-
   async function pollOnce() {
     const listed = await api("GET", "/v1/devices");
-    if (stopped) return;
+    if (live.stopped()) return;
     showDevices(listed.data);
     const loads = [];
     for (const entry of cards.values()) {
@@ -288,29 +277,10 @@ async function mount(ctx) {
     await Promise.all(loads);
   }
 
-  let run = 0;
-  async function poll() {
-    const mine = ++run; // a newer poll (a range picked, a device paired) supersedes this one
-    clearTimeout(timer);
-    try {
-      await pollOnce();
-      if (mine !== run) return;
-      failure.textContent = "";
-      setLive(true, "Live", `updated ${new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" })}`);
-    } catch (error) {
-      if (mine !== run) return;
-      setLive(false, "Reconnecting…");
-      failure.textContent = `The hub did not answer: ${error.message}`;
-    } finally {
-      if (mine === run && !stopped) timer = setTimeout(poll, document.hidden ? POLL_MS * 5 : POLL_MS);
-    }
-  }
-
-  await poll();
+  await live.poll();
   return {
     unmount: () => {
-      stopped = true;
-      clearTimeout(timer);
+      live.stop();
     },
   };
 }

@@ -4,9 +4,9 @@
 
 import { api, apiBlob } from "../api.js";
 import { h, iconButton, relativeTime } from "../dom.js";
+import { livePoll } from "../live_poll.js";
 import { satellitesSection } from "./voice_satellites.js";
 
-const POLL_MS = 3000;
 const TRANSCRIPTS_SHOWN = 20;
 const MAX_SAY_CHARS = 4000;
 
@@ -199,16 +199,12 @@ function transcriptsSection() {
 }
 
 async function mount(ctx) {
-  let timer = null;
-  let stopped = false;
-  const liveText = h("span", { class: "live-text", role: "status", text: "Connecting…" });
-  const liveTime = h("span", { class: "live-time", "aria-hidden": "true" });
-  const live = h("span", { class: "live" }, h("span", { class: "live-dot" }), liveText, liveTime);
   const off = h("p", { class: "notice voice-off", role: "status", hidden: true });
   const failure = h("p", { class: "msg-error", role: "alert" });
+  const live = livePoll(pollOnce, failure);
   const status = statusCard();
   const say = sayCard();
-  const satellites = satellitesSection(() => poll());
+  const satellites = satellitesSection(() => live.poll());
   const transcripts = transcriptsSection();
 
   ctx.main.append(
@@ -220,7 +216,7 @@ async function mount(ctx) {
         { class: "topbar" },
         iconButton("menu", "Open menu", ctx.openDrawer, { className: "menu-btn" }),
         h("div", { class: "title-wrap" }, h("h1", { class: "chat-title", text: "Voice" })),
-        h("div", { class: "topbar-actions" }, live),
+        h("div", { class: "topbar-actions" }, live.pill),
       ),
       h("div", { class: "voice" }, failure, off, status.el, satellites.el, say.el, transcripts.el),
     ),
@@ -240,7 +236,7 @@ async function mount(ctx) {
       api("GET", "/v1/voice/satellites"),
       api("GET", `/v1/memory?kind=transcript&limit=${TRANSCRIPTS_SHOWN}`),
     ]);
-    if (stopped) return;
+    if (live.stopped()) return;
     const voiceOff = voice.status === "rejected" && voice.reason.code === "voice_unavailable";
     if (voiceOff) showVoiceOff(sentence(voice.reason.message));
     else if (voice.status === "fulfilled") {
@@ -257,33 +253,10 @@ async function mount(ctx) {
     if (down) throw down.reason;
   }
 
-  let run = 0;
-  async function poll() {
-    const mine = ++run; // a newer poll (after approving, adding...) supersedes this one
-    clearTimeout(timer);
-    try {
-      await pollOnce();
-      if (mine !== run) return;
-      failure.textContent = "";
-      live.classList.remove("live-off");
-      liveText.textContent = "Live";
-      liveTime.textContent = `updated ${new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" })}`;
-    } catch (error) {
-      if (mine !== run) return;
-      live.classList.add("live-off");
-      liveText.textContent = "Reconnecting…";
-      liveTime.textContent = "";
-      failure.textContent = `The hub did not answer: ${error.message}`;
-    } finally {
-      if (mine === run && !stopped) timer = setTimeout(poll, document.hidden ? POLL_MS * 5 : POLL_MS);
-    }
-  }
-
-  await poll();
+  await live.poll();
   return {
     unmount: () => {
-      stopped = true;
-      clearTimeout(timer);
+      live.stop();
       say.release();
     },
   };
