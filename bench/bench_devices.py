@@ -133,12 +133,11 @@ def frame_texts(
             kind, base, step = KINDS[n % len(KINDS)]
             value = round(base + step * ((n + device) % 20), 3)
             samples.append(Sample(kind, round(t0 + n / args.rate, 6), value))
-        batch = SensorBatch.of(seq, samples)
         if args.wire == "rows":
             body = {"type": "sensor_batch", "seq": seq, "samples": [s.to_wire() for s in samples]}
             texts.append(json.dumps(body, separators=(",", ":")))
         else:
-            texts.append(encode(batch))
+            texts.append(encode(SensorBatch.of(seq, samples)))
     return texts
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -93,6 +93,30 @@ def _finite_within(items: list[float], low: float, high: float) -> bool:
     return bool(total == total and low <= min(items) and max(items) <= high)
 
 
+def _checked_rows(raw: list[Any]) -> Iterator[tuple[str, float, Any]]:
+    """(kind, t, v) of each sample of a ``samples`` list, or an error naming the bad one."""
+    for index, obj in enumerate(raw):
+        # Fast path for a well-formed scalar sample: the same checks inline (NaN and
+        # infinities fail the comparisons); anything else says exactly what is wrong.
+        if type(obj) is dict:
+            kind: Any = obj.get("kind")
+            t: Any = obj.get("t")
+            v: Any = obj.get("v")
+            bounds = SCALAR_RANGES.get(kind) if type(kind) is str else None
+            if (
+                bounds is not None
+                and type(t) in _NUMBER_TYPES
+                and type(v) in _NUMBER_TYPES
+                and MIN_TIME <= t <= MAX_TIME
+                and bounds[0] <= v <= bounds[1]
+                and (kind != "steps" or float(v).is_integer())
+            ):
+                yield kind, float(t), float(v)
+                continue
+        sample = Sample.from_wire(obj, index)
+        yield sample.kind, sample.t, sample.v
+
+
 @dataclass(frozen=True)
 class Series:
     """Samples of one kind in a batch: their times and values side by side."""
@@ -150,11 +174,15 @@ class SensorBatch:
     @classmethod
     def of(cls, seq: int, samples: Iterable[Sample]) -> SensorBatch:
         """A batch of these samples: one series per kind, in the order the kinds first come."""
+        return cls._grouped(seq, ((sample.kind, sample.t, sample.v) for sample in samples))
+
+    @classmethod
+    def _grouped(cls, seq: int, triples: Iterable[tuple[str, float, Any]]) -> SensorBatch:
         grouped: dict[str, tuple[list[float], list[Any]]] = {}
-        for sample in samples:
-            times, values = grouped.setdefault(sample.kind, ([], []))
-            times.append(sample.t)
-            values.append(sample.v)
+        for kind, t, v in triples:
+            times, values = grouped.setdefault(kind, ([], []))
+            times.append(t)
+            values.append(v)
         return cls(seq, tuple(Series(k, tuple(t), tuple(v)) for k, (t, v) in grouped.items()))
 
     @property
@@ -202,32 +230,7 @@ class SensorBatch:
                 INVALID_FIELD,
                 f"sensor_batch.samples must be a list of 1 to {MAX_SAMPLES_PER_BATCH} samples",
             )
-        grouped: dict[str, tuple[list[float], list[Any]]] = {}
-        for index, obj in enumerate(raw):
-            # Fast path for a well-formed scalar sample: the same checks inline (NaN and
-            # infinities fail the comparisons); anything else says exactly what is wrong.
-            if type(obj) is dict:
-                kind: Any = obj.get("kind")
-                t: Any = obj.get("t")
-                v: Any = obj.get("v")
-                bounds = SCALAR_RANGES.get(kind) if type(kind) is str else None
-                if (
-                    bounds is not None
-                    and type(t) in _NUMBER_TYPES
-                    and type(v) in _NUMBER_TYPES
-                    and MIN_TIME <= t <= MAX_TIME
-                    and bounds[0] <= v <= bounds[1]
-                    and (kind != "steps" or float(v).is_integer())
-                ):
-                    times, values = grouped.setdefault(kind, ([], []))
-                    times.append(float(t))
-                    values.append(float(v))
-                    continue
-            sample = Sample.from_wire(obj, index)
-            times, values = grouped.setdefault(sample.kind, ([], []))
-            times.append(sample.t)
-            values.append(sample.v)
-        return cls(seq, tuple(Series(k, tuple(t), tuple(v)) for k, (t, v) in grouped.items()))
+        return cls._grouped(seq, _checked_rows(raw))
 
     @classmethod
     def _from_columns(cls, seq: int, raw: Any) -> SensorBatch:

@@ -118,7 +118,11 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
             services.devices.listeners.extend(services.voice.listeners())
     # Registers itself as the runner's adapter resolver, before the first model loads.
     personalization = PersonalizationService(
-        settings, catalog, runner, services.web.conversations.database, placement.everything
+        settings,
+        catalog,
+        runner,
+        services.web.conversations.database,
+        placement.everything if placement.split else None,  # training may use every CPU
     )
     services.personalization = personalization
 
