@@ -24,7 +24,19 @@ META_FILE = "meta.json"
 
 
 class RegistryError(ValueError):
-    """A registry change was refused; the message says why and what to do."""
+    """A registry change was refused; the message says why and what to do (``http_status`` and
+    ``error_code`` say how a caller of the hub sees it)."""
+
+    http_status = 409
+    error_code = "adapter_conflict"
+
+
+class UnknownAdapterVersionError(RegistryError, LookupError):
+    """No adapter version has this id."""
+
+    http_status = 404
+    error_code = "adapter_not_found"
+    param = "id"
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,9 @@ class AdapterRegistry:
             if version.id == version_id:
                 return version
         known = ", ".join(v.id for v in self.versions()) or "none yet"
-        raise RegistryError(f"no adapter version {version_id!r}; known versions: {known}")
+        raise UnknownAdapterVersionError(
+            f"no adapter version {version_id!r}; known versions: {known}"
+        )
 
     def gguf_path(self, version_id: str) -> Path:
         """The GGUF LoRA file of a version."""

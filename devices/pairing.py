@@ -25,11 +25,14 @@ def new_secret() -> bytes:
 
 
 class PairingError(Exception):
-    """Approval refused; the message says what to do."""
+    """Approval refused; the message says what to do, ``http_status`` how a caller sees it."""
+
+    error_code = "pairing_refused"
 
     def __init__(self, message: str, status: int, tries_left: int = 0) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = status
+        self.param = "code" if status == 403 else None
         self.tries_left = tries_left
 
 

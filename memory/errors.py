@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 class MemoryStoreError(Exception):
-    """Base class of every error the memory store raises on purpose."""
+    """Base class of every error the memory store raises on purpose; like every domain error
+    it carries the HTTP status and the stable code a caller of the hub sees."""
+
+    http_status: int = 400
+    error_code: str = "invalid_memory"
+    param: str | None = None
 
 
 class InvalidMemoryError(MemoryStoreError, ValueError):
@@ -13,10 +18,15 @@ class InvalidMemoryError(MemoryStoreError, ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.param = field
 
 
 class UnknownMemoryError(MemoryStoreError, LookupError):
     """No memory has this id."""
+
+    http_status = 404
+    error_code = "memory_not_found"
+    param = "id"
 
     def __init__(self, memory_id: str) -> None:
         super().__init__(
@@ -28,3 +38,5 @@ class UnknownMemoryError(MemoryStoreError, LookupError):
 
 class ImportFormatError(MemoryStoreError, ValueError):
     """An import file is not a memory export this store understands."""
+
+    error_code = "invalid_import"

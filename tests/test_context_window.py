@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hub.engine.context_window import ContextOverflowError, fit_chat, fit_text
-from hub.engine.types import ChatMessage, SamplingParams
+from hub.engine.types import ChatMessage, Sampling
 from tests.fakes import FakeChatModel
 
-PARAMS = SamplingParams(max_tokens=1)
+PARAMS = Sampling()
 
 
 def conversation(turns: int) -> list[ChatMessage]:

@@ -252,8 +252,9 @@ def test_adapters_swap_only_between_generations_never_inside_one() -> None:
     async def scenario() -> None:
         model = FakeAdapterModel()
         active: dict[str, Path | None] = {"fake": None}
-        runner = ModelRunner(lambda name: model, "fake", max_queue=4)
-        runner.adapter_resolver = lambda name: active[name]
+        runner = ModelRunner(
+            lambda name: model, "fake", max_queue=4, adapter_resolver=lambda name: active[name]
+        )
         await runner.use("fake")
 
         def prepare(m: FakeChatModel) -> tuple[Prompt, SamplingParams]:

@@ -63,7 +63,9 @@ def test_cancel_frees_the_model_for_the_next_request() -> None:
         # 1000 tokens take 5 s, so the client's leaving certainly comes first.
         model = FakeChatModel(reply="w " * 1000, seconds_per_token=0.005)
         runner = make_runner(fake=model)
-        first = await runner.start(None, lambda m: (m.render_text("x"), SamplingParams(1000)))  # type: ignore[arg-type,attr-defined]
+        first = await runner.start(
+            None, lambda m: (m.render_text("x"), SamplingParams(max_tokens=1000))
+        )
         pieces = first.__aiter__()
         await anext(pieces)
         await pieces.aclose()  # type: ignore[attr-defined]  # the client leaves after one piece

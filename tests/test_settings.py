@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.api.app import UnsafeListenError, check_listen_safety
+from hub.assembly import UnsafeListenError, check_listen_safety
 from hub.settings import load_settings
 
 

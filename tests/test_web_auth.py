@@ -115,7 +115,7 @@ def test_first_passphrase_from_another_device_needs_the_setup_link(phone: TestCl
     wrong = phone.post("/v1/session/passphrase", json={**body, "setup_token": "x"}, headers=WEB)
     assert wrong.status_code == 403
 
-    token = phone.app.state.services.web.sign_in.setup_token  # type: ignore[attr-defined]
+    token = phone.app.state.hub.web.sign_in.setup_token  # type: ignore[attr-defined]
     no_header = phone.post("/v1/session/passphrase", json={**body, "setup_token": token})
     assert no_header.status_code == 403 and "X-Hub-Client" in no_header.json()["error"]["message"]
     weak = phone.post(
@@ -132,7 +132,7 @@ def test_first_passphrase_from_another_device_needs_the_setup_link(phone: TestCl
     assert phone.get("/v1/session").json()["signed_in"] is True
     again = phone.post("/v1/session/passphrase", json={**body, "setup_token": token}, headers=WEB)
     assert again.status_code == 409 and "already set" in again.json()["error"]["message"]
-    assert phone.app.state.services.web.sign_in.setup_token is None  # type: ignore[attr-defined]
+    assert phone.app.state.hub.web.sign_in.setup_token is None  # type: ignore[attr-defined]
 
 
 def test_session_cookie_authorizes_the_api_with_the_csrf_header(data_dir: Path) -> None:

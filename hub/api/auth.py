@@ -9,12 +9,11 @@ forge such a request. Programs use the bearer token and need no header.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 
+from hub.api.deps import HubDep
 from hub.api.errors import HubAPIError
-from hub.api.services import HubServices, get_services
 from hub.web.sign_in import SESSION_COOKIE
 
 WEB_CLIENT_HEADER = "x-hub-client"
@@ -29,16 +28,12 @@ def _presented_token(request: Request) -> str | None:
     return None
 
 
-async def require_owner(
-    request: Request, services: Annotated[HubServices, Depends(get_services)]
-) -> None:
+async def require_owner(request: Request, hub: HubDep) -> None:
     """Refuse the request unless it carries the owner's token or a live web UI session."""
-    if not services.settings.require_token:
+    if not hub.settings.require_token:
         return
     token = _presented_token(request)
-    if token is None and await services.web.sign_in.check_session(
-        request.cookies.get(SESSION_COOKIE)
-    ):
+    if token is None and await hub.web.sign_in.check_session(request.cookies.get(SESSION_COOKIE)):
         require_web_client(request)
         return
     if token is None:
@@ -49,7 +44,7 @@ async def require_owner(
             code="invalid_api_key",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(token.encode(), services.owner_token.encode()):
+    if not hmac.compare_digest(token.encode(), hub.owner_token.encode()):
         raise HubAPIError(
             401,
             "wrong bearer token; print the right one with `hub token`",

@@ -1,9 +1,15 @@
-"""Every error leaves the hub in OpenAI's error shape, with a message that says what to fix."""
+"""Every error leaves the hub in OpenAI's error shape, with a message that says what to fix.
+
+One mapping for all of them: a domain error (``hub.errors.CodedError``: the hub's own
+``HubError`` and the coded errors of ``memory``, ``devices`` and ``adapters``) carries its HTTP
+status and stable code; anything else is an internal error, logged.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,17 +17,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.engine.chat_template import ChatTemplateError
-from hub.engine.context_window import ContextOverflowError
-from hub.engine.runner import QueueFullError
-from hub.models.catalog import ModelCatalogError, UnknownModelError
-from hub.models.gguf_info import NotAGgufFileError
+from adapters.registry import RegistryError
+from devices.pairing import PairingError
+from hub.errors import CodedError, HubError
+from memory.errors import MemoryStoreError
 
 logger = logging.getLogger(__name__)
 
+# The bases of every coded error class: the hub's own and those of the packages it builds on.
+DOMAIN_ERROR_BASES: tuple[type[Exception], ...] = (
+    HubError,
+    MemoryStoreError,
+    RegistryError,
+    PairingError,
+)
 
-class HubAPIError(Exception):
-    """An error to return to the caller as-is."""
+
+class HubAPIError(HubError):
+    """A refusal decided at the HTTP edge (a query parameter, a body that is not a WAV file)."""
 
     def __init__(
         self,
@@ -33,12 +46,27 @@ class HubAPIError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
-        self.message = message
+        self.http_status = status_code
+        self.error_code = code or "invalid_request"
         self.error_type = error_type
-        self.code = code
         self.param = param
         self.headers = headers
+
+    def http_headers(self) -> dict[str, str] | None:
+        """The headers given at construction."""
+        return self.headers
+
+
+@dataclass(frozen=True)
+class ApiError:
+    """An error as the caller will see it."""
+
+    status_code: int
+    message: str
+    error_type: str
+    code: str | None
+    param: str | None = None
+    headers: dict[str, str] | None = None
 
 
 def error_body(
@@ -48,8 +76,8 @@ def error_body(
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
-def error_response(error: HubAPIError) -> JSONResponse:
-    """Render a HubAPIError."""
+def error_response(error: ApiError) -> JSONResponse:
+    """Render an error as JSON with its status."""
     return JSONResponse(
         error_body(error.message, error.error_type, error.code, error.param),
         status_code=error.status_code,
@@ -57,32 +85,27 @@ def error_response(error: HubAPIError) -> JSONResponse:
     )
 
 
-def to_api_error(exc: BaseException) -> HubAPIError:
-    """Map a domain error to the HTTP error a caller should see."""
-    if isinstance(exc, HubAPIError):
-        return exc
-    if isinstance(exc, UnknownModelError):
-        return HubAPIError(404, str(exc), code="model_not_found", param="model")
-    if isinstance(exc, ContextOverflowError):
-        return HubAPIError(400, str(exc), code="context_length_exceeded", param="messages")
-    if isinstance(exc, ChatTemplateError):
-        return HubAPIError(400, str(exc), code="invalid_messages", param="messages")
-    if isinstance(exc, QueueFullError):
-        return HubAPIError(
-            429,
-            f"{exc}; the hub serves one request at a time and its wait queue is full",
-            error_type="rate_limit_error",
-            code="queue_full",
-            headers={"Retry-After": str(exc.retry_after)},
+def to_api_error(exc: BaseException) -> ApiError:
+    """How the caller sees ``exc``: a domain error as it describes itself, anything else as a
+    logged internal error."""
+    if isinstance(exc, CodedError):
+        status = exc.http_status
+        default_type = "server_error" if status >= 500 else "invalid_request_error"
+        headers = exc.http_headers() if isinstance(exc, HubError) else None
+        return ApiError(
+            status,
+            str(exc),
+            getattr(exc, "error_type", default_type),
+            exc.error_code,
+            getattr(exc, "param", None),
+            headers,
         )
-    if isinstance(exc, ModelCatalogError | NotAGgufFileError):
-        return HubAPIError(400, str(exc), code="invalid_model")
     logger.exception("unexpected error", exc_info=exc)
-    return HubAPIError(
+    return ApiError(
         500,
         "the hub hit an internal error; it has been logged (see `journalctl -u walking-nas`)",
-        error_type="server_error",
-        code="internal_error",
+        "server_error",
+        "internal_error",
     )
 
 
@@ -106,13 +129,13 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure through one place so the shape never varies."""
 
-    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(to_api_error(exc))
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         message, param = _describe_validation(exc)
-        return error_response(HubAPIError(400, message, param=param))
+        return error_response(ApiError(400, message, "invalid_request_error", None, param))
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -121,26 +144,21 @@ def install_error_handlers(app: FastAPI) -> None:
             405: f"{request.method} is not allowed on {request.url.path}",
         }
         message = messages.get(exc.status_code, str(exc.detail))
+        headers = getattr(exc, "headers", None)
         return error_response(
-            HubAPIError(exc.status_code, message, headers=getattr(exc, "headers", None))
+            ApiError(exc.status_code, message, "invalid_request_error", None, None, headers)
         )
 
     async def on_json(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(
-            HubAPIError(400, f"the request body is not valid JSON ({exc}); send a JSON object")
-        )
+        message = f"the request body is not valid JSON ({exc}); send a JSON object"
+        return error_response(ApiError(400, message, "invalid_request_error", None))
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(json.JSONDecodeError, on_json)
-    for error_class in (
-        HubAPIError,
-        UnknownModelError,
-        ContextOverflowError,
-        ChatTemplateError,
-        QueueFullError,
-        ModelCatalogError,
-        NotAGgufFileError,
-        Exception,
-    ):
-        app.add_exception_handler(error_class, on_api_error)
+    # Domain errors and everything unexpected go through one handler. Starlette answers a
+    # handler registered for Exception itself from its outermost middleware and then re-raises
+    # (logging a traceback), so the domain errors' base classes are registered by name.
+    for base in DOMAIN_ERROR_BASES:
+        app.add_exception_handler(base, on_error)
+    app.add_exception_handler(Exception, on_error)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
@@ -43,17 +42,6 @@ def timings(stats: GenerationStats) -> dict[str, Any]:
 def finish_reason(stats: GenerationStats) -> str:
     """OpenAI's finish reason; a cancelled answer is reported as 'stop'."""
     return "length" if stats.finish_reason == "length" else "stop"
-
-
-def error_body_for(message: str, error_type: str, code: str | None) -> dict[str, Any]:
-    """OpenAI's error object, for an error reported inside a stream."""
-    return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
-
-
-def sse(data: dict[str, Any] | str) -> str:
-    """One server-sent event."""
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"data: {payload}\n\n"
 
 
 def chat_chunk(

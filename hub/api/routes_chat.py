@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hub.api.auth import require_owner
-from hub.api.chat_turns import TurnOptions, start_chat_turn
+from hub.api.deps import ChatDep
 from hub.api.openai_format import (
     chat_chunk,
     chat_completion,
@@ -17,20 +17,19 @@ from hub.api.openai_format import (
     usage,
 )
 from hub.api.schemas import ChatCompletionRequest, SamplingFields
-from hub.api.services import ServicesDep
-from hub.api.streaming import collect_answer, stream_answer
-from hub.engine.types import ChatMessage, GenerationStats, SamplingParams
+from hub.api.sse import Event, StreamedAnswer, collect_answer, stream_answer
+from hub.chat.turns import TurnOptions
+from hub.engine.types import ChatMessage, GenerationStats, Sampling
 
 router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)])
 
 ROLE_ALIASES = {"developer": "system"}
 
 
-def sampling_params(body: SamplingFields) -> SamplingParams:
+def sampling_of(body: SamplingFields) -> Sampling:
     """Sampling settings from a request; unset fields keep the hub's defaults."""
-    defaults = SamplingParams(max_tokens=1)
-    return SamplingParams(
-        max_tokens=1,
+    defaults = Sampling()
+    return Sampling(
         temperature=defaults.temperature if body.temperature is None else body.temperature,
         top_p=body.top_p or defaults.top_p,
         top_k=defaults.top_k if body.top_k is None else body.top_k,
@@ -45,28 +44,28 @@ def sampling_params(body: SamplingFields) -> SamplingParams:
 
 @router.post("/chat/completions", response_model=None)
 async def create_chat_completion(
-    body: ChatCompletionRequest, request: Request, services: ServicesDep
+    body: ChatCompletionRequest, request: Request, chat: ChatDep
 ) -> Response:
     """OpenAI-compatible chat completion, streamed as SSE when ``stream`` is true."""
     messages = [ChatMessage(ROLE_ALIASES.get(m.role, m.role), m.text()) for m in body.messages]
     options = TurnOptions(
-        params=sampling_params(body),
+        sampling=sampling_of(body),
         max_tokens=body.max_completion_tokens or body.max_tokens,
         trim_oldest=body.context_overflow == "trim_oldest",
     )
-    turn = await start_chat_turn(services, body.model, messages, options)
+    turn = await chat.start(body.model, messages, options)
     generation = turn.generation
     response_id, created, model = new_id("chatcmpl"), now(), generation.model_name
     if not body.stream:
 
-        def whole(text: str, stats: GenerationStats) -> dict[str, object]:
+        def whole(text: str, stats: GenerationStats) -> Event:
             answer = chat_completion(response_id, created, model, text, stats)
             answer["citations"] = turn.citations
             return answer
 
         return await collect_answer(generation, request, whole)
 
-    def final(stats: GenerationStats) -> list[dict[str, object]]:
+    async def closing(stats: GenerationStats, text: str) -> list[Event]:
         last = chat_chunk(response_id, created, model, {}, finish_reason(stats))
         last["timings"] = timings(stats)
         last["citations"] = turn.citations
@@ -78,10 +77,11 @@ async def create_chat_completion(
             events.append(usage_chunk)
         return events
 
-    first = [chat_chunk(response_id, created, model, {"role": "assistant", "content": ""})]
     return stream_answer(
         generation,
-        first,
-        lambda piece: chat_chunk(response_id, created, model, {"content": piece}),
-        final,
+        StreamedAnswer(
+            opening=[chat_chunk(response_id, created, model, {"role": "assistant", "content": ""})],
+            piece=lambda piece: chat_chunk(response_id, created, model, {"content": piece}),
+            closing=closing,
+        ),
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hub.api.auth import require_owner
+from hub.api.deps import ChatDep, HubDep
 from hub.api.openai_format import (
     finish_reason,
     new_id,
@@ -18,10 +19,9 @@ from hub.api.openai_format import (
     timings,
     usage,
 )
-from hub.api.routes_chat import sampling_params
+from hub.api.routes_chat import sampling_of
 from hub.api.schemas import CompletionRequest
-from hub.api.services import ServicesDep
-from hub.api.streaming import collect_answer, record_when_finished, stream_answer
+from hub.api.sse import Event, StreamedAnswer, collect_answer, stream_answer
 from hub.engine.context_window import fit_text
 from hub.engine.types import GenerationStats
 
@@ -30,20 +30,20 @@ router = APIRouter(prefix="/v1", tags=["completions"], dependencies=[Depends(req
 
 @router.post("/completions", response_model=None)
 async def create_completion(
-    body: CompletionRequest, request: Request, services: ServicesDep
+    body: CompletionRequest, request: Request, hub: HubDep, chat: ChatDep
 ) -> Response:
     """OpenAI-compatible text completion, streamed as SSE when ``stream`` is true."""
-    await asyncio.to_thread(services.catalog.get, body.model)
+    await asyncio.to_thread(hub.catalog.get, body.model)
     prompt_text = body.prompt_text()
     prepare = partial(
         fit_text,
         text=prompt_text,
         requested_max_tokens=body.max_tokens,
-        default_max_tokens=services.settings.default_max_tokens,
-        params=sampling_params(body),
+        default_max_tokens=hub.settings.default_max_tokens,
+        sampling=sampling_of(body),
     )
-    generation = await services.runner.start(body.model, prepare)
-    record_when_finished(services, generation)
+    generation = await hub.runner.start(body.model, prepare)
+    chat.count_when_finished(generation)
     response_id, created, model = new_id("cmpl"), now(), generation.model_name
     prefix = prompt_text if body.echo else ""
     if not body.stream:
@@ -53,14 +53,18 @@ async def create_completion(
             lambda text, stats: text_completion(response_id, created, model, prefix + text, stats),
         )
 
-    def final(stats: GenerationStats) -> list[dict[str, object]]:
+    async def closing(stats: GenerationStats, text: str) -> list[Event]:
         last = text_chunk(response_id, created, model, "", finish_reason(stats))
         last["timings"] = timings(stats)
         if body.stream_options and body.stream_options.include_usage:
             last["usage"] = usage(stats)
         return [last]
 
-    first = [text_chunk(response_id, created, model, prefix)] if prefix else []
     return stream_answer(
-        generation, first, lambda piece: text_chunk(response_id, created, model, piece), final
+        generation,
+        StreamedAnswer(
+            opening=[text_chunk(response_id, created, model, prefix)] if prefix else [],
+            piece=lambda piece: text_chunk(response_id, created, model, piece),
+            closing=closing,
+        ),
     )

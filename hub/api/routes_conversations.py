@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -11,15 +10,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.auth import require_owner
-from hub.api.conversation_turns import (
-    message_object,
-    start_conversation_turn,
-    stream_conversation_turn,
-    summary_object,
-)
-from hub.api.errors import HubAPIError
-from hub.api.services import ServicesDep
-from hub.conversations.store import ConversationNotFoundError, ConversationStateError
+from hub.api.conversation_stream import message_object, stream_conversation_turn, summary_object
+from hub.api.deps import ChatDep, WebDep
+from hub.chat.conversation import start_conversation_turn
 
 router = APIRouter(
     prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(require_owner)]
@@ -75,44 +68,32 @@ class MessageCreate(BaseModel):
         return _not_blank(value, "the message")
 
 
-async def _in_store(work: Callable[..., T], *args: Any) -> T:
-    """Run a blocking store call in a thread, turning its errors into 4xx answers."""
-    try:
-        return await asyncio.to_thread(work, *args)
-    except ConversationNotFoundError as exc:
-        raise HubAPIError(404, str(exc), code="conversation_not_found") from exc
-    except ConversationStateError as exc:
-        raise HubAPIError(409, str(exc), code="conversation_conflict") from exc
-
-
 @router.get("")
 async def list_conversations(
-    services: ServicesDep,
+    web: WebDep,
     q: Annotated[str | None, Query(max_length=200, description="Words in titles or text.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     """Conversations, most recently active first; ``q`` searches titles and messages."""
     query = q.strip() if q else None
-    rows = await _in_store(services.web.conversations.list_conversations, query or None, limit)
+    rows = await asyncio.to_thread(web.conversations.list_conversations, query or None, limit)
     return {"object": "list", "data": [summary_object(row) for row in rows]}
 
 
 @router.post("", status_code=201)
 async def create_conversation(
-    services: ServicesDep, body: ConversationCreate | None = None
+    web: WebDep, body: ConversationCreate | None = None
 ) -> dict[str, Any]:
     """Start an empty conversation."""
     title = body.title.strip() if body and body.title and body.title.strip() else None
-    summary = await _in_store(services.web.conversations.create_conversation, title)
+    summary = await asyncio.to_thread(web.conversations.create_conversation, title)
     return summary_object(summary)
 
 
 @router.get("/{conversation_id}")
-async def read_conversation(
-    conversation_id: ConversationId, services: ServicesDep
-) -> dict[str, Any]:
+async def read_conversation(conversation_id: ConversationId, web: WebDep) -> dict[str, Any]:
     """A conversation with all its messages, oldest first."""
-    conversation = await _in_store(services.web.conversations.get_conversation, conversation_id)
+    conversation = await asyncio.to_thread(web.conversations.get_conversation, conversation_id)
     return {
         **summary_object(conversation.summary),
         "messages": [message_object(m) for m in conversation.messages],
@@ -121,46 +102,44 @@ async def read_conversation(
 
 @router.patch("/{conversation_id}")
 async def update_conversation(
-    conversation_id: ConversationId, body: ConversationRename, services: ServicesDep
+    conversation_id: ConversationId, body: ConversationRename, web: WebDep
 ) -> dict[str, Any]:
     """Rename a conversation."""
-    summary = await _in_store(
-        services.web.conversations.rename_conversation, conversation_id, body.title
+    summary = await asyncio.to_thread(
+        web.conversations.rename_conversation, conversation_id, body.title
     )
     return summary_object(summary)
 
 
 @router.delete("/{conversation_id}")
-async def delete_conversation(
-    conversation_id: ConversationId, services: ServicesDep
-) -> dict[str, Any]:
+async def delete_conversation(conversation_id: ConversationId, web: WebDep) -> dict[str, Any]:
     """Delete a conversation and its messages."""
-    await _in_store(services.web.conversations.delete_conversation, conversation_id)
+    await asyncio.to_thread(web.conversations.delete_conversation, conversation_id)
     return {"id": conversation_id, "object": "conversation", "deleted": True}
 
 
 @router.post("/{conversation_id}/messages", response_model=None)
 async def create_message(
-    conversation_id: ConversationId, body: MessageCreate, services: ServicesDep
+    conversation_id: ConversationId, body: MessageCreate, web: WebDep, chat: ChatDep
 ) -> StreamingResponse:
     """Send a message and stream the answer (SSE, OpenAI chunks); both are stored."""
-    store = services.web.conversations
-    user_message = await _in_store(store.add_user_message, conversation_id, body.content)
-    conversation = await _in_store(store.get_conversation, conversation_id)
-    turn = await start_conversation_turn(services, conversation.messages)
-    return stream_conversation_turn(services, conversation_id, turn, user_message=user_message)
+    store = web.conversations
+    user_message = await asyncio.to_thread(store.add_user_message, conversation_id, body.content)
+    conversation = await asyncio.to_thread(store.get_conversation, conversation_id)
+    turn = await start_conversation_turn(chat, web.preferences, conversation.messages)
+    return stream_conversation_turn(web, conversation_id, turn, user_message=user_message)
 
 
 @router.post("/{conversation_id}/regenerate", response_model=None)
 async def regenerate_message(
-    conversation_id: ConversationId, services: ServicesDep
+    conversation_id: ConversationId, web: WebDep, chat: ChatDep
 ) -> StreamingResponse:
     """Answer the last message again; the new answer replaces the old one when it is stored."""
-    history, replaces = await _in_store(
-        services.web.conversations.regeneration_history, conversation_id
+    history, replaces = await asyncio.to_thread(
+        web.conversations.regeneration_history, conversation_id
     )
-    turn = await start_conversation_turn(services, history)
-    return stream_conversation_turn(services, conversation_id, turn, replaces=replaces)
+    turn = await start_conversation_turn(chat, web.preferences, history)
+    return stream_conversation_turn(web, conversation_id, turn, replaces=replaces)
 
 
 @router.put("/{conversation_id}/messages/{message_id}", response_model=None)
@@ -168,14 +147,15 @@ async def update_message(
     conversation_id: ConversationId,
     message_id: MessageId,
     body: MessageCreate,
-    services: ServicesDep,
+    web: WebDep,
+    chat: ChatDep,
 ) -> StreamingResponse:
     """Edit the last message you sent, drop what followed, and stream a new answer."""
-    history = await _in_store(
-        services.web.conversations.edit_last_user_message,
+    history = await asyncio.to_thread(
+        web.conversations.edit_last_user_message,
         conversation_id,
         message_id,
         body.content,
     )
-    turn = await start_conversation_turn(services, history)
-    return stream_conversation_turn(services, conversation_id, turn, user_message=history[-1])
+    turn = await start_conversation_turn(chat, web.preferences, history)
+    return stream_conversation_turn(web, conversation_id, turn, user_message=history[-1])

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, WebSocket
 from pydantic import BaseModel, Field
 
-from devices.pairing import PairingError
 from devices.samples import SAMPLE_KINDS
 from hub.api.auth import require_owner
+from hub.api.deps import DevicesDep
 from hub.api.errors import HubAPIError
-from hub.api.services import HubServices, ServicesDep
 from hub.wearables.link import DeviceLink
-from hub.wearables.service import DeviceService, UnknownDeviceError
 from hub.wearables.sockets import AcceptedSocket
 from hub.wearables.store import SampleQuery
 
@@ -30,28 +28,16 @@ class PairIn(BaseModel):
     code: str = Field(min_length=1, max_length=20)
 
 
-def devices_of(services: HubServices) -> DeviceService:
-    """The device service, or a 503 saying it is missing."""
-    if services.devices is None:
-        raise HubAPIError(
-            503,
-            "devices are not set up on this hub; restart it with `hub serve`",
-            error_type="server_error",
-            code="devices_unavailable",
-        )
-    return services.devices
-
-
 @router.get("")
-async def read_devices(services: ServicesDep) -> dict[str, Any]:
+async def read_devices(devices: DevicesDep) -> dict[str, Any]:
     """Paired, revoked and discovered devices with status, last seen and battery."""
-    return {"object": "list", "data": await devices_of(services).list_devices()}
+    return {"object": "list", "data": await devices.list_devices()}
 
 
 @router.get("/{device_id}/samples")
 async def read_samples(
     device_id: str,
-    services: ServicesDep,
+    devices: DevicesDep,
     kind: str | None = None,
     since: float | None = None,
     until: float | None = None,
@@ -69,41 +55,26 @@ async def read_samples(
             param="kind",
         )
     query = SampleQuery(device_id, kind, since, until, limit, resolution)
-    data = await devices_of(services).samples(query)
+    data = await devices.samples(query)
     return {"object": "list", "device_id": device_id, "resolution": resolution, "data": data}
 
 
 @router.post("/{device_id}/pair")
-async def create_pairing(device_id: str, body: PairIn, services: ServicesDep) -> dict[str, Any]:
+async def create_pairing(device_id: str, body: PairIn, devices: DevicesDep) -> dict[str, Any]:
     """Approve a device waiting to pair with the code it shows."""
-    try:
-        await devices_of(services).pair(device_id, body.code)
-    except PairingError as exc:
-        raise HubAPIError(
-            exc.status,
-            str(exc),
-            code="pairing_refused",
-            param="code" if exc.status == 403 else None,
-        ) from exc
+    await devices.pair(device_id, body.code)
     return {"id": device_id, "status": "paired"}
 
 
 @router.post("/{device_id}/revoke")
-async def revoke_device(device_id: str, services: ServicesDep) -> dict[str, Any]:
+async def revoke_device(device_id: str, devices: DevicesDep) -> dict[str, Any]:
     """Cut a device off at once: its keys are forgotten and its open link closed."""
-    try:
-        await devices_of(services).revoke(device_id)
-    except UnknownDeviceError as exc:
-        raise HubAPIError(404, str(exc), code="device_not_found") from exc
+    await devices.revoke(device_id)
     return {"id": device_id, "status": "revoked"}
 
 
 @link_router.websocket("/link")
-async def device_link(websocket: WebSocket) -> None:
+async def device_link(websocket: WebSocket, devices: DevicesDep) -> None:
     """A device dials in here; the protocol is in docs/device-protocol.md."""
-    services: HubServices = websocket.app.state.services
-    if services.devices is None:
-        await websocket.close(1011)
-        return
     await websocket.accept()
-    await DeviceLink(AcceptedSocket(websocket), services.devices).run()
+    await DeviceLink(AcceptedSocket(websocket), devices).run()

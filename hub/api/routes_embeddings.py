@@ -10,10 +10,9 @@ import numpy as np
 from fastapi import APIRouter, Depends
 
 from hub.api.auth import require_owner
+from hub.api.deps import MemoryDep
 from hub.api.errors import HubAPIError
 from hub.api.memory_schemas import EmbeddingsIn
-from hub.api.routes_memory import memory_of
-from hub.api.services import ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["embeddings"], dependencies=[Depends(require_owner)])
 
@@ -39,9 +38,8 @@ def _inputs(body: EmbeddingsIn) -> list[str]:
 
 
 @router.post("/embeddings")
-async def create_embeddings(body: EmbeddingsIn, services: ServicesDep) -> dict[str, Any]:
+async def create_embeddings(body: EmbeddingsIn, memory: MemoryDep) -> dict[str, Any]:
     """Embed text with the hub's embedding model (unit-length vectors)."""
-    memory = memory_of(services)
     name = memory.embedder.name
     if body.model.lower().split("/")[-1] not in (name.lower(), "default"):
         raise HubAPIError(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from hub.api.auth import require_owner
+from hub.api.deps import MemoryDep
 from hub.api.errors import HubAPIError
 from hub.api.memory_schemas import (
     MemoryBatchIn,
@@ -19,39 +19,12 @@ from hub.api.memory_schemas import (
     MemoryPatchIn,
     MemorySearchIn,
 )
-from hub.api.services import HubServices, ServicesDep
-from hub.recall.service import MemoryService
-from memory.errors import ImportFormatError, InvalidMemoryError, UnknownMemoryError
 from memory.time_phrases import find_time_range, strip_phrase
 from memory.types import MemoryItem, MemoryPatch, NewMemory, SearchFilters, SearchHit
 
 router = APIRouter(prefix="/v1", tags=["memory"], dependencies=[Depends(require_owner)])
 
 T = TypeVar("T")
-
-
-def memory_of(services: HubServices) -> MemoryService:
-    """The memory service, or a 503 saying how to turn it on."""
-    if services.memory is None:
-        raise HubAPIError(
-            503,
-            "memory is turned off on this hub; set HUB_MEMORY_ENABLED=true and restart it",
-            error_type="server_error",
-            code="memory_disabled",
-        )
-    return services.memory
-
-
-async def in_thread(call: Callable[..., T], *args: Any) -> T:
-    """Run blocking memory work (embedding, SQLite) off the event loop; map its errors to 4xx."""
-    try:
-        return await asyncio.to_thread(call, *args)
-    except UnknownMemoryError as exc:
-        raise HubAPIError(404, str(exc), code="memory_not_found", param="id") from exc
-    except InvalidMemoryError as exc:
-        raise HubAPIError(400, str(exc), code="invalid_memory", param=exc.field) from exc
-    except ImportFormatError as exc:
-        raise HubAPIError(400, str(exc), code="invalid_import") from exc
 
 
 def item_object(item: MemoryItem) -> dict[str, Any]:
@@ -83,35 +56,34 @@ def _new(body: MemoryIn) -> NewMemory:
 
 
 @router.post("/memory")
-async def create_memory(body: MemoryIn, services: ServicesDep) -> dict[str, Any]:
+async def create_memory(body: MemoryIn, memory: MemoryDep) -> dict[str, Any]:
     """Remember one thing; answers with its id."""
-    item = await in_thread(memory_of(services).store.add, _new(body))
+    item = await asyncio.to_thread(memory.store.add, _new(body))
     return {"id": item.id, **item_object(item)}
 
 
 @router.post("/memory/batch")
-async def create_memories(body: MemoryBatchIn, services: ServicesDep) -> dict[str, Any]:
+async def create_memories(body: MemoryBatchIn, memory: MemoryDep) -> dict[str, Any]:
     """Remember several things in one transaction."""
-    items = await in_thread(memory_of(services).store.add_many, [_new(b) for b in body.items])
+    items = await asyncio.to_thread(memory.store.add_many, [_new(b) for b in body.items])
     return {"ids": [item.id for item in items]}
 
 
 @router.get("/memory")
 async def list_memories(
-    services: ServicesDep, kind: str | None = None, limit: int = 50, offset: int = 0
+    memory: MemoryDep, kind: str | None = None, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
     """A page of memories, newest first."""
     filters = SearchFilters(kinds=(kind,) if kind else ())
-    items, total = await in_thread(memory_of(services).store.list_items, filters, limit, offset)
+    items, total = await asyncio.to_thread(memory.store.list_items, filters, limit, offset)
     return {"object": "list", "data": [item_object(item) for item in items], "total": total}
 
 
 @router.get("/memory/status")
-async def read_memory_status(services: ServicesDep) -> dict[str, Any]:
+async def read_memory_status(memory: MemoryDep) -> dict[str, Any]:
     """How many memories there are, the embedding model, re-embedding and extraction queues."""
-    memory = memory_of(services)
-    progress = await in_thread(memory.store.reembed_progress)
-    _, total = await in_thread(memory.store.list_items, None, 1, 0)
+    progress = await asyncio.to_thread(memory.store.reembed_progress)
+    _, total = await asyncio.to_thread(memory.store.list_items, None, 1, 0)
     return {
         "items": total,
         "embedding_model": memory.embedder.name,
@@ -121,59 +93,57 @@ async def read_memory_status(services: ServicesDep) -> dict[str, Any]:
             "running": progress.running,
             "error": progress.error,
         },
-        "fact_jobs": await in_thread(memory.jobs.counts),
+        "fact_jobs": await asyncio.to_thread(memory.jobs.counts),
     }
 
 
 @router.get("/memory/export", response_class=PlainTextResponse)
-async def export_memories(services: ServicesDep) -> PlainTextResponse:
+async def export_memories(memory: MemoryDep) -> PlainTextResponse:
     """Every memory with its history as JSON lines (the format `hub memory import` reads)."""
     out = io.StringIO()
-    await in_thread(memory_of(services).store.export_jsonl, out)
+    await asyncio.to_thread(memory.store.export_jsonl, out)
     return PlainTextResponse(out.getvalue(), media_type="application/x-ndjson")
 
 
 @router.post("/memory/import")
-async def import_memories(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def import_memories(request: Request, memory: MemoryDep) -> dict[str, Any]:
     """Read an export (header line included) from the body; ids already present are skipped."""
     try:
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HubAPIError(400, "the import is not UTF-8 text; send a file made by export") from exc
-    report = await in_thread(memory_of(services).store.import_jsonl, io.StringIO(text))
+    report = await asyncio.to_thread(memory.store.import_jsonl, io.StringIO(text))
     return {"added": report.added, "skipped": report.skipped}
 
 
 @router.get("/memory/{memory_id}")
-async def read_memory(
-    memory_id: str, services: ServicesDep, history: bool = False
-) -> dict[str, Any]:
+async def read_memory(memory_id: str, memory: MemoryDep, history: bool = False) -> dict[str, Any]:
     """One memory; with ``?history=true`` its change history too."""
-    store = memory_of(services).store
-    body = item_object(await in_thread(store.get, memory_id))
+    store = memory.store
+    body = item_object(await asyncio.to_thread(store.get, memory_id))
     if history:
-        body["history"] = [entry.to_dict() for entry in await in_thread(store.history, memory_id)]
+        body["history"] = [
+            entry.to_dict() for entry in await asyncio.to_thread(store.history, memory_id)
+        ]
     return body
 
 
 @router.patch("/memory/{memory_id}")
-async def update_memory(
-    memory_id: str, body: MemoryPatchIn, services: ServicesDep
-) -> dict[str, Any]:
+async def update_memory(memory_id: str, body: MemoryPatchIn, memory: MemoryDep) -> dict[str, Any]:
     """Change a memory; a new text is re-embedded."""
     patch = MemoryPatch(**body.model_dump())
-    return item_object(await in_thread(memory_of(services).store.update, memory_id, patch))
+    return item_object(await asyncio.to_thread(memory.store.update, memory_id, patch))
 
 
 @router.delete("/memory/{memory_id}")
-async def delete_memory(memory_id: str, services: ServicesDep) -> dict[str, Any]:
+async def delete_memory(memory_id: str, memory: MemoryDep) -> dict[str, Any]:
     """Forget a memory and the facts derived from it, leaving no trace."""
-    removed = await in_thread(memory_of(services).store.forget, memory_id)
+    removed = await asyncio.to_thread(memory.store.forget, memory_id)
     return {"id": memory_id, "object": "memory.deleted", "deleted": True, "removed": removed}
 
 
 @router.post("/memory/search")
-async def search_memory(body: MemorySearchIn, services: ServicesDep) -> dict[str, Any]:
+async def search_memory(body: MemorySearchIn, memory: MemoryDep) -> dict[str, Any]:
     """Hybrid search with filters; "yesterday" or "last week" in the query narrow the time."""
     query, since, until = body.query, body.since, body.until
     applied: dict[str, Any] = {}
@@ -189,5 +159,5 @@ async def search_memory(body: MemorySearchIn, services: ServicesDep) -> dict[str
         since=since,
         until=until,
     )
-    hits = await in_thread(memory_of(services).store.search, query, body.k, filters, body.mode)
+    hits = await asyncio.to_thread(memory.store.search, query, body.k, filters, body.mode)
     return {"object": "list", "results": [hit_object(hit) for hit in hits], "time": applied}

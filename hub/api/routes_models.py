@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from hub.api.auth import require_owner
+from hub.api.deps import HubDep
 from hub.api.schemas import ActiveModelRequest
-from hub.api.services import ServicesDep
 from hub.models.catalog import ModelListing
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(require_owner)])
@@ -38,23 +38,23 @@ def model_object(listing: ModelListing, active: str, loaded: list[str]) -> dict[
 
 
 @router.get("")
-async def read_models(services: ServicesDep) -> dict[str, Any]:
+async def read_models(hub: HubDep) -> dict[str, Any]:
     """Every model the hub can serve."""
-    listings = await asyncio.to_thread(services.catalog.listing)
-    active, loaded = services.runner.active, services.runner.loaded_models()
+    listings = await asyncio.to_thread(hub.catalog.listing)
+    active, loaded = hub.runner.active, hub.runner.loaded_models()
     return {"object": "list", "data": [model_object(row, active, loaded) for row in listings]}
 
 
 @router.get("/active")
-async def read_active_model(services: ServicesDep) -> dict[str, Any]:
+async def read_active_model(hub: HubDep) -> dict[str, Any]:
     """The model answering requests that do not name another."""
-    return {"model": services.runner.active}
+    return {"model": hub.runner.active}
 
 
 @router.put("/active")
-async def update_active_model(body: ActiveModelRequest, services: ServicesDep) -> dict[str, Any]:
+async def update_active_model(body: ActiveModelRequest, hub: HubDep) -> dict[str, Any]:
     """Switch the active model without a restart; the choice survives restarts."""
-    await asyncio.to_thread(services.catalog.get, body.model)
-    await services.runner.use(body.model)
-    await asyncio.to_thread(services.catalog.set_active, body.model)
-    return {"model": services.runner.active}
+    await asyncio.to_thread(hub.catalog.get, body.model)
+    await hub.runner.use(body.model)
+    await asyncio.to_thread(hub.catalog.set_active, body.model)
+    return {"model": hub.runner.active}

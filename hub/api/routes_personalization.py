@@ -9,22 +9,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.registry import RegistryError
 from hub.api.auth import require_owner
-from hub.api.errors import HubAPIError
-from hub.api.services import HubServices, ServicesDep
-from hub.conversations.store import ConversationNotFoundError
+from hub.api.deps import PersonalizationDep, WebDep
 from hub.personalization.feedback import (
     conversation_learning,
     set_conversation_learning,
     set_message_feedback,
 )
 from hub.personalization.jobs import build_current_dataset
-from hub.personalization.service import (
-    AdapterMismatchError,
-    PersonalizationService,
-    RunInProgressError,
-)
 
 router = APIRouter(
     prefix="/v1/personalization", tags=["personalization"], dependencies=[Depends(require_owner)]
@@ -57,71 +49,43 @@ class FeedbackBody(BaseModel):
     edited_content: str | None = Field(default=None, min_length=1, max_length=20_000)
 
 
-def personalization_of(services: HubServices) -> PersonalizationService:
-    """The personalization service (always present in a real hub)."""
-    if services.personalization is None:
-        raise HubAPIError(503, "personalization is not available on this hub", code="disabled")
-    return services.personalization
-
-
-def _registry_error(exc: Exception) -> HubAPIError:
-    if isinstance(exc, RegistryError) and "no adapter version" in str(exc):
-        return HubAPIError(404, str(exc), code="adapter_not_found", param="id")
-    return HubAPIError(409, str(exc), code="adapter_conflict")
-
-
 @router.get("")
-async def read_personalization(services: ServicesDep) -> dict[str, Any]:
+async def read_personalization(service: PersonalizationDep) -> dict[str, Any]:
     """The run going on (progress, ETA, losses), the last outcome and the schedule."""
-    service = personalization_of(services)
     return await asyncio.to_thread(service.status)
 
 
 @router.post("/runs", status_code=202)
-async def create_run(services: ServicesDep, body: RunBody | None = None) -> dict[str, Any]:
+async def create_run(service: PersonalizationDep, body: RunBody | None = None) -> dict[str, Any]:
     """Start a run now (in a child process); 409 while one is going."""
-    service = personalization_of(services)
-    try:
-        return await service.start_run(force=(body or RunBody()).force)
-    except RunInProgressError as exc:
-        raise HubAPIError(409, str(exc), code="run_in_progress") from exc
+    return await service.start_run(force=(body or RunBody()).force)
 
 
 @router.get("/adapters")
-async def list_adapters(services: ServicesDep) -> dict[str, Any]:
+async def list_adapters(service: PersonalizationDep) -> dict[str, Any]:
     """Every adapter, newest first, with its metrics, dataset summary and losses."""
-    service = personalization_of(services)
     return {"object": "list", "data": await asyncio.to_thread(service.versions)}
 
 
 @router.post("/adapters/{version_id}/promote")
-async def promote_adapter(version_id: str, services: ServicesDep) -> dict[str, Any]:
+async def promote_adapter(version_id: str, service: PersonalizationDep) -> dict[str, Any]:
     """Serve this adapter from the next request on."""
-    service = personalization_of(services)
-    try:
-        version = await service.promote(version_id)
-    except (RegistryError, AdapterMismatchError) as exc:
-        raise _registry_error(exc) from exc
+    version = await service.promote(version_id)
     return {"active": version.id}
 
 
 @router.post("/rollback")
-async def rollback_adapter(services: ServicesDep) -> dict[str, Any]:
+async def rollback_adapter(service: PersonalizationDep) -> dict[str, Any]:
     """Go back one adapter version for the model now served."""
-    service = personalization_of(services)
-    try:
-        previous = await service.rollback()
-    except RegistryError as exc:
-        raise _registry_error(exc) from exc
+    previous = await service.rollback()
     return {"active": previous.id if previous else None}
 
 
 @router.get("/dataset")
-async def read_dataset(services: ServicesDep) -> dict[str, Any]:
+async def read_dataset(service: PersonalizationDep, web: WebDep) -> dict[str, Any]:
     """What a run would learn from now: the summary and the first examples of each split."""
-    service = personalization_of(services)
     dataset = await asyncio.to_thread(
-        build_current_dataset, service.settings, services.web.conversations.database
+        build_current_dataset, service.settings, web.conversations.database
     )
     return {
         "summary": dataset.summary.to_json(),
@@ -131,45 +95,34 @@ async def read_dataset(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/conversations/{conversation_id}")
-async def read_conversation_learning(conversation_id: int, services: ServicesDep) -> dict[str, Any]:
+async def read_conversation_learning(conversation_id: int, web: WebDep) -> dict[str, Any]:
     """Whether the hub may learn from this conversation."""
-    database = services.web.conversations.database
-    try:
-        learn = await asyncio.to_thread(conversation_learning, database, conversation_id)
-    except ConversationNotFoundError as exc:
-        raise HubAPIError(404, str(exc), code="conversation_not_found") from exc
+    database = web.conversations.database
+    learn = await asyncio.to_thread(conversation_learning, database, conversation_id)
     return {"conversation_id": conversation_id, "learn": learn}
 
 
 @router.put("/conversations/{conversation_id}")
 async def update_conversation_learning(
-    conversation_id: int, body: LearningBody, services: ServicesDep
+    conversation_id: int, body: LearningBody, web: WebDep
 ) -> dict[str, Any]:
     """Let the hub learn from this conversation, or not ("don't learn from this")."""
-    database = services.web.conversations.database
-    try:
-        learn = await asyncio.to_thread(
-            set_conversation_learning, database, conversation_id, body.learn
-        )
-    except ConversationNotFoundError as exc:
-        raise HubAPIError(404, str(exc), code="conversation_not_found") from exc
+    database = web.conversations.database
+    learn = await asyncio.to_thread(
+        set_conversation_learning, database, conversation_id, body.learn
+    )
     return {"conversation_id": conversation_id, "learn": learn}
 
 
 @router.put("/messages/{message_id}")
 async def update_message_feedback(
-    message_id: int, body: FeedbackBody, services: ServicesDep
+    message_id: int, body: FeedbackBody, web: WebDep
 ) -> dict[str, Any]:
     """Mark an answer good or bad, or give the answer it should have been."""
-    database = services.web.conversations.database
-    try:
-        feedback = await asyncio.to_thread(
-            set_message_feedback, database, message_id, body.rating, body.edited_content
-        )
-    except ConversationNotFoundError as exc:
-        raise HubAPIError(404, str(exc), code="message_not_found") from exc
-    except ValueError as exc:
-        raise HubAPIError(400, str(exc), code="not_an_answer") from exc
+    database = web.conversations.database
+    feedback = await asyncio.to_thread(
+        set_message_feedback, database, message_id, body.rating, body.edited_content
+    )
     return {
         "message_id": feedback.message_id,
         "rating": feedback.rating,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_owner
-from hub.api.services import ServicesDep
+from hub.api.deps import WebDep
 from hub.conversations.preferences import ChatPreferences
 
 router = APIRouter(
@@ -29,15 +29,15 @@ class PreferencesBody(BaseModel):
 
 
 @router.get("")
-async def read_preferences(services: ServicesDep) -> dict[str, Any]:
+async def read_preferences(web: WebDep) -> dict[str, Any]:
     """The saved persona and generation settings."""
-    preferences = await asyncio.to_thread(services.web.preferences.read_preferences)
+    preferences = await asyncio.to_thread(web.preferences.read_preferences)
     return asdict(preferences)
 
 
 @router.put("")
-async def update_preferences(body: PreferencesBody, services: ServicesDep) -> dict[str, Any]:
+async def update_preferences(body: PreferencesBody, web: WebDep) -> dict[str, Any]:
     """Replace the persona and generation settings; later answers use them."""
     preferences = ChatPreferences(body.system_prompt, body.temperature, body.max_tokens)
-    saved = await asyncio.to_thread(services.web.preferences.save_preferences, preferences)
+    saved = await asyncio.to_thread(web.preferences.save_preferences, preferences)
     return asdict(saved)

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_web_client
-from hub.api.errors import HubAPIError
-from hub.api.services import ServicesDep
+from hub.api.deps import WebDep
 from hub.web.passphrase import MAX_PASSPHRASE_CHARS
 from hub.web.sessions import SESSION_LIFETIME_SECONDS
-from hub.web.sign_in import SESSION_COOKIE, SignInError
+from hub.web.sign_in import SESSION_COOKIE
 
 router = APIRouter(prefix="/v1/session", tags=["session"])
 
@@ -47,12 +46,6 @@ def is_loopback_client(request: Request) -> bool:
         return False
 
 
-def _refusal(error: SignInError) -> HubAPIError:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-    error_type = "rate_limit_error" if error.status_code == 429 else "invalid_request_error"
-    return HubAPIError(error.status_code, error.message, error_type, error.code, headers=headers)
-
-
 def _set_session_cookie(request: Request, response: Response, session_id: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
@@ -66,9 +59,9 @@ def _set_session_cookie(request: Request, response: Response, session_id: str) -
 
 
 @router.get("")
-async def read_session(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def read_session(request: Request, web: WebDep) -> dict[str, Any]:
     """Whether a passphrase is set and whether this browser is signed in."""
-    status = await services.web.sign_in.status(
+    status = await web.sign_in.status(
         request.cookies.get(SESSION_COOKIE), is_loopback_client(request)
     )
     return {
@@ -83,16 +76,13 @@ async def create_passphrase(
     body: FirstPassphraseBody,
     request: Request,
     response: Response,
-    services: ServicesDep,
+    web: WebDep,
     _: WebClientDep,
 ) -> dict[str, Any]:
     """Set the passphrase on first start (from this machine, or with the setup link)."""
-    try:
-        session_id = await services.web.sign_in.set_first_passphrase(
-            body.passphrase, body.setup_token, is_loopback_client(request)
-        )
-    except SignInError as exc:
-        raise _refusal(exc) from exc
+    session_id = await web.sign_in.set_first_passphrase(
+        body.passphrase, body.setup_token, is_loopback_client(request)
+    )
     _set_session_cookie(request, response, session_id)
     return {"signed_in": True}
 
@@ -102,23 +92,20 @@ async def create_session(
     body: SignInBody,
     request: Request,
     response: Response,
-    services: ServicesDep,
+    web: WebDep,
     _: WebClientDep,
 ) -> dict[str, Any]:
     """Sign in with the passphrase; wrong ones are slowed down per client address."""
-    try:
-        session_id = await services.web.sign_in.sign_in(body.passphrase, client_address(request))
-    except SignInError as exc:
-        raise _refusal(exc) from exc
+    session_id = await web.sign_in.sign_in(body.passphrase, client_address(request))
     _set_session_cookie(request, response, session_id)
     return {"signed_in": True}
 
 
 @router.delete("")
 async def delete_session(
-    request: Request, response: Response, services: ServicesDep, _: WebClientDep
+    request: Request, response: Response, web: WebDep, _: WebClientDep
 ) -> dict[str, Any]:
     """Sign this browser out."""
-    await services.web.sign_in.sign_out(request.cookies.get(SESSION_COOKIE))
+    await web.sign_in.sign_out(request.cookies.get(SESSION_COOKIE))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return {"signed_in": False}

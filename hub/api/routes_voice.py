@@ -11,10 +11,8 @@ from pydantic import BaseModel, Field
 
 from devices.perception.pcm import SAMPLE_RATE, read_wav, wav_bytes
 from hub.api.auth import require_owner
+from hub.api.deps import VoiceDep
 from hub.api.errors import HubAPIError
-from hub.api.services import HubServices, ServicesDep
-from hub.voice.satellite_store import UnknownSatelliteError
-from hub.voice.service import VoiceService
 
 router = APIRouter(prefix="/v1/voice", tags=["voice"], dependencies=[Depends(require_owner)])
 
@@ -36,37 +34,22 @@ class SatelliteIn(BaseModel):
     name: str | None = Field(default=None, max_length=100)
 
 
-def voice_of(services: HubServices) -> VoiceService:
-    """The voice service, or a 503 saying how to turn it on."""
-    if services.voice is None:
-        raise HubAPIError(
-            503,
-            "voice is off on this hub; set HUB_VOICE_ENABLED=true and restart it",
-            error_type="server_error",
-            code="voice_unavailable",
-        )
-    voice: VoiceService = services.voice
-    return voice
-
-
 @router.get("/status")
-async def read_voice_status(services: ServicesDep) -> dict[str, Any]:
+async def read_voice_status(voice: VoiceDep) -> dict[str, Any]:
     """Counts of audio heard, transcripts, requests, replies and frames read."""
-    return voice_of(services).status()
+    return voice.status()
 
 
 @router.post("/speech")
-async def create_speech(body: SpeakIn, services: ServicesDep) -> Response:
+async def create_speech(body: SpeakIn, voice: VoiceDep) -> Response:
     """Say ``text`` with the hub's voice: a 16 kHz mono WAV file."""
-    voice = voice_of(services)
     pcm = await asyncio.to_thread(voice.engines.speak, body.text)
     return Response(wav_bytes(pcm), media_type="audio/wav")
 
 
 @router.post("/transcriptions")
-async def create_transcription(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def create_transcription(request: Request, voice: VoiceDep) -> dict[str, Any]:
     """Transcribe a mono 16-bit 16 kHz WAV file (the request body), with word timestamps."""
-    voice = voice_of(services)
     try:
         pcm, rate = read_wav(await request.body())
     except (ValueError, EOFError) as exc:
@@ -88,35 +71,29 @@ async def create_transcription(request: Request, services: ServicesDep) -> dict[
 
 
 @router.get("/satellites")
-async def read_satellites(services: ServicesDep) -> dict[str, Any]:
+async def read_satellites(voice: VoiceDep) -> dict[str, Any]:
     """Wyoming satellites found or added, approved or not, with their link's state."""
-    return {"object": "list", "data": await voice_of(services).satellites.list()}
+    return {"object": "list", "data": await voice.satellites.list()}
 
 
 @router.post("/satellites")
-async def create_satellite(body: SatelliteIn, services: ServicesDep) -> dict[str, Any]:
+async def create_satellite(body: SatelliteIn, voice: VoiceDep) -> dict[str, Any]:
     """Add a satellite by address; it is approved, since the person typed it."""
-    satellite = await voice_of(services).satellites.add(
+    satellite = await voice.satellites.add(
         body.name or f"{body.host}:{body.port}", body.host, body.port
     )
     return satellite.to_dict()
 
 
 @router.post("/satellites/{satellite_id}/approve")
-async def approve_satellite(satellite_id: str, services: ServicesDep) -> dict[str, Any]:
+async def approve_satellite(satellite_id: str, voice: VoiceDep) -> dict[str, Any]:
     """Let the hub listen to this satellite."""
-    try:
-        satellite = await voice_of(services).satellites.approve(satellite_id)
-    except UnknownSatelliteError as exc:
-        raise HubAPIError(404, str(exc), code="unknown_satellite") from exc
+    satellite = await voice.satellites.approve(satellite_id)
     return satellite.to_dict()
 
 
 @router.post("/satellites/{satellite_id}/revoke")
-async def revoke_satellite(satellite_id: str, services: ServicesDep) -> dict[str, Any]:
+async def revoke_satellite(satellite_id: str, voice: VoiceDep) -> dict[str, Any]:
     """Stop listening to this satellite at once."""
-    try:
-        satellite = await voice_of(services).satellites.revoke(satellite_id)
-    except UnknownSatelliteError as exc:
-        raise HubAPIError(404, str(exc), code="unknown_satellite") from exc
+    satellite = await voice.satellites.revoke(satellite_id)
     return satellite.to_dict()

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
-from hub.engine.types import ChatMessage, GenerationStats, SamplingParams
+from hub.engine.types import ChatMessage, GenerationStats, Sampling
 from hub.models.catalog import ModelCatalog, UnknownModelError
 from hub.settings import Settings, load_settings
 
@@ -31,9 +31,9 @@ def _chat_locally(settings: Settings, payload: dict[str, Any], console: Console)
             settings.threads,
         )
     messages = [ChatMessage(m["role"], m["content"]) for m in payload["messages"]]
-    params = SamplingParams(max_tokens=1, temperature=payload["temperature"])
+    sampling = Sampling(temperature=payload["temperature"])
     prompt, params = fit_chat(
-        model, messages, payload.get("max_tokens"), settings.default_max_tokens, params, False
+        model, messages, payload.get("max_tokens"), settings.default_max_tokens, sampling, False
     )
     for piece in model.generate(prompt, params, GenerationStats(), lambda: False):
         sys.stdout.write(piece)

@@ -43,7 +43,8 @@ def serve(
     """Start the hub: the API, on 127.0.0.1 unless told otherwise."""
     from devices.perception.speech import SpeechError
     from devices.perception.speech_to_text import SpeechModelError
-    from hub.api.app import UnsafeListenError, create_app
+    from hub.api.app import create_app
+    from hub.assembly import UnsafeListenError
     from hub.engine.cpu_placement import CpuPlacementError, pin_this_process
 
     console = Console(stderr=True)
@@ -60,7 +61,7 @@ def serve(
     ) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    placement = application.state.services.placement
+    placement = application.state.hub.placement
     if placement.split:  # the model's child moves itself to its own CPUs when it starts
         pin_this_process(placement.hub)
     console.print(
@@ -68,7 +69,7 @@ def serve(
         f"(data: {settings.data_dir}; token: run `hub token`)"
     )
     console.print(f"CPUs: {placement.describe()}", markup=False)
-    setup_token = application.state.services.web.sign_in.setup_token
+    setup_token = application.state.hub.web.sign_in.setup_token
     if setup_token:
         console.print(
             setup_link_message(settings.host, settings.port, setup_token),

@@ -11,6 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from hub.conversations.migrations import MIGRATIONS
+from hub.errors import HubError
 from hub.sqlite_db import LockedDatabase, open_database
 
 DATABASE_FILE_NAME = "conversations.db"
@@ -18,12 +19,25 @@ DEFAULT_TITLE = "New chat"
 TITLE_FROM_MESSAGE_CHARS = 60
 
 
-class ConversationNotFoundError(LookupError):
-    """No conversation (or message) with that id."""
+class ConversationNotFoundError(HubError, LookupError):
+    """No conversation with that id."""
+
+    http_status = 404
+    error_code = "conversation_not_found"
 
 
-class ConversationStateError(ValueError):
+class MessageNotFoundError(HubError, LookupError):
+    """No message with that id."""
+
+    http_status = 404
+    error_code = "message_not_found"
+
+
+class ConversationStateError(HubError, ValueError):
     """The conversation is not in a state that allows this change."""
+
+    http_status = 409
+    error_code = "conversation_conflict"
 
 
 @dataclass(frozen=True)
@@ -241,7 +255,7 @@ class SqliteConversationStore:
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", [message_id]
         ).fetchone()
         if row is None:
-            raise ConversationNotFoundError(f"no message with id {message_id}")
+            raise MessageNotFoundError(f"no message with id {message_id}")
         return _message(row)
 
     def regeneration_history(self, conversation_id: int) -> tuple[list[StoredMessage], int | None]:

@@ -9,10 +9,14 @@ from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hub.engine.types import ChatMessage
+from hub.errors import HubError
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(HubError, ValueError):
     """The model's chat template refused the conversation (for example, roles out of order)."""
+
+    error_code = "invalid_messages"
+    param = "messages"
 
 
 def _raise_exception(message: str) -> NoReturn:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from hub.engine.chat_model import ChatModel
-from hub.engine.types import ChatMessage, Prompt, SamplingParams
+from hub.engine.types import ChatMessage, Prompt, Sampling, SamplingParams
+from hub.errors import HubError
 
 
-class ContextOverflowError(ValueError):
+class ContextOverflowError(HubError, ValueError):
     """The conversation plus the answer budget does not fit the model's context."""
+
+    error_code = "context_length_exceeded"
+    param = "messages"
 
 
 def _budget(prompt_size: int, requested: int | None, default: int, context: int) -> int | None:
@@ -24,7 +26,7 @@ def fit_chat(
     messages: list[ChatMessage],
     requested_max_tokens: int | None,
     default_max_tokens: int,
-    params: SamplingParams,
+    sampling: Sampling,
     trim_oldest: bool,
 ) -> tuple[Prompt, SamplingParams]:
     """Render ``messages``; when asked, drop the oldest turns (never the system prompt or the
@@ -36,7 +38,7 @@ def fit_chat(
             len(prompt.tokens), requested_max_tokens, default_max_tokens, model.context_length
         )
         if budget is not None:
-            return prompt, replace(params, max_tokens=budget)
+            return prompt, sampling.with_max_tokens(budget)
         droppable = [i for i, m in enumerate(kept[:-1]) if m.role != "system"]
         if not trim_oldest or not droppable:
             break
@@ -59,7 +61,7 @@ def fit_text(
     text: str,
     requested_max_tokens: int | None,
     default_max_tokens: int,
-    params: SamplingParams,
+    sampling: Sampling,
 ) -> tuple[Prompt, SamplingParams]:
     """Tokenize a raw completion prompt and check that it fits with its answer budget."""
     prompt = model.render_text(text)
@@ -72,4 +74,4 @@ def fit_text(
             f"answer, but model {model.name!r} has a context of {model.context_length} tokens; "
             "shorten the prompt or lower max_tokens"
         )
-    return prompt, replace(params, max_tokens=budget)
+    return prompt, sampling.with_max_tokens(budget)

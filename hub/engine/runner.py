@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hub.engine.chat_model import AdapterSwappable, ChatModel
 from hub.engine.types import GenerationStats, Prompt, SamplingParams
+from hub.errors import HubError
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +23,30 @@ ModelLoader = Callable[[str], ChatModel]
 AdapterResolver = Callable[[str], Path | None]
 
 
-class QueueFullError(RuntimeError):
+class QueueFullError(HubError, RuntimeError):
     """Too many requests are already waiting for the model."""
 
+    http_status = 429
+    error_code = "queue_full"
+    error_type = "rate_limit_error"
+
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"the hub is busy; retry in about {retry_after} s")
+        super().__init__(
+            f"the hub is busy; retry in about {retry_after} s; the hub serves one request at "
+            "a time and its wait queue is full"
+        )
         self.retry_after = retry_after
+
+    def http_headers(self) -> dict[str, str]:
+        """When to try again."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 _DONE = object()
+
+
+def _no_adapter(model_name: str) -> Path | None:
+    return None
 
 
 @dataclass
@@ -102,7 +118,12 @@ class ModelRunner:
     queue. Keeps up to ``max_loaded`` models in memory and switches between requests only."""
 
     def __init__(
-        self, loader: ModelLoader, active: str, max_queue: int, max_loaded: int = 2
+        self,
+        loader: ModelLoader,
+        active: str,
+        max_queue: int,
+        max_loaded: int = 2,
+        adapter_resolver: AdapterResolver | None = None,
     ) -> None:
         self._loader = loader
         self.active = active
@@ -114,7 +135,7 @@ class ModelRunner:
         self._loaded: OrderedDict[str, ChatModel] = OrderedDict()
         self._recent_seconds = 2.0
         # Which LoRA adapter each model serves with (None: none); asked on every load and swap.
-        self.adapter_resolver: AdapterResolver = lambda name: None
+        self._adapter_for: AdapterResolver = adapter_resolver or _no_adapter
 
     @property
     def queue_depth(self) -> int:
@@ -151,7 +172,7 @@ class ModelRunner:
         if not isinstance(model, AdapterSwappable):
             return
         try:
-            model.set_adapter(self.adapter_resolver(name))
+            model.set_adapter(self._adapter_for(name))
         except Exception:
             if strict:
                 raise

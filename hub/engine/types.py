@@ -14,10 +14,10 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
-class SamplingParams:
-    """How to pick tokens; temperature 0 means greedy."""
+class Sampling:
+    """How to pick tokens, as a request asks; temperature 0 means greedy. The answer's length
+    budget is not part of it: the context window decides that (see ``context_window``)."""
 
-    max_tokens: int
     temperature: float = 0.7
     top_p: float = 0.95
     top_k: int = 40
@@ -28,6 +28,17 @@ class SamplingParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     grammar: str | None = None  # GBNF text; the answer must match it (llama.cpp grammars)
+
+    def with_max_tokens(self, max_tokens: int) -> SamplingParams:
+        """These settings with the answer's budget: what a model generates with."""
+        return SamplingParams(**vars(self), max_tokens=max_tokens)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplingParams(Sampling):
+    """Sampling plus the most tokens the answer may have: what a model runs with."""
+
+    max_tokens: int
 
 
 @dataclass(frozen=True)

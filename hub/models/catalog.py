@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.datadir import ensure_data_dir, write_private_file
+from hub.errors import HubError
 from hub.models.gguf_info import GgufInfo, NotAGgufFileError, check_gguf_magic, read_gguf_info
 from hub.models.packaged import DEFAULT_MODEL_NAME, PACKAGED_MODELS, PackagedModel
 
@@ -17,8 +18,12 @@ REGISTRY_FILE_NAME = "models.json"
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-class UnknownModelError(LookupError):
+class UnknownModelError(HubError, LookupError):
     """No model of that name is in the catalog."""
+
+    http_status = 404
+    error_code = "model_not_found"
+    param = "model"
 
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(
@@ -29,8 +34,10 @@ class UnknownModelError(LookupError):
         self.known = known
 
 
-class ModelCatalogError(ValueError):
+class ModelCatalogError(HubError, ValueError):
     """A catalog change was refused; the message says how to fix it."""
+
+    error_code = "invalid_model"
 
 
 @dataclass(frozen=True)

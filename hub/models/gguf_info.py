@@ -8,11 +8,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.errors import HubError
+
 GGUF_MAGIC = b"GGUF"
 
 
-class NotAGgufFileError(ValueError):
+class NotAGgufFileError(HubError, ValueError):
     """The file is missing, unreadable or not a GGUF model."""
+
+    error_code = "invalid_model"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.conversations.store import ConversationNotFoundError
+from hub.conversations.store import ConversationNotFoundError, MessageNotFoundError
+from hub.errors import HubError
 from hub.sqlite_db import LockedDatabase
+
+
+class NotAnAnswerError(HubError, ValueError):
+    """Only the assistant's answers can be rated or corrected."""
+
+    error_code = "not_an_answer"
 
 
 @dataclass(frozen=True)
@@ -48,11 +55,11 @@ def set_message_feedback(
     with database.transaction() as db:
         row = db.execute("SELECT role FROM messages WHERE id = ?", [message_id]).fetchone()
         if row is None:
-            raise ConversationNotFoundError(
+            raise MessageNotFoundError(
                 f"no message with id {message_id}; read a conversation to see its message ids"
             )
         if row[0] != "assistant":
-            raise ValueError(
+            raise NotAnAnswerError(
                 f"message {message_id} is the person's own; only answers can be rated or corrected"
             )
         db.execute(

@@ -6,51 +6,43 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from adapters.export_gguf import BASE_SHA256_KEY
 from adapters.job import read_progress
-from adapters.registry import AdapterRegistry, AdapterVersion, RegistryError
+from adapters.registry import AdapterRegistry, AdapterVersion
 from hub.engine.cpu_placement import pin_process
 from hub.engine.runner import ModelRunner
-from hub.models.catalog import ModelCatalog
+from hub.errors import HubError
 from hub.personalization.collect import collect_inputs, count_new
 from hub.personalization.jobs import (
     CHILD_LOG_FILE,
     RunOutcome,
     RunPlan,
-    base_sha256,
     child_command,
     child_environment,
     finish_run,
     plan_run,
-    registry_for,
 )
 from hub.personalization.questions import with_model_questions
+from hub.personalization.served import ServedAdapters
 from hub.settings import Settings
 from hub.sqlite_db import LockedDatabase
 
 logger = logging.getLogger(__name__)
 
 
-class RunInProgressError(RuntimeError):
+class RunInProgressError(HubError, RuntimeError):
     """A personalization run is already going."""
 
+    http_status = 409
+    error_code = "run_in_progress"
 
-class AdapterMismatchError(ValueError):
+
+class AdapterMismatchError(HubError, ValueError):
     """An adapter made for another base model was asked to serve this one."""
 
-
-def adapter_base_sha256(path: Path) -> str | None:
-    """The base model hash written into a GGUF LoRA file by our export, if present."""
-    import gguf
-
-    reader = gguf.GGUFReader(str(path))
-    field_ = reader.get_field(BASE_SHA256_KEY)
-    if field_ is None:
-        return None
-    return str(field_.contents())
+    http_status = 409
+    error_code = "adapter_conflict"
 
 
 @dataclass
@@ -69,46 +61,24 @@ class PersonalizationService:
     def __init__(
         self,
         settings: Settings,
-        catalog: ModelCatalog,
+        served: ServedAdapters,
         runner: ModelRunner,
         conversations: LockedDatabase,
         training_cpus: frozenset[int] | None = None,
     ) -> None:
         self.settings = settings
         self.training_cpus = training_cpus
-        self.catalog = catalog
+        self.served = served
+        self.catalog = served.catalog
+        self.registry: AdapterRegistry = served.registry
         self.runner = runner
         self.conversations = conversations
-        self.registry: AdapterRegistry = registry_for(settings.data_dir)
         self.current: RunState | None = None
         self.last_outcome: RunOutcome | None = None
-        runner.adapter_resolver = self.adapter_for
 
     def base_sha256_of(self, model_name: str) -> str:
         """The hash of a catalog model's file (cached); blocking."""
-        return base_sha256(self.registry, self.catalog.path_for(model_name))
-
-    def adapter_for(self, model_name: str) -> Path | None:
-        """The GGUF adapter to serve with ``model_name``, checked against the model's hash;
-        blocking (the runner calls it on its worker thread)."""
-        try:
-            sha = self.base_sha256_of(model_name)
-            version = self.registry.active(sha)
-        except (OSError, RuntimeError, RegistryError):
-            logger.exception("cannot read the active adapter for %s; serving none", model_name)
-            return None
-        if version is None:
-            return None
-        path = self.registry.gguf_path(version.id)
-        written = adapter_base_sha256(path)
-        if version.base_sha256 != sha or written != sha:
-            logger.error(
-                "adapter %s was made for another base model than %s; not loading it",
-                version.id,
-                model_name,
-            )
-            return None
-        return path
+        return self.served.base_sha256_of(model_name)
 
     async def start_run(self, force: bool) -> dict[str, Any]:
         """Plan and start a run in the background; returns the status (or why it skipped)."""

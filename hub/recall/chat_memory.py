@@ -123,7 +123,7 @@ def _keep_message(memory: MemoryService, said: str, hits: list[SearchHit]) -> No
     )
     if memory.extract_facts and FIRST_PERSON_STATEMENT.search(said):
         memory.jobs.enqueue(item.id)
-        memory.notify_job()
+        memory.job_queued.notify()
 
 
 def recall_sync(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTurn:

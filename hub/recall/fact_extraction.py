@@ -9,7 +9,6 @@ with its error, and the failure is logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -131,7 +130,6 @@ class FactExtractionWorker:
     def __init__(self, memory: MemoryService, runner: ModelRunner) -> None:
         self.memory = memory
         self.runner = runner
-        self.wake = asyncio.Event()
 
     async def _wait_idle(self) -> None:
         quiet = 0.0
@@ -182,13 +180,12 @@ class FactExtractionWorker:
 
     async def run(self) -> None:
         """Work through the queue for as long as the hub runs."""
+        self.memory.job_queued.listen()
         while True:
             try:
                 await self._wait_idle()
                 if not await self.run_one():
-                    self.wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), timeout=10)
+                    await self.memory.job_queued.wait(timeout=10)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -27,19 +27,11 @@ class MemoryWork:
         if memory is None or not memory.extract_facts:
             return cls(memory)
         worker = FactExtractionWorker(memory, runner)
-        loop = asyncio.get_running_loop()
-
-        def notify() -> None:
-            loop.call_soon_threadsafe(worker.wake.set)
-
-        memory.notify_job = notify
         return cls(memory, asyncio.create_task(worker.run(), name="fact-extraction"))
 
     async def stop(self) -> None:
-        """Cancel the worker and close the memory databases."""
+        """Cancel the worker (the memory service itself is closed by its owner)."""
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        if self.memory is not None:
-            await asyncio.to_thread(self.memory.close)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hub.settings import Settings
@@ -17,6 +18,32 @@ logger = logging.getLogger(__name__)
 MEMORY_DB_NAME = "memory.db"
 
 
+class WakeSignal:
+    """Wakes the fact-extraction worker from any thread when a job is queued."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def listen(self) -> None:
+        """Called by the worker on the event loop it runs on, before it first waits."""
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake the worker (a no-op until it listens); safe from any thread."""
+        loop, event = self._loop, self._event
+        if loop is not None and event is not None:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, timeout: float) -> None:
+        """Wait for a notification or ``timeout`` seconds, whichever comes first."""
+        assert self._event is not None, "listen() first"
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout=timeout)
+        self._event.clear()
+
+
 @dataclass
 class MemoryService:
     """Everything memory-related a route or a chat turn needs."""
@@ -28,7 +55,7 @@ class MemoryService:
     min_similarity: float
     store_messages: bool
     extract_facts: bool
-    notify_job: Callable[[], None] = field(default=lambda: None)  # wakes the extraction worker
+    job_queued: WakeSignal = field(default_factory=WakeSignal)
 
     def close(self) -> None:
         """Stop background work and close the databases."""

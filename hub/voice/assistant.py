@@ -9,10 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from hub.api.chat_turns import TurnOptions, start_chat_turn
-from hub.api.services import HubServices
+from hub.chat.turns import ChatTurns, TurnOptions
 from hub.engine.runner import QueueFullError
-from hub.engine.types import ChatMessage, SamplingParams
+from hub.engine.types import ChatMessage, Sampling
 from hub.voice.engines import PerceptionEngines
 
 logger = logging.getLogger(__name__)
@@ -61,8 +60,8 @@ class SpokenReply:
 class VoiceAssistant:
     """Answers spoken requests through the same chat turn as every other way of chatting."""
 
-    def __init__(self, services: HubServices, engines: PerceptionEngines, max_tokens: int) -> None:
-        self.services = services
+    def __init__(self, chat: ChatTurns, engines: PerceptionEngines, max_tokens: int) -> None:
+        self.chat = chat
         self.engines = engines
         self.max_tokens = max_tokens
         self.answered = 0
@@ -83,13 +82,8 @@ class VoiceAssistant:
                 said.append(sentence)
 
         try:
-            params = SamplingParams(max_tokens=self.max_tokens, temperature=0.3)
-            turn = await start_chat_turn(
-                self.services,
-                None,
-                [ChatMessage("user", request)],
-                TurnOptions(params, max_tokens=self.max_tokens, trim_oldest=True),
-            )
+            options = TurnOptions(Sampling(temperature=0.3), self.max_tokens, trim_oldest=True)
+            turn = await self.chat.start(None, [ChatMessage("user", request)], options)
             cited = [str(citation["id"]) for citation in turn.citations]
             buffer = ""
             async for piece in turn.generation:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from hub.errors import HubError
 from hub.sqlite_db import LockedDatabase, open_database
 
 VOICE_DB_NAME = "voice.db"
@@ -54,8 +55,11 @@ class Satellite:
         }
 
 
-class UnknownSatelliteError(Exception):
+class UnknownSatelliteError(HubError, LookupError):
     """No satellite with that id."""
+
+    http_status = 404
+    error_code = "unknown_satellite"
 
 
 class SatelliteStore:

@@ -1,31 +1,32 @@
 """VoiceService: the perception engines, the audio and camera pipelines and the assistant of
-one hub, built once in create_app and started with it."""
+one hub, built once by the composition root (hub.assembly) and started with it."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from devices.discovery import parse_interfaces
 from devices.perception.speech_to_text import check_model_dir
 from devices.perception.vad import SegmenterSettings
 from devices.perception.vad_process import SileroProcess
-from hub.api.services import HubServices
+from hub.chat.turns import ChatTurns
 from hub.settings import Settings
-from hub.voice.assistant import SpokenReply, VoiceAssistant
-from hub.voice.audio_pipeline import AudioPipeline, HeardUtterance
+from hub.voice.assistant import VoiceAssistant
+from hub.voice.audio_pipeline import AudioPipeline
 from hub.voice.camera_pipeline import CameraPipeline
-from hub.voice.device_replies import DeviceReplySink
 from hub.voice.engines import PerceptionEngines
 from hub.voice.satellite_link import SatelliteVoice
 from hub.voice.satellite_store import SatelliteStore
 from hub.voice.satellites import SatelliteManager
+from hub.voice.spoken_requests import SpokenRequests
 from hub.voice.transcripts import TranscriptKeeper
 from hub.voice.wyoming_server import SpeechServer, hub_info
-from hub.wearables.service import IngestListener
+from hub.wearables.service import DeviceService, IngestListener
+from memory.protocol import MemoryStore
 
 logger = logging.getLogger(__name__)
 
@@ -35,44 +36,48 @@ class VoiceService:
     """Everything voice and perception in one hub."""
 
     settings: Settings
-    services: HubServices
     engines: PerceptionEngines
     audio: AudioPipeline
     camera: CameraPipeline | None
     assistant: VoiceAssistant
+    requests: SpokenRequests
     keeper: TranscriptKeeper
     vad: SileroProcess
     satellites: SatelliteManager
     speech_server: SpeechServer | None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _replies: set[concurrent.futures.Future[SpokenReply]] = field(default_factory=set)
 
     @classmethod
-    def create(cls, settings: Settings, services: HubServices) -> VoiceService:
+    def create(
+        cls,
+        settings: Settings,
+        chat: ChatTurns,
+        store: MemoryStore | None,
+        devices: DeviceService,
+        model_busy: Callable[[], bool],
+    ) -> VoiceService:
         """Build (models load on first use, so a hub that hears nothing pays nothing)."""
         if settings.voice_whisper_model is not None:  # a wrong folder fails at start, not later
             check_model_dir(settings.voice_whisper_model)
-        runner = services.runner
         engines = PerceptionEngines(
             whisper_model=settings.voice_whisper_model,
             threads=settings.voice_threads,
             tts_voice=settings.voice_tts_voice,
             tts_rate=settings.voice_tts_rate,
-            model_busy=lambda: runner.busy,
+            model_busy=model_busy,
         )
         engines.text_to_speech()  # a voice eSpeak NG lacks fails here, saying which it has
-        store = services.memory.store if services.memory is not None else None
         model_name = (
             settings.voice_whisper_model.name if settings.voice_whisper_model else "whisper-tiny.en"
         )
         vad = SileroProcess()  # a child process: see devices/perception/vad_process.py
         keeper = TranscriptKeeper(store, settings.voice_conversation_gap, model_name)
-        assistant = VoiceAssistant(services, engines, settings.voice_reply_max_tokens)
+        assistant = VoiceAssistant(chat, engines, settings.voice_reply_max_tokens)
+        requests = SpokenRequests(devices, assistant, keeper)
         camera = CameraPipeline(engines, store) if settings.voice_ocr_enabled else None
         audio = AudioPipeline(
             engines,
             keeper,
-            lambda heard: None,  # replaced below, once the service exists
+            requests.heard,
             settings.voice_wake_phrase,
             SegmenterSettings(end_silence=settings.voice_end_silence),
             detector_factory=vad.detector,
@@ -94,20 +99,18 @@ class VoiceService:
             speech_server = SpeechServer(
                 engines, settings.wyoming_server_host, settings.wyoming_server_port, info
             )
-        voice = cls(
+        return cls(
             settings,
-            services,
             engines,
             audio,
             camera,
             assistant,
+            requests,
             keeper,
             vad,
             satellites,
             speech_server,
         )
-        audio.on_request = voice.request_from_device
-        return voice
 
     def listeners(self) -> list[IngestListener]:
         """The ingest listeners to register with the device service."""
@@ -118,7 +121,7 @@ class VoiceService:
 
     async def start(self) -> None:
         """Start the pipelines' worker threads, the speech service and the satellites."""
-        self._loop = asyncio.get_running_loop()
+        self.requests.start()
         self.audio.start()
         if self.camera is not None:
             self.camera.start()
@@ -129,30 +132,6 @@ class VoiceService:
             settings.wyoming_satellites_enabled and settings.mdns_enabled,
             parse_interfaces(settings.mdns_interfaces),
         )
-
-    def request_from_device(self, heard: HeardUtterance) -> None:
-        """A device asked something (called from the audio thread): answer on its link."""
-        loop = self._loop
-        if loop is None or self.services.devices is None or heard.request is None:
-            return
-        sink = DeviceReplySink(self.services.devices, heard.source)
-        future = asyncio.run_coroutine_threadsafe(self._answer(heard, heard.request, sink), loop)
-        self._replies.add(future)
-        future.add_done_callback(self._reply_done)
-
-    def _reply_done(self, future: concurrent.futures.Future[SpokenReply]) -> None:
-        self._replies.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            logger.error("a voice reply failed", exc_info=future.exception())
-
-    async def _answer(
-        self, heard: HeardUtterance, request: str, sink: DeviceReplySink
-    ) -> SpokenReply:
-        reply = await self.assistant.answer(request, sink)
-        await asyncio.to_thread(
-            self.keeper.keep, heard.source, heard.utterance, heard.transcription, "device", True
-        )
-        return reply
 
     def status(self) -> dict[str, Any]:
         """How voice is set up, and what it has done since the hub started."""
@@ -222,5 +201,4 @@ class VoiceService:
         await asyncio.to_thread(self.vad.close)
         if self.camera is not None:
             await asyncio.to_thread(self.camera.close)
-        for reply in list(self._replies):
-            reply.cancel()
+        self.requests.close()

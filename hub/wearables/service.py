@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +15,7 @@ from devices.errors import REPLACED, REVOKED
 from devices.link_auth import VerifierKeys
 from devices.pairing import PairingBook, new_secret
 from devices.protocol import ErrorMessage, Hello
+from hub.errors import HubError
 from hub.wearables.group_commit import GroupCommitter
 from hub.wearables.rates import StreamRates
 from hub.wearables.retention import prune_forever
@@ -40,8 +41,11 @@ class IngestListener(Protocol):
         """Take note of the frames quickly (queue them); never block the device's link."""
 
 
-class UnknownDeviceError(Exception):
+class UnknownDeviceError(HubError, LookupError):
     """No device with that id was ever paired."""
+
+    http_status = 404
+    error_code = "device_not_found"
 
 
 @dataclass
@@ -92,6 +96,10 @@ class DeviceService:
             max_samples_per_second=max_samples_per_second,
             max_bytes_per_second=max_bytes_per_second,
         )
+
+    def add_listeners(self, listeners: Iterable[IngestListener]) -> None:
+        """Tell ``listeners`` of every frame committed from now on."""
+        self.listeners.extend(listeners)
 
     def start(self) -> None:
         """Start background work (the retention pass) in the running event loop."""

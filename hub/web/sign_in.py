@@ -8,6 +8,7 @@ import math
 import secrets
 from dataclasses import dataclass
 
+from hub.errors import HubError
 from hub.web.passphrase import PassphraseFile, PassphraseRejectedError
 from hub.web.sessions import SqliteSessionStore
 from hub.web.throttle import SignInThrottle
@@ -16,17 +17,22 @@ SESSION_COOKIE = "wnas_session"
 SETUP_QUERY_PARAMETER = "setup"
 
 
-class SignInError(Exception):
+class SignInError(HubError):
     """A refused sign-in or setup, with the HTTP status and a message that says what to do."""
 
     def __init__(
         self, status_code: int, message: str, code: str, retry_after: int | None = None
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.http_status = status_code
+        self.error_code = code
+        self.error_type = "rate_limit_error" if status_code == 429 else "invalid_request_error"
         self.message = message
-        self.code = code
         self.retry_after = retry_after
+
+    def http_headers(self) -> dict[str, str] | None:
+        """When to try again, after too many wrong passphrases."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""What routes declare they need: the hub, or one of its services. A service the settings
+turned off answers 503 with the setting that turns it on (one place, for every route)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from hub.assembly import Hub
+from hub.chat.turns import ChatTurns
+from hub.errors import FeatureDisabledError
+from hub.personalization.service import PersonalizationService
+from hub.recall.service import MemoryService
+from hub.voice.service import VoiceService
+from hub.wearables.service import DeviceService
+from hub.web.web_services import WebServices
+
+
+def get_hub(connection: HTTPConnection) -> Hub:
+    """The hub serving this request or WebSocket."""
+    hub: Hub = connection.app.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def get_memory(hub: HubDep) -> MemoryService:
+    """The memory service, or a 503 when memory is turned off."""
+    if hub.memory is None:
+        raise FeatureDisabledError("memory", "memory_enabled")
+    return hub.memory
+
+
+def get_voice(hub: HubDep) -> VoiceService:
+    """The voice service, or a 503 when voice is turned off."""
+    if hub.voice is None:
+        raise FeatureDisabledError("voice", "voice_enabled")
+    return hub.voice
+
+
+def get_devices(hub: HubDep) -> DeviceService:
+    """The device service."""
+    return hub.devices
+
+
+def get_chat(hub: HubDep) -> ChatTurns:
+    """Chat turns: the one way every chat is answered."""
+    return hub.chat
+
+
+def get_personalization(hub: HubDep) -> PersonalizationService:
+    """Nightly personalization: runs, adapters, the dataset."""
+    return hub.personalization
+
+
+def get_web(hub: HubDep) -> WebServices:
+    """Sign-in, conversations and chat preferences."""
+    return hub.web
+
+
+MemoryDep = Annotated[MemoryService, Depends(get_memory)]
+VoiceDep = Annotated[VoiceService, Depends(get_voice)]
+DevicesDep = Annotated[DeviceService, Depends(get_devices)]
+ChatDep = Annotated[ChatTurns, Depends(get_chat)]
+PersonalizationDep = Annotated[PersonalizationService, Depends(get_personalization)]
+WebDep = Annotated[WebServices, Depends(get_web)]

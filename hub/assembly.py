@@ -1,0 +1,181 @@
+"""The composition root: every service of one hub is built here from the settings, in order,
+started in that order, and stopped in reverse.
+
+Nothing else wires services together: routes receive the finished ``Hub``, and no service
+builds another inside its constructor or is patched after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from hub.chat.turns import ChatTurns
+from hub.datadir import ensure_data_dir, ensure_owner_token
+from hub.engine.chat_model import ChatModel
+from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placement
+from hub.engine.runner import ModelLoader, ModelRunner
+from hub.metrics import HubMetrics
+from hub.models.catalog import ModelCatalog
+from hub.personalization.jobs import registry_for
+from hub.personalization.scheduler import NightlySchedule
+from hub.personalization.served import ServedAdapters
+from hub.personalization.service import PersonalizationService
+from hub.recall.lifecycle import MemoryWork
+from hub.recall.service import MemoryService, open_memory
+from hub.settings import Settings
+from hub.summaries.worker import SensorSummaryWork
+from hub.voice.service import VoiceService
+from hub.wearables.discovery import HubDiscovery
+from hub.wearables.service import DeviceService
+from hub.web.web_services import WebServices
+
+logger = logging.getLogger(__name__)
+
+
+class UnsafeListenError(RuntimeError):
+    """Refused to listen beyond loopback without the owner's token."""
+
+
+def check_listen_safety(settings: Settings) -> None:
+    """Refuse to serve other machines unless every request must carry the token."""
+    if not settings.require_token and not settings.listens_on_loopback:
+        raise UnsafeListenError(
+            f"refusing to listen on {settings.host} with HUB_REQUIRE_TOKEN off: anyone on the "
+            "network could use the hub; turn the token back on or listen on 127.0.0.1"
+        )
+
+
+def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacement) -> ModelLoader:
+    """Load catalog models with llama.cpp, each in its own child process (see model_process),
+    using the hub's thread and context settings, on the model's CPUs."""
+    from hub.engine.model_process import ModelProcess, ModelSpec
+
+    cpus = placement.model if placement.split else None
+
+    def load(name: str) -> ChatModel:
+        path = catalog.path_for(name)
+        info = catalog.info(name)
+        return ModelProcess(
+            ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
+        )
+
+    return load
+
+
+@dataclass(frozen=True)
+class Hub:
+    """Every service of one hub. ``memory`` and ``voice`` are None only when the settings turn
+    them off (``memory_enabled``, ``voice_enabled``); everything else always exists."""
+
+    settings: Settings
+    catalog: ModelCatalog
+    placement: CpuPlacement
+    runner: ModelRunner
+    metrics: HubMetrics
+    owner_token: str
+    web: WebServices
+    memory: MemoryService | None
+    chat: ChatTurns
+    devices: DeviceService
+    voice: VoiceService | None
+    personalization: PersonalizationService
+
+
+def build_hub(settings: Settings, loader: ModelLoader | None = None) -> Hub:
+    """Build every service (opening databases, loading nothing heavy yet); ``loader`` replaces
+    llama.cpp in unit tests."""
+    check_listen_safety(settings)
+    ensure_data_dir(settings.data_dir)
+    catalog = ModelCatalog(settings.data_dir)
+    active = settings.model or catalog.active_name()
+    catalog.get(active)  # an unknown saved or configured model fails here, saying which exist
+    placement = plan_placement(settings.model_cpus, settings.threads, available_cpus())
+    served = ServedAdapters(registry_for(settings.data_dir), catalog)
+    runner = ModelRunner(
+        loader or llama_loader(settings, catalog, placement),
+        active,
+        settings.max_queue,
+        settings.max_loaded_models,
+        adapter_resolver=served.adapter_for,
+    )
+    metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy)
+    web = WebServices.open(settings.data_dir)
+    memory = open_memory(settings) if settings.memory_enabled else None
+    chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)
+    devices = DeviceService.open(
+        settings.data_dir,
+        settings.device_queue_frames,
+        settings.device_raw_retention_days,
+        handshake_timeout=settings.device_handshake_timeout,
+        max_samples_per_second=settings.device_max_samples_per_second,
+        max_bytes_per_second=settings.device_max_bytes_per_second,
+    )
+    voice = None
+    if settings.voice_enabled:
+        store = memory.store if memory is not None else None
+        voice = VoiceService.create(settings, chat, store, devices, lambda: runner.busy)
+    personalization = PersonalizationService(
+        settings,
+        served,
+        runner,
+        web.conversations.database,
+        placement.everything if placement.split else None,  # training may use every CPU
+    )
+    return Hub(
+        settings=settings,
+        catalog=catalog,
+        placement=placement,
+        runner=runner,
+        metrics=metrics,
+        owner_token=ensure_owner_token(settings.data_dir),
+        web=web,
+        memory=memory,
+        chat=chat,
+        devices=devices,
+        voice=voice,
+        personalization=personalization,
+    )
+
+
+@asynccontextmanager
+async def running(hub: Hub) -> AsyncIterator[None]:
+    """Start every service in order (the model first), and stop them in reverse on the way
+    out, whether the hub stops cleanly or a start fails half way."""
+    settings, runner = hub.settings, hub.runner
+    async with AsyncExitStack() as stack:
+        stack.callback(gc.unfreeze)  # last: a process that builds another hub can collect this
+        stack.push_async_callback(runner.close)
+        stack.push_async_callback(hub.web.close)
+        if hub.memory is not None:
+            stack.push_async_callback(asyncio.to_thread, hub.memory.close)
+        stack.push_async_callback(hub.personalization.close)
+        await runner.use(runner.active)
+        logger.info("hub ready with model %s", runner.active)
+        stack.push_async_callback(MemoryWork.start(hub.memory, runner).stop)
+        stack.push_async_callback(
+            NightlySchedule.start(hub.personalization, lambda: runner.busy).stop
+        )
+        hub.devices.start()
+        stack.push_async_callback(hub.devices.close)
+        if settings.mdns_enabled:
+            discovery = await HubDiscovery.start(settings, hub.devices)
+            if discovery is not None:
+                stack.push_async_callback(discovery.stop)
+        store = hub.memory.store if hub.memory is not None else None
+        summaries = SensorSummaryWork.start(store, hub.devices, lambda: runner.busy)
+        stack.push_async_callback(summaries.stop)
+        if hub.voice is not None:
+            hub.devices.add_listeners(hub.voice.listeners())
+            stack.push_async_callback(hub.voice.close)
+            await hub.voice.start()
+        # Everything loaded so far (libraries, models) lives as long as the hub: keep it out of
+        # the garbage collector's full passes, which otherwise pause every request and device
+        # link for a fifth of a second while they scan it (bench/bench_devices.py showed it).
+        gc.collect()
+        gc.freeze()
+        yield
