@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 from pathlib import Path
@@ -14,6 +15,25 @@ def ensure_data_dir(data_dir: Path) -> Path:
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     return data_dir
+
+
+class DataDirInUseError(RuntimeError):
+    """Another process holds the data directory (another hub serves it)."""
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Hold the data directory for this process; closing the returned descriptor lets it go.
+
+    The kernel drops the lock when the process dies, so a crash never leaves it held.
+    """
+    ensure_data_dir(data_dir)
+    fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise DataDirInUseError(f"another process holds {data_dir}") from exc
+    return fd
 
 
 def write_private_file(path: Path, content: str) -> None:

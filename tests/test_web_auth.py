@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
-from hub.cli.main import setup_link_message
+from hub.cli.serve import setup_link_message
 from hub.settings import Settings
 from hub.web.passphrase import PassphraseFile, PassphraseRejectedError
 from hub.web.sessions import SqliteSessionStore

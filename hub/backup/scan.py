@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.running_address import RUNNING_FILE_NAME
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Re-created on demand (the assembled packaged model file, about 250 MB): not worth backing up.
 CACHE_DIRS = frozenset({"models"})
@@ -37,8 +39,9 @@ def is_sqlite_file(path: Path) -> bool:
 
 
 def _skipped_name(name: str) -> bool:
-    # Dot files are temporary files of atomic writes (hub.datadir.write_private_file).
-    return name.startswith(".") or name.endswith(SIDECAR_SUFFIXES)
+    # Dot files are temporary files of atomic writes (hub.datadir.write_private_file); the
+    # running hub's address file describes one process, and would be stale once restored.
+    return name.startswith(".") or name.endswith(SIDECAR_SUFFIXES) or name == RUNNING_FILE_NAME
 
 
 def _walk(root: Path, folder: Path) -> Iterator[DataItem]:

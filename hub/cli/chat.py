@@ -10,6 +10,7 @@ from rich.console import Console
 
 from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
+from hub.cli.running_hub import answering_hub
 from hub.engine.types import ChatMessage, GenerationStats, Sampling
 from hub.models.catalog import ModelCatalog, UnknownModelError
 from hub.settings import Settings, load_settings
@@ -70,7 +71,7 @@ def chat(
     }
     client = HubClient(settings)
     try:
-        if client.is_running():
+        if answering_hub(client, console) is not None:
             for piece in client.stream_chat(payload):
                 sys.stdout.write(piece)
                 sys.stdout.flush()

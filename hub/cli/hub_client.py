@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from hub.cli.hub_location import HubLocation, locate_hub
 from hub.datadir import read_owner_token
 from hub.settings import Settings
 
@@ -17,15 +18,13 @@ class HubRequestError(RuntimeError):
 
 
 class HubClient:
-    """A small synchronous client for the hub's own API."""
+    """A small synchronous client for the hub's own API, at the address the hub recorded."""
 
-    def __init__(self, settings: Settings, timeout: float = 600.0) -> None:
-        host = settings.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        self.base_url = f"http://{host}:{settings.port}"
+    def __init__(
+        self, settings: Settings, timeout: float = 600.0, location: HubLocation | None = None
+    ) -> None:
+        self.location = location or locate_hub(settings)
+        self.base_url = self.location.url
         token = read_owner_token(settings.data_dir) or ""
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -34,7 +33,9 @@ class HubClient:
         )
 
     def is_running(self) -> bool:
-        """True when a hub answers /health at the configured address."""
+        """True when a hub answers /health at its recorded address (else at the settings')."""
+        if self.location.stale:
+            return False  # its process is gone: asking could only time out or reach another one
         try:
             return self._client.get("/health", timeout=2.0).status_code == 200
         except httpx.HTTPError:

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
+from hub.cli.running_hub import answering_hub
 from hub.settings import Settings, load_settings
 from memory.errors import MemoryStoreError
 from memory.sqlite_store import SqliteMemoryStore
@@ -48,7 +49,7 @@ def _connection(data_dir: Path | None) -> Iterator[tuple[Settings, HubClient | N
     settings = load_settings(data_dir=data_dir)
     client = HubClient(settings)
     try:
-        yield settings, (client if client.is_running() else None)
+        yield settings, answering_hub(client, errors)
     except (HubRequestError, MemoryStoreError) as exc:
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
+from hub.cli.running_hub import answering_hub
 from hub.models.catalog import ModelCatalog, ModelCatalogError, UnknownModelError
 from hub.models.gguf_info import NotAGgufFileError
 from hub.settings import load_settings
@@ -109,7 +110,7 @@ def use_model(
         raise _fail(console, exc) from exc
     client = HubClient(settings)
     try:
-        if client.is_running():
+        if answering_hub(client, Console(stderr=True)) is not None:
             with console.status(f"Switching the running hub to {name}..."):
                 client.use_model(name)
             console.print(f"The running hub now answers with {name}.")

@@ -25,6 +25,7 @@ from adapters.job import read_progress
 from adapters.registry import RegistryError
 from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
+from hub.cli.running_hub import answering_hub
 from hub.conversations.migrations import MIGRATIONS
 from hub.conversations.store import DATABASE_FILE_NAME
 from hub.models.catalog import ModelCatalog
@@ -52,7 +53,7 @@ def _connection(data_dir: Any) -> Iterator[tuple[Settings, HubClient | None]]:
     settings = load_settings(data_dir=data_dir)
     client = HubClient(settings)
     try:
-        yield settings, (client if client.is_running() else None)
+        yield settings, answering_hub(client, errors)
     except (HubRequestError, RegistryError) as exc:
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
