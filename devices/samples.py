@@ -8,20 +8,13 @@ from typing import Any, ClassVar
 
 from devices.errors import INVALID_FIELD, ProtocolError
 from devices.fields import check_number, get_bool, get_int, get_number, get_seq, require
+from devices.sensor_kinds import SENSOR_KINDS, SensorKind, SensorKindTable
 
 MAX_SAMPLES_PER_BATCH = 1000
 # Unix seconds from 2000-01-01 to 2200-01-01: anything outside is a clock bug.
 MIN_TIME, MAX_TIME = 946_684_800.0, 7_258_118_400.0
 
-SCALAR_RANGES: dict[str, tuple[float, float]] = {
-    "heart_rate": (20, 250),
-    "steps": (0, 10_000),
-    "spo2": (50, 100),
-    "skin_temp": (20, 45),
-    "glucose": (20, 600),
-}
-VECTOR_KINDS = {"imu": (6, 6), "location": (2, 3)}
-SAMPLE_KINDS = frozenset(SCALAR_RANGES) | frozenset(VECTOR_KINDS)
+SAMPLE_KINDS = SENSOR_KINDS.names
 _NUMBER_TYPES = (int, float)  # exact types: a JSON true or false is not a number here
 _NUMBER_SET = frozenset(_NUMBER_TYPES)
 
@@ -40,43 +33,53 @@ class Sample:
         return {"kind": self.kind, "t": self.t, "v": value}
 
     @classmethod
-    def from_wire(cls, obj: Any, index: int) -> Sample:
+    def from_wire(cls, obj: Any, index: int, kinds: SensorKindTable = SENSOR_KINDS) -> Sample:
         """Validate one sample of a batch's ``samples`` list."""
         where = f"sensor_batch.samples[{index}]"
         if not isinstance(obj, dict):
             raise ProtocolError(INVALID_FIELD, f"{where} must be an object with kind, t and v")
-        kind = _checked_kind(obj.get("kind"), f"{where}.kind")
+        kind = _checked_kind(obj.get("kind"), f"{where}.kind", kinds)
         return cls.checked(kind, obj.get("t"), require(obj, where, "v"), where)
 
     @classmethod
-    def checked(cls, kind: str, t: Any, raw: Any, where: str, position: str = "") -> Sample:
-        """A sample of a known kind from its time and value, or an error naming the field."""
+    def checked(cls, kind: SensorKind, t: Any, raw: Any, where: str, position: str = "") -> Sample:
+        """A sample of this kind from its time and value, or an error naming the field."""
         t = check_number(t, f"{where}.t{position}", MIN_TIME, MAX_TIME)
         value_where = f"{where}.v{position}"
-        if kind in SCALAR_RANGES:
-            low, high = SCALAR_RANGES[kind]
-            value = check_number(raw, value_where, low, high)
-            if kind == "steps" and not value.is_integer():
-                raise ProtocolError(INVALID_FIELD, f"{value_where} must be a whole number of steps")
-            return cls(kind, t, value)
-        shortest, longest = VECTOR_KINDS[kind]
+        if kind.scalar:
+            value = check_number(raw, value_where, kind.low, kind.high)
+            if kind.whole and not value.is_integer():
+                raise ProtocolError(
+                    INVALID_FIELD, f"{value_where} must be a whole number of {kind.unit}"
+                )
+            return cls(kind.name, t, value)
+        shortest, longest = kind.dimensions
         if not isinstance(raw, list) or not shortest <= len(raw) <= longest:
+            count = str(shortest) if shortest == longest else f"{shortest} to {longest}"
+            raise ProtocolError(INVALID_FIELD, f"{value_where} must be a list of {count} numbers")
+        numbers = tuple(check_number(x, value_where, kind.low, kind.high) for x in raw)
+        if kind.whole and not all(x.is_integer() for x in numbers):
             raise ProtocolError(
-                INVALID_FIELD, f"{value_where} must be a list of {shortest} to {longest} numbers"
+                INVALID_FIELD, f"{value_where} must be whole numbers of {kind.unit}"
             )
-        numbers = tuple(check_number(x, value_where, -1e6, 1e6) for x in raw)
-        if kind == "location" and not (-90 <= numbers[0] <= 90 and -180 <= numbers[1] <= 180):
-            raise ProtocolError(INVALID_FIELD, f"{value_where} is not a latitude and longitude")
-        return cls(kind, t, numbers)
+        for i, (part, number) in enumerate(zip(kind.parts, numbers, strict=False)):
+            if not part.low <= number <= part.high:
+                raise ProtocolError(
+                    INVALID_FIELD,
+                    f"{value_where}[{i}], the {part.name}, is {number:g}; it must be from "
+                    f"{part.low:g} to {part.high:g}",
+                )
+        return cls(kind.name, t, numbers)
 
 
-def _checked_kind(kind: Any, where: str) -> str:
-    if not isinstance(kind, str) or kind not in SAMPLE_KINDS:
+def _checked_kind(kind: Any, where: str, kinds: SensorKindTable) -> SensorKind:
+    found = kinds.get(kind) if isinstance(kind, str) else None
+    if found is None:
         raise ProtocolError(
             INVALID_FIELD,
-            f"{where} is {kind!r:.40}; use one of {', '.join(sorted(SAMPLE_KINDS))}",
+            f"{where} is {kind!r:.40}; use one of {', '.join(sorted(kinds.names))}",
         )
-    return str(kind)
+    return found
 
 
 def _all_numbers(items: list[Any]) -> bool:
@@ -93,8 +96,9 @@ def _finite_within(items: list[float], low: float, high: float) -> bool:
     return bool(total == total and low <= min(items) and max(items) <= high)
 
 
-def _checked_rows(raw: list[Any]) -> Iterator[tuple[str, float, Any]]:
+def _checked_rows(raw: list[Any], kinds: SensorKindTable) -> Iterator[tuple[str, float, Any]]:
     """(kind, t, v) of each sample of a ``samples`` list, or an error naming the bad one."""
+    scalars = kinds.scalar_bounds
     for index, obj in enumerate(raw):
         # Fast path for a well-formed scalar sample: the same checks inline (NaN and
         # infinities fail the comparisons); anything else says exactly what is wrong.
@@ -102,18 +106,18 @@ def _checked_rows(raw: list[Any]) -> Iterator[tuple[str, float, Any]]:
             kind: Any = obj.get("kind")
             t: Any = obj.get("t")
             v: Any = obj.get("v")
-            bounds = SCALAR_RANGES.get(kind) if type(kind) is str else None
+            bounds = scalars.get(kind) if type(kind) is str else None
             if (
                 bounds is not None
                 and type(t) in _NUMBER_TYPES
                 and type(v) in _NUMBER_TYPES
                 and MIN_TIME <= t <= MAX_TIME
                 and bounds[0] <= v <= bounds[1]
-                and (kind != "steps" or float(v).is_integer())
+                and (not bounds[2] or float(v).is_integer())
             ):
                 yield kind, float(t), float(v)
                 continue
-        sample = Sample.from_wire(obj, index)
+        sample = Sample.from_wire(obj, index, kinds)
         yield sample.kind, sample.t, sample.v
 
 
@@ -131,12 +135,12 @@ class Series:
         return {"kind": self.kind, "t": list(self.t), "v": values}
 
     @classmethod
-    def from_wire(cls, obj: Any, index: int) -> Series:
+    def from_wire(cls, obj: Any, index: int, kinds: SensorKindTable = SENSOR_KINDS) -> Series:
         """Validate one series of a batch's ``series`` list."""
         where = f"sensor_batch.series[{index}]"
         if not isinstance(obj, dict):
             raise ProtocolError(INVALID_FIELD, f"{where} must be an object with kind, t and v")
-        kind = _checked_kind(obj.get("kind"), f"{where}.kind")
+        kind = _checked_kind(obj.get("kind"), f"{where}.kind", kinds)
         times, values = obj.get("t"), obj.get("v")
         if type(times) is not list or type(values) is not list or len(times) != len(values):
             raise ProtocolError(
@@ -146,21 +150,20 @@ class Series:
             raise ProtocolError(INVALID_FIELD, f"{where} holds no samples; leave it out")
         # Fast path for the bulk of every batch, a well-formed scalar series: whole-list
         # checks run in C. Anything else is checked sample by sample, which names the culprit.
-        bounds = SCALAR_RANGES.get(kind)
         if (
-            bounds is not None
+            kind.scalar
             and _all_numbers(times)
             and _all_numbers(values)
             and _finite_within(times, MIN_TIME, MAX_TIME)
-            and _finite_within(values, *bounds)
-            and (kind != "steps" or all(float(x).is_integer() for x in values))
+            and _finite_within(values, kind.low, kind.high)
+            and (not kind.whole or all(float(x).is_integer() for x in values))
         ):
-            return cls(kind, tuple(map(float, times)), tuple(map(float, values)))
+            return cls(kind.name, tuple(map(float, times)), tuple(map(float, values)))
         samples = [
             Sample.checked(kind, t, v, where, f"[{i}]")
             for i, (t, v) in enumerate(zip(times, values, strict=True))
         ]
-        return cls(kind, tuple(x.t for x in samples), tuple(x.v for x in samples))
+        return cls(kind.name, tuple(x.t for x in samples), tuple(x.v for x in samples))
 
 
 @dataclass(frozen=True)
@@ -204,15 +207,16 @@ class SensorBatch:
         return {"type": self.TYPE, "seq": self.seq, "series": [s.to_wire() for s in self.series]}
 
     @classmethod
-    def from_wire(cls, obj: dict[str, Any]) -> SensorBatch:
-        """Validate a sensor_batch frame, in either form: ``samples`` or ``series``."""
+    def from_wire(cls, obj: dict[str, Any], kinds: SensorKindTable = SENSOR_KINDS) -> SensorBatch:
+        """Validate a sensor_batch frame, in either form: ``samples`` or ``series``, against
+        the sensor kind table (the hub's own unless another is given)."""
         seq = get_seq(obj, cls.TYPE)
         rows, columns = obj.get("samples"), obj.get("series")
         try:
             if rows is not None and columns is None:
-                batch = cls._from_rows(seq, rows)
+                batch = cls._from_rows(seq, rows, kinds)
             elif columns is not None and rows is None:
-                batch = cls._from_columns(seq, columns)
+                batch = cls._from_columns(seq, columns, kinds)
             else:
                 raise ProtocolError(
                     INVALID_FIELD,
@@ -224,19 +228,20 @@ class SensorBatch:
         return batch
 
     @classmethod
-    def _from_rows(cls, seq: int, raw: Any) -> SensorBatch:
+    def _from_rows(cls, seq: int, raw: Any, kinds: SensorKindTable) -> SensorBatch:
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SAMPLES_PER_BATCH:
             raise ProtocolError(
                 INVALID_FIELD,
                 f"sensor_batch.samples must be a list of 1 to {MAX_SAMPLES_PER_BATCH} samples",
             )
-        return cls._grouped(seq, _checked_rows(raw))
+        return cls._grouped(seq, _checked_rows(raw, kinds))
 
     @classmethod
-    def _from_columns(cls, seq: int, raw: Any) -> SensorBatch:
+    def _from_columns(cls, seq: int, raw: Any, kinds: SensorKindTable) -> SensorBatch:
         if not isinstance(raw, list) or not raw:
             raise ProtocolError(INVALID_FIELD, "sensor_batch.series must be a list of series")
-        batch = cls(seq, tuple(Series.from_wire(item, i) for i, item in enumerate(raw)))
+        series = (Series.from_wire(item, i, kinds) for i, item in enumerate(raw))
+        batch = cls(seq, tuple(series))
         if batch.count > MAX_SAMPLES_PER_BATCH:
             raise ProtocolError(
                 INVALID_FIELD,

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 
@@ -17,6 +18,7 @@ from devices.client import link_url
 from devices.media import MediaFrame
 from devices.protocol import Challenge, PairingPending, Proof, decode, encode
 from devices.samples import Sample, SensorBatch
+from devices.sensor_kinds import SENSOR_KINDS
 from tests.devices_support import (
     T0,
     api,
@@ -387,3 +389,38 @@ def test_a_newer_link_of_the_same_device_replaces_the_older(device_hub) -> None:
             assert (await receive(newer)).to_wire() == {"type": "ack", "seq": 1}
 
     run(scenario)
+
+
+def test_sensor_kinds_are_served_to_the_owner_and_listed_by_the_cli(device_hub) -> None:
+    url = f"{device_hub.base_url}/v1/devices/kinds"
+    answer = httpx.get(url, headers=device_hub.headers(), timeout=20)
+    assert answer.status_code == 200
+    kinds = {kind["name"]: kind for kind in answer.json()["data"]}
+    assert list(kinds) == [kind.name for kind in SENSOR_KINDS]
+    glucose = kinds["glucose"]
+    assert (glucose["label"], glucose["unit"], glucose["low"], glucose["high"]) == (
+        "Glucose",
+        "mg/dL",
+        20,
+        600,
+    )
+    assert glucose["charted"] and glucose["target_band"] == [70, 180]
+    assert kinds["heart_rate"]["chart_floor"] == [50, 110]
+    assert kinds["steps"]["whole"] and not kinds["steps"]["charted"]
+    location = kinds["location"]
+    assert (location["min_dimensions"], location["max_dimensions"]) == (2, 3)
+    assert location["parts"][0] == {"name": "latitude", "unit": "°", "low": -90, "high": 90}
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+        assert httpx.get(url, headers=headers, timeout=20).status_code == 401
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "hub", "devices", "kinds", "--data-dir", str(device_hub.data_dir)],
+        env={**os.environ, "HUB_PORT": device_hub.base_url.rsplit(":", 1)[1], "COLUMNS": "200"},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    glucose_row = next(line for line in listed.stdout.splitlines() if "glucose" in line)
+    assert "mg/dL" in glucose_row and "20 to 600" in glucose_row and "yes" in glucose_row
+    assert "2 to 3 numbers" in listed.stdout  # location

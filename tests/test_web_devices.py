@@ -160,6 +160,10 @@ def test_live_charts_grow_while_data_arrives(live_hub: LiveHub, page: Page) -> N
         samples = live_hub.api("GET", f"/v1/devices/{device_id}/samples?kind={kind}").json()
         assert samples["data"], f"the hub stored no {kind}"
     watch = device_card(page, WATCH)
+    # Labels and the glucose target band come from the hub's kind table (GET /v1/devices/kinds).
+    expect(device_card(page, CGM).locator(".chart-band")).to_have_count(1)
+    expect(watch.locator(".chart-band")).to_have_count(0)
+    expect(watch.locator(".device-facts")).to_contain_text("SpO₂")
     expect(watch.locator(".device-facts")).to_contain_text("heart rate")
     expect(watch.locator(".device-facts")).to_contain_text("Last seen just now")
     # Ten minutes of raw readings instead of one-minute rollups.

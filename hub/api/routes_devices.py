@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, WebSocket
 from pydantic import BaseModel, Field
 
 from devices.samples import SAMPLE_KINDS
+from devices.sensor_kinds import SENSOR_KINDS, SensorKind
 from hub.api.auth import require_owner
 from hub.api.deps import DevicesDep
 from hub.api.errors import HubAPIError
@@ -28,10 +29,71 @@ class PairIn(BaseModel):
     code: str = Field(min_length=1, max_length=20)
 
 
+class SensorPartOut(BaseModel):
+    """One position of a vector kind's list."""
+
+    name: str
+    unit: str
+    low: float
+    high: float
+
+
+class SensorKindOut(BaseModel):
+    """One sensor kind: what it is called, its unit, allowed values and how it is charted."""
+
+    name: str
+    label: str
+    unit: str
+    description: str
+    low: float = Field(description="Every number of a sample is at least this.")
+    high: float = Field(description="Every number of a sample is at most this.")
+    whole: bool = Field(description="Whole numbers only.")
+    min_dimensions: int = Field(description="1 for a bare number, else the shortest list.")
+    max_dimensions: int
+    parts: list[SensorPartOut] = Field(description="A vector's positions, in order.")
+    charted: bool = Field(description="The Devices page charts it.")
+    chart_floor: tuple[float, float] | None = Field(description="The y range a chart shows.")
+    target_band: tuple[float, float] | None = Field(description="The healthy range, if any.")
+
+    @classmethod
+    def of(cls, kind: SensorKind) -> SensorKindOut:
+        """The API's view of a table entry."""
+        return cls(
+            name=kind.name,
+            label=kind.label,
+            unit=kind.unit,
+            description=kind.description,
+            low=kind.low,
+            high=kind.high,
+            whole=kind.whole,
+            min_dimensions=kind.dimensions[0],
+            max_dimensions=kind.dimensions[1],
+            parts=[
+                SensorPartOut(name=p.name, unit=p.unit, low=p.low, high=p.high) for p in kind.parts
+            ],
+            charted=kind.charted,
+            chart_floor=kind.chart_floor,
+            target_band=kind.target_band,
+        )
+
+
+class SensorKindList(BaseModel):
+    """Every sensor kind a device may send."""
+
+    object: str = "list"
+    data: list[SensorKindOut]
+
+
 @router.get("")
 async def read_devices(devices: DevicesDep) -> dict[str, Any]:
     """Paired, revoked and discovered devices with status, last seen and battery."""
     return {"object": "list", "data": await devices.list_devices()}
+
+
+@router.get("/kinds", response_model=SensorKindList)
+async def read_sensor_kinds() -> SensorKindList:
+    """The sensor kinds a device may send, with labels, units, ranges and chart settings."""
+    return SensorKindList(data=[SensorKindOut.of(kind) for kind in SENSOR_KINDS])
 
 
 @router.get("/{device_id}/samples")

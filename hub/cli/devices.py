@@ -12,7 +12,9 @@ from rich.table import Table
 from hub.cli.options import DataDirOption
 from hub.cli.running_hub import running_hub, utc_time
 
-app = typer.Typer(help="Wearables: list, pair (with the code a device shows), revoke.")
+app = typer.Typer(
+    help="Wearables: list, pair (with the code a device shows), revoke; the sensor kinds."
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -52,6 +54,51 @@ def list_devices(
             utc_time(device.get("last_seen")),
             "-" if battery is None else f"{battery}%",
             _rates(device),
+        )
+    console.print(table)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def _allowed(kind: dict[str, Any]) -> str:
+    """What one sample's ``v`` may be, e.g. '20 to 250', '6 numbers, each -1,000,000 to ...'."""
+    span = f"{_number(kind['low'])} to {_number(kind['high'])}"
+    if kind["whole"]:
+        span = f"whole, {span}"
+    shortest, longest = kind["min_dimensions"], kind["max_dimensions"]
+    if longest == 1:
+        return span
+    count = str(shortest) if shortest == longest else f"{shortest} to {longest}"
+    own = [
+        f"{part['name']} {_number(part['low'])} to {_number(part['high'])}"
+        for part in kind["parts"]
+        if (part["low"], part["high"]) != (kind["low"], kind["high"])
+    ]
+    return "; ".join([f"{count} numbers, each {span}", *own])
+
+
+@app.command("kinds")
+def list_kinds(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The sensor kinds devices may send: unit, allowed values, and whether the web UI charts it."""
+    with running_hub(data_dir, errors) as client:
+        kinds = client.call("GET", "/v1/devices/kinds")["data"]
+    if as_json:
+        typer.echo(json.dumps(kinds, indent=2))
+        return
+    table = Table("kind", "label", "unit", "allowed", "charted", "description")
+    for kind in kinds:
+        table.add_row(
+            kind["name"],
+            kind["label"],
+            kind["unit"],
+            _allowed(kind),
+            "yes" if kind["charted"] else "no",
+            kind["description"],
         )
     console.print(table)
 

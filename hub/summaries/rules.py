@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-# Glucose, mg/dL: 70-180 is the target range of the international consensus on CGM metrics
-# (Battelino et al., Diabetes Care 2019); below 70 is a low, above 180 a high.
-GLUCOSE_LOW = 70.0
-GLUCOSE_HIGH = 180.0
+from devices.sensor_kinds import glucose_target_band
+
+# Glucose, mg/dL: below the target band (70-180, from the sensor kind table) is a low, above it
+# a high.
+GLUCOSE_LOW, GLUCOSE_HIGH = (float(x) for x in glucose_target_band())
 # The same consensus counts an excursion as an event once it lasts 15 minutes.
 GLUCOSE_EVENT_MIN_S = 15 * 60
 # CGMs read every 5 minutes: three missed readings in a row end an episode.
@@ -129,7 +130,8 @@ def _reportable(episode: Episode, min_s: float) -> bool:
 
 
 def glucose_episodes(minutes: Sequence[Minute]) -> list[Episode]:
-    """Highs over 180 and lows under 70 mg/dL (ongoing ones included, for the caller to hold)."""
+    """Highs over and lows under the target band (ongoing ones included, for the caller to
+    hold)."""
     found: list[Episode] = []
     for run in find_runs(minutes, lambda m: m.high > GLUCOSE_HIGH, GLUCOSE_MAX_GAP_S):
         peak = max(run.minutes, key=lambda m: m.high)
@@ -198,7 +200,7 @@ class HourDigest:
 
     start: float
     glucose: Stats | None = None
-    in_range: float | None = None  # share of glucose minutes within 70-180 mg/dL
+    in_range: float | None = None  # share of glucose minutes within the target band
     heart_rate: Stats | None = None
     steps: float | None = None
 

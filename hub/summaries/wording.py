@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub.summaries.rules import GLUCOSE_HIGH, GLUCOSE_LOW, Episode, HourDigest
+from devices.sensor_kinds import SENSOR_KINDS
+from hub.summaries.rules import (
+    GLUCOSE_HIGH,
+    GLUCOSE_LOW,
+    MOVE_STEPS_PER_MIN,
+    RESTING_SPIKE_BPM,
+    Episode,
+    HourDigest,
+)
+
+GLUCOSE_UNIT = SENSOR_KINDS["glucose"].unit
+HEART_UNIT = SENSOR_KINDS["heart_rate"].unit
+TARGET_RANGE = f"{GLUCOSE_LOW:.0f}-{GLUCOSE_HIGH:.0f}"
 
 # Local (hour, minute) where each part of the day begins, in order.
 PARTS_OF_DAY = (
@@ -62,14 +74,15 @@ def _glucose(episode: Episode) -> str:
     verb, side = ("rose", "over") if high else ("fell", "under")
     text = (
         f"{'High' if high else 'Low'} glucose {part_of_day(episode.start)} on "
-        f"{day(episode.start)}: it {verb} to {episode.peak:.0f} mg/dL at "
-        f"{clock(episode.peak_at)} and was {side} {line:.0f} mg/dL from {clock(episode.start)}"
+        f"{day(episode.start)}: it {verb} to {episode.peak:.0f} {GLUCOSE_UNIT} at "
+        f"{clock(episode.peak_at)} and was {side} {line:.0f} {GLUCOSE_UNIT} from "
+        f"{clock(episode.start)}"
     )
     if episode.ongoing:
         return f"{text}, still at {clock(episode.last)}."
     if episode.end is None:
         return f"{text}; the readings stopped at {clock(episode.last)}."
-    span = "above the 70-180 target range" if high else f"under {line:.0f}"
+    span = f"above the {TARGET_RANGE} target range" if high else f"under {line:.0f}"
     return f"{text} until {clock(episode.end)} ({duration(episode.duration_s)} {span})."
 
 
@@ -77,14 +90,18 @@ def _heart(episode: Episode) -> str:
     stop = episode.end if episode.end is not None else episode.last + 60.0
     return (
         f"Fast heart rate at rest {part_of_day(episode.start)} on {day(episode.start)}: "
-        f"{episode.peak:.0f} bpm at {clock(episode.peak_at)}, over 100 bpm from "
+        f"{episode.peak:.0f} {HEART_UNIT} at {clock(episode.peak_at)}, over "
+        f"{RESTING_SPIKE_BPM:.0f} {HEART_UNIT} from "
         f"{clock(episode.start)} until {clock(stop)} ({duration(episode.duration_s)}) with only "
         f"{episode.steps:.0f} steps in and just before it."
     )
 
 
 def _sedentary(episode: Episode) -> str:
-    text = f"Long time sitting still on {day(episode.start)}: no minute with 60 steps or more"
+    text = (
+        f"Long time sitting still on {day(episode.start)}: no minute with "
+        f"{MOVE_STEPS_PER_MIN:.0f} steps or more"
+    )
     if episode.ongoing:
         return (
             f"{text} from {clock(episode.start)} until {clock(episode.last + 60.0)} "
@@ -116,13 +133,15 @@ def describe_digest(digest: HourDigest, device_id: str) -> str:
     ]
     if digest.glucose is not None:
         g = digest.glucose
-        text = f"glucose averaged {g.mean:.0f} mg/dL ({g.low:.0f} to {g.high:.0f})"
+        text = f"glucose averaged {g.mean:.0f} {GLUCOSE_UNIT} ({g.low:.0f} to {g.high:.0f})"
         if digest.in_range is not None:
-            text += f", {digest.in_range * 100:.0f}% of the time in the 70-180 range"
+            text += f", {digest.in_range * 100:.0f}% of the time in the {TARGET_RANGE} range"
         parts.append(text + ".")
     if digest.heart_rate is not None:
         h = digest.heart_rate
-        parts.append(f"Heart rate averaged {h.mean:.0f} bpm ({h.low:.0f} to {h.high:.0f}).")
+        parts.append(
+            f"Heart rate averaged {h.mean:.0f} {HEART_UNIT} ({h.low:.0f} to {h.high:.0f})."
+        )
     if digest.steps is not None:
         parts.append(f"{digest.steps:,.0f} steps.")
     return " ".join(parts)

@@ -1,5 +1,9 @@
 """1-minute and 1-hour rollups of numeric samples: count, sum, min, max per bucket.
 
+Only kinds whose sample is one number (``SensorKind.scalar`` in devices/sensor_kinds.py) have a
+value to roll up; the store keeps a vector kind's list as JSON with no value, so none is needed
+here by name.
+
 They are updated in the same transaction as the samples they summarize, and a resent frame is
 never stored twice, so the rollups are exact.
 """

@@ -13,7 +13,8 @@ from typing import Any
 from devices.link_auth import VerifierKeys
 from devices.media import MediaFrame
 from devices.protocol import Hello
-from devices.samples import VECTOR_KINDS, SensorBatch, Status
+from devices.samples import SensorBatch, Status
+from devices.sensor_kinds import SENSOR_KINDS
 from hub.sqlite_db import LockedDatabase, open_database
 from hub.wearables.migrations import MIGRATIONS
 from hub.wearables.rollups import add_rollups_after, read_rollups
@@ -175,7 +176,8 @@ class DeviceStore:
             for series in frame.series:
                 # Rows zipped from the columns in C: no Python work per sample for scalars.
                 same = (repeat(device_id), repeat(epoch), repeat(frame.seq), repeat(series.kind))
-                if series.kind in VECTOR_KINDS:
+                # A vector kind's list is kept as JSON; only scalars have a value to roll up.
+                if not SENSOR_KINDS[series.kind].scalar:
                     values: Iterable[Any] = repeat(None)
                     data: Iterable[Any] = map(json.dumps, series.v)  # a tuple becomes a JSON list
                 else:

@@ -1,5 +1,6 @@
-// A live line chart of one device's heart rate or glucose, drawn as SVG from
-// /v1/devices/{id}/samples. It loads the chosen range once, then asks only for what is newer.
+// A live line chart of one device's readings of one sensor kind (heart rate, glucose: those the
+// hub's kind table marks as charted), drawn as SVG from /v1/devices/{id}/samples. It loads the
+// chosen range once, then asks only for what is newer.
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
@@ -7,12 +8,6 @@ import { h } from "../dom.js";
 const SVG = "http://www.w3.org/2000/svg";
 const HEIGHT = 170;
 const PAD = { left: 40, right: 12, top: 10, bottom: 24 };
-
-/** What each charted kind is called, its unit, and the y range it always shows. */
-export const CHART_KINDS = {
-  heart_rate: { label: "Heart rate", unit: "bpm", floor: [50, 110] },
-  glucose: { label: "Glucose", unit: "mg/dL", floor: [60, 200], band: [70, 180] },
-};
 
 /** The ranges a person can pick; short ones read raw samples, longer ones 1-minute rollups. */
 export const RANGES = [
@@ -32,17 +27,24 @@ function clock(seconds) {
   return new Date(seconds * 1000).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
 }
 
+/** A kind's label inside a sentence: "heart rate", but "SpO₂" keeps its capitals. */
+export function labelInText(label) {
+  const [first] = label.split(" ");
+  return first.slice(1) === first.slice(1).toLowerCase() ? label[0].toLowerCase() + label.slice(1) : label;
+}
+
 function format(value) {
   return Math.round(value).toLocaleString();
 }
 
 /** The y axis: the kind's usual range widened to the data, on round steps (at most 5). */
 function yAxis(spec, points) {
-  let [low, high] = spec.floor;
+  let [low, high] = spec.chart_floor || [Infinity, -Infinity];
   for (const point of points) {
     low = Math.min(low, point.lo ?? point.v);
     high = Math.max(high, point.hi ?? point.v);
   }
+  if (!(high > low)) [low, high] = [low - 1, high + 1]; // a kind without a floor, one value
   const step = [5, 10, 20, 25, 50, 100, 200].find((candidate) => (high - low) / candidate <= 5) || 500;
   return { low: Math.floor(low / step) * step, high: Math.ceil(high / step) * step, step };
 }
@@ -68,8 +70,8 @@ function draw(chart, spec, points, range, end) {
   const x = (t) => plot.x0 + ((t - start) / (end - start)) * (plot.x1 - plot.x0);
   const y = (v) => plot.y1 - ((v - low) / (high - low)) * (plot.y1 - plot.y0);
   const root = svg("svg", { viewBox: `0 0 ${width} ${HEIGHT}`, width, height: HEIGHT, class: "chart-svg" });
-  if (spec.band) {
-    const [bandLow, bandHigh] = spec.band;
+  if (spec.target_band) {
+    const [bandLow, bandHigh] = spec.target_band;
     root.append(svg("rect", { class: "chart-band", x: plot.x0, width: plot.x1 - plot.x0, y: y(bandHigh), height: y(bandLow) - y(bandHigh) }));
   }
   for (let value = low; value <= high; value += step) {
@@ -99,9 +101,12 @@ function draw(chart, spec, points, range, end) {
   chart.replaceChildren(root);
 }
 
-/** A chart card for one device and kind; call refresh(range) on every poll. */
-export function liveChart(deviceId, kind) {
-  const spec = CHART_KINDS[kind];
+/**
+ * A chart card for one device and one sensor kind (an entry of GET /v1/devices/kinds: name,
+ * label, unit, chart_floor, target_band); call refresh(range) on every poll.
+ */
+export function liveChart(deviceId, spec) {
+  const kind = spec.name;
   const value = h("span", { class: "chart-value" });
   const when = h("span", { class: "chart-when" });
   const chart = h("div", { class: "chart-plot", role: "img", "data-kind": kind, "data-points": "0" });
@@ -149,7 +154,7 @@ export function liveChart(deviceId, kind) {
     const last = points[points.length - 1];
     value.textContent = last ? `${format(last.v)} ${spec.unit}` : "";
     when.textContent = last ? `at ${clock(last.t)}` : "";
-    empty.textContent = last ? "" : `No ${spec.label.toLowerCase()} readings in the last ${range.label}.`;
+    empty.textContent = last ? "" : `No ${labelInText(spec.label)} readings in the last ${range.label}.`;
     chart.hidden = !last;
     chart.dataset.points = String(points.length);
     chart.setAttribute(

@@ -1,12 +1,14 @@
 // The devices page: wearables waiting to pair (approve one with the code it shows), paired
 // devices with status, last seen, battery and stream rates (revoke after asking), and live charts
-// of heart rate and glucose. Everything is polled every few seconds while the page is open.
+// of the sensor kinds the hub charts (heart rate, glucose). Labels, units, chart floors and bands
+// come from the hub's kind table (GET /v1/devices/kinds), read once when the page opens. Everything
+// else is polled every few seconds while the page is open.
 
 import { api } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { h, iconButton, relativeTime } from "../dom.js";
 import { livePoll } from "../live_poll.js";
-import { CHART_KINDS, RANGES, liveChart } from "./device_chart.js";
+import { RANGES, labelInText, liveChart } from "./device_chart.js";
 
 const DEFAULT_RANGE = "1h";
 const KIND_PATHS = {
@@ -17,13 +19,6 @@ const KIND_PATHS = {
   phone: "M7 2.5h10v19H7zM11 18.5h2",
 };
 const KIND_NAMES = { watch: "Watch", cgm: "Glucose monitor", glasses: "Glasses", earbuds: "Earbuds", phone: "Phone" };
-const STREAM_NAMES = {
-  heart_rate: "heart rate",
-  skin_temp: "skin temperature",
-  spo2: "SpO₂",
-  imu: "motion",
-  sensor_batch: "sensor frames",
-};
 
 function kindIcon(kind) {
   const ns = "http://www.w3.org/2000/svg";
@@ -37,11 +32,12 @@ function kindIcon(kind) {
   return el;
 }
 
-function rateText(rates) {
+function rateText(rates, sensorKinds) {
   if (!rates || typeof rates !== "object") return "";
   const parts = [];
   for (const [kind, perSecond] of Object.entries(rates.samples_per_s || {})) {
-    parts.push(`${STREAM_NAMES[kind] || kind.replace(/_/g, " ")} ${perSecond}/s`);
+    const spec = sensorKinds.get(kind);
+    parts.push(`${spec ? labelInText(spec.label) : kind.replace(/_/g, " ")} ${perSecond}/s`);
   }
   for (const [kind, perSecond] of Object.entries(rates.frames_per_s || {})) {
     if (kind === "sensor_batch" || kind === "status") continue;
@@ -130,12 +126,12 @@ function waitingCard(device, onPaired) {
 }
 
 /** A paired (or revoked) device: status, facts, charts and the revoke button. */
-function pairedCard(device, onRevoked) {
+function pairedCard(device, sensorKinds, onRevoked) {
   const { head, update } = deviceHead(device);
   const facts = h("p", { class: "device-facts" });
-  const charts = Object.keys(CHART_KINDS)
-    .filter((kind) => (device.capabilities || []).includes(kind))
-    .map((kind) => liveChart(device.id, kind));
+  const charts = [...sensorKinds.values()]
+    .filter((spec) => spec.charted && (device.capabilities || []).includes(spec.name))
+    .map((spec) => liveChart(device.id, spec));
   const revoke = h("button", { type: "button", class: "ghost revoke-btn", text: "Revoke" });
   const error = h("p", { class: "form-error", role: "alert" });
   const actions = h("div", { class: "device-actions" }, error, revoke);
@@ -159,7 +155,7 @@ function pairedCard(device, onRevoked) {
   function refresh(next) {
     row = next;
     update(row);
-    const parts = [row.last_seen ? `Last seen ${relativeTime(row.last_seen)}` : "Never seen", batteryText(row), rateText(row.rates)];
+    const parts = [row.last_seen ? `Last seen ${relativeTime(row.last_seen)}` : "Never seen", batteryText(row), rateText(row.rates, sensorKinds)];
     facts.textContent = parts.filter(Boolean).join(" · ");
     const revoked = row.status === "revoked";
     revoke.hidden = revoked;
@@ -182,6 +178,7 @@ function section(id, title) {
 async function mount(ctx) {
   let range = RANGES.find((candidate) => candidate.id === DEFAULT_RANGE);
   const cards = new Map(); // id -> { kind: "waiting" | "paired", card }
+  let sensorKinds = null; // name -> entry of GET /v1/devices/kinds, read by the first poll
 
   const rangeButtons = RANGES.map((candidate) =>
     h("button", {
@@ -242,7 +239,7 @@ async function mount(ctx) {
       entry = null;
     }
     if (!entry) {
-      const card = kind === "paired" ? pairedCard(device, () => live.poll()) : waitingCard(device, () => live.poll());
+      const card = kind === "paired" ? pairedCard(device, sensorKinds, () => live.poll()) : waitingCard(device, () => live.poll());
       entry = { kind, card };
       cards.set(device.id, entry);
     }
@@ -267,6 +264,11 @@ async function mount(ctx) {
   }
 
   async function pollOnce() {
+    if (!sensorKinds) {
+      // Once per page; a failure is shown like any failed poll and the next poll tries again.
+      const kinds = await api("GET", "/v1/devices/kinds");
+      sensorKinds = new Map(kinds.data.map((spec) => [spec.name, spec]));
+    }
     const listed = await api("GET", "/v1/devices");
     if (live.stopped()) return;
     showDevices(listed.data);
