@@ -34,15 +34,12 @@ class HubError(Exception):
 
 
 class FeatureDisabledError(HubError):
-    """A part of the hub that the settings turned off was asked for."""
+    """A part of the hub that the settings turned off was asked for; the message names the
+    setting that turns it on, the code names the part (the web UI tells them apart by it)."""
 
     http_status = 503
-    error_code = "feature_disabled"
     error_type = "server_error"
 
-    def __init__(self, feature: str, setting: str) -> None:
-        super().__init__(
-            f"{feature} is turned off on this hub; set {setting} = true in hub.toml "
-            f"(or HUB_{setting.upper()}=true) and restart it"
-        )
-        self.feature = feature
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.error_code = code

@@ -30,14 +30,20 @@ HubDep = Annotated[Hub, Depends(get_hub)]
 def get_memory(hub: HubDep) -> MemoryService:
     """The memory service, or a 503 when memory is turned off."""
     if hub.memory is None:
-        raise FeatureDisabledError("memory", "memory_enabled")
+        raise FeatureDisabledError(
+            "memory_disabled",
+            "memory is turned off on this hub; set HUB_MEMORY_ENABLED=true and restart it",
+        )
     return hub.memory
 
 
 def get_voice(hub: HubDep) -> VoiceService:
     """The voice service, or a 503 when voice is turned off."""
     if hub.voice is None:
-        raise FeatureDisabledError("voice", "voice_enabled")
+        raise FeatureDisabledError(
+            "voice_unavailable",
+            "voice is off on this hub; set HUB_VOICE_ENABLED=true and restart it",
+        )
     return hub.voice
 
 
