@@ -62,7 +62,7 @@ async def create_embeddings(body: EmbeddingsIn, memory: MemoryDep) -> EmbeddingL
         encoded: list[float] | str = (
             base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
             if body.encoding_format == "base64"
-            else [float(value) for value in vector]
+            else vector.tolist()  # Python floats, each the float32's exact value
         )
         data.append(EmbeddingOut(index=index, embedding=encoded))
     return EmbeddingListOut(
