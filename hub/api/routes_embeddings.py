@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends
@@ -12,7 +11,7 @@ from fastapi import APIRouter, Depends
 from hub.api.auth import require_owner
 from hub.api.deps import MemoryDep
 from hub.api.errors import HubAPIError
-from hub.api.memory_schemas import EmbeddingsIn
+from hub.api.memory_schemas import EmbeddingListOut, EmbeddingOut, EmbeddingsIn, EmbeddingUsage
 
 router = APIRouter(prefix="/v1", tags=["embeddings"], dependencies=[Depends(require_owner)])
 
@@ -38,7 +37,7 @@ def _inputs(body: EmbeddingsIn) -> list[str]:
 
 
 @router.post("/embeddings")
-async def create_embeddings(body: EmbeddingsIn, memory: MemoryDep) -> dict[str, Any]:
+async def create_embeddings(body: EmbeddingsIn, memory: MemoryDep) -> EmbeddingListOut:
     """Embed text with the hub's embedding model (unit-length vectors)."""
     name = memory.embedder.name
     if body.model.lower().split("/")[-1] not in (name.lower(), "default"):
@@ -60,15 +59,14 @@ async def create_embeddings(body: EmbeddingsIn, memory: MemoryDep) -> dict[str, 
     tokens = sum(count(text) for text in texts) if count else sum(len(t.split()) for t in texts)
     data = []
     for index, vector in enumerate(vectors):
-        encoded: Any = (
+        encoded: list[float] | str = (
             base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
             if body.encoding_format == "base64"
-            else [float(value) for value in vector]
+            else vector.tolist()  # Python floats, each the float32's exact value
         )
-        data.append({"object": "embedding", "index": index, "embedding": encoded})
-    return {
-        "object": "list",
-        "data": data,
-        "model": name,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    }
+        data.append(EmbeddingOut(index=index, embedding=encoded))
+    return EmbeddingListOut(
+        data=data,
+        model=name,
+        usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens),
+    )

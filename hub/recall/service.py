@@ -12,6 +12,7 @@ from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.jobs import FactJobQueue
 from memory.protocol import MemoryStore
 from memory.sqlite_store import SqliteMemoryStore
+from memory.types import ReembedProgress, SearchFilters
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,16 @@ class WakeSignal:
         self._event.clear()
 
 
+@dataclass(frozen=True)
+class MemoryStatus:
+    """How much is remembered, with which model, and the background work still to do."""
+
+    items: int
+    embedding_model: str
+    reembedding: ReembedProgress
+    fact_jobs: dict[str, int]  # fact-extraction jobs by status; absent statuses have none
+
+
 @dataclass
 class MemoryService:
     """Everything memory-related a route or a chat turn needs."""
@@ -56,6 +67,17 @@ class MemoryService:
     store_messages: bool
     extract_facts: bool
     job_queued: WakeSignal = field(default_factory=WakeSignal)
+
+    def status(self) -> MemoryStatus:
+        """Counts and progress, read now (blocking: call it from a worker thread)."""
+        progress = self.store.reembed_progress()
+        _, total = self.store.list_items(SearchFilters(), 1, 0)
+        return MemoryStatus(
+            items=total,
+            embedding_model=self.embedder.name,
+            reembedding=progress,
+            fact_jobs=self.jobs.counts(),
+        )
 
     def close(self) -> None:
         """Stop background work and close the databases."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -40,19 +39,6 @@ class Satellite:
     source: str
     approved_at: float | None = None
     last_seen: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "host": self.host,
-            "port": self.port,
-            "status": self.status,
-            "source": self.source,
-            "approved_at": self.approved_at,
-            "last_seen": self.last_seen,
-        }
 
 
 class UnknownSatelliteError(HubError, LookupError):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, replace
 
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from devices.discovery import LOOKUP_MS, open_zeroconf
-from hub.voice.satellite_link import SatelliteLink, SatelliteVoice
+from hub.voice.satellite_link import LinkState, SatelliteLink, SatelliteVoice
 from hub.voice.satellite_store import Satellite, SatelliteStore
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,15 @@ WYOMING_SERVICE = "_wyoming._tcp.local."
 def satellite_id_of(service_name: str) -> str:
     """The instance part of an mDNS service name ("kitchen._wyoming._tcp.local." -> "kitchen")."""
     return service_name.removesuffix("." + WYOMING_SERVICE)[:100]
+
+
+@dataclass(frozen=True)
+class SatelliteStatus:
+    """A known satellite and its link's state (a copy; a fresh ``LinkState`` when no link
+    runs: not connected, nothing done)."""
+
+    satellite: Satellite
+    link: LinkState
 
 
 class SatelliteManager:
@@ -122,20 +131,13 @@ class SatelliteManager:
         self._link(satellite)
         return satellite
 
-    async def list(self) -> list[dict[str, Any]]:
-        """Every satellite with its link's state."""
+    async def list(self) -> list[SatelliteStatus]:
+        """Every satellite with its link's state, by id."""
         rows = []
         for satellite in await asyncio.to_thread(self.store.all):
-            row = satellite.to_dict()
             running = self.links.get(satellite.id)
-            state = running[0].state if running else None
-            row["connected"] = bool(state and state.connected)
-            row["last_error"] = state.last_error if state else None
-            row["pipelines"] = state.pipelines if state else 0
-            row["requests"] = state.requests if state else 0
-            row["played"] = state.played if state else 0
-            row["last_request"] = state.last_request if state else None
-            rows.append(row)
+            link = replace(running[0].state) if running else LinkState()
+            rows.append(SatelliteStatus(satellite, link))
         return rows
 
     async def close(self) -> None:

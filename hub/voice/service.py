@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from devices.discovery import parse_interfaces
 from devices.perception.speech_to_text import check_model_dir
@@ -23,6 +22,7 @@ from hub.voice.satellite_link import SatelliteVoice
 from hub.voice.satellite_store import SatelliteStore
 from hub.voice.satellites import SatelliteManager
 from hub.voice.spoken_requests import SpokenRequests
+from hub.voice.status import VoiceSetup, VoiceStatus
 from hub.voice.transcripts import TranscriptKeeper
 from hub.voice.wyoming_server import SpeechServer, hub_info
 from hub.wearables.service import DeviceService, IngestListener
@@ -133,64 +133,34 @@ class VoiceService:
             parse_interfaces(settings.mdns_interfaces),
         )
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> VoiceStatus:
         """How voice is set up, and what it has done since the hub started."""
-        audio = self.audio.counts
         settings = self.settings
         speech_server = (
             f"{settings.wyoming_server_host}:{settings.wyoming_server_port}"
             if self.speech_server is not None
             else None
         )
-        status: dict[str, Any] = {
-            "enabled": True,
-            "wake_phrase": settings.voice_wake_phrase,
-            "setup": {
-                "speech_model": self.keeper.model_name,
-                "voice": settings.voice_tts_voice,
-                "words_per_minute": settings.voice_tts_rate,
-                "end_silence": settings.voice_end_silence,
-                "conversation_gap": settings.voice_conversation_gap,
-                "reading_text": self.camera is not None,
-                "wyoming_server": speech_server,
-                "finding_satellites": settings.wyoming_satellites_enabled and settings.mdns_enabled,
-            },
-            "audio": {
-                "seconds_heard": round(audio.audio_seconds, 3),
-                "utterances": audio.utterances,
-                "transcripts": audio.transcripts,
-                "requests": audio.requests,
-                "dropped_frames": audio.dropped_frames,
-                "failures": audio.failures,
-            },
-            "speech_to_text": {
-                "seconds": round(self.engines.stt_seconds, 3),
-                "audio_seconds": round(self.engines.stt_audio_seconds, 3),
-            },
-            "replies": self.assistant.answered,
-            "recent_replies": [
-                {
-                    "request": reply.request,
-                    "text": reply.text,
-                    "citations": list(reply.citations),
-                    "sentences": reply.sentences,
-                }
-                for reply in self.assistant.recent
-            ],
-            "recent": [
-                {
-                    "device_id": heard.source,
-                    "text": heard.transcription.text,
-                    "request": heard.request,
-                    "started_at": heard.utterance.start,
-                    "ended_by": heard.utterance.ended_by,
-                }
-                for heard in self.audio.heard[-10:]
-            ],
-        }
-        if self.camera is not None:
-            status["camera"] = vars(self.camera.counts).copy()
-        return status
+        return VoiceStatus(
+            wake_phrase=settings.voice_wake_phrase,
+            setup=VoiceSetup(
+                speech_model=self.keeper.model_name,
+                voice=settings.voice_tts_voice,
+                words_per_minute=settings.voice_tts_rate,
+                end_silence=settings.voice_end_silence,
+                conversation_gap=settings.voice_conversation_gap,
+                reading_text=self.camera is not None,
+                wyoming_server=speech_server,
+                finding_satellites=settings.wyoming_satellites_enabled and settings.mdns_enabled,
+            ),
+            audio=replace(self.audio.counts),
+            stt_seconds=self.engines.stt_seconds,
+            stt_audio_seconds=self.engines.stt_audio_seconds,
+            replies=self.assistant.answered,
+            recent_replies=tuple(self.assistant.recent),
+            recent=tuple(self.audio.heard[-10:]),
+            camera=replace(self.camera.counts) if self.camera is not None else None,
+        )
 
     async def close(self) -> None:
         """Stop the satellites, the speech service and the pipelines; cut replies short."""
