@@ -131,7 +131,7 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         await runner.use(runner.active)
         logger.info("hub ready with model %s", runner.active)
         memory_work = MemoryWork.start(services.memory, runner)
-        nightly = NightlySchedule.start(personalization, lambda: runner.busy)
+        nightly = NightlySchedule.start(personalization, runner.activity)
         discovery = None
         if services.devices is not None:
             services.devices.start()
@@ -140,7 +140,7 @@ def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI
         summaries = SensorSummaryWork.start(
             services.memory.store if services.memory else None,
             services.devices,
-            lambda: runner.busy,
+            runner.activity,
         )
         if services.voice is not None:
             await services.voice.start()

@@ -52,13 +52,12 @@ class VoiceService:
         """Build (models load on first use, so a hub that hears nothing pays nothing)."""
         if settings.voice_whisper_model is not None:  # a wrong folder fails at start, not later
             check_model_dir(settings.voice_whisper_model)
-        runner = services.runner
         engines = PerceptionEngines(
             whisper_model=settings.voice_whisper_model,
             threads=settings.voice_threads,
             tts_voice=settings.voice_tts_voice,
             tts_rate=settings.voice_tts_rate,
-            model_busy=lambda: runner.busy,
+            model_activity=services.runner.activity,
         )
         engines.text_to_speech()  # a voice eSpeak NG lacks fails here, saying which it has
         store = services.memory.store if services.memory is not None else None
