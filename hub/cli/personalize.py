@@ -39,7 +39,7 @@ from hub.personalization.jobs import (
     registry_for,
 )
 from hub.settings import Settings, load_settings
-from hub.sqlite_db import LockedDatabase, open_database
+from memory.sqlite_database import LockedDatabase, open_database
 
 app = typer.Typer(help="Nightly personalization: train, inspect and roll back LoRA adapters.")
 console = Console()

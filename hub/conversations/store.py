@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from hub.conversations.migrations import MIGRATIONS
-from hub.sqlite_db import LockedDatabase, open_database
+from memory.sqlite_database import LockedDatabase, open_database
 
 DATABASE_FILE_NAME = "conversations.db"
 DEFAULT_TITLE = "New chat"

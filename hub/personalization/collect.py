@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 from adapters.examples import PersonInputs, SourceConversation, SourceMessage, SourceText
-from hub.sqlite_db import LockedDatabase
+from memory.sqlite_database import LockedDatabase
 from memory.timestamps import parse_time
 
 MEMORY_DB_NAME = "memory.db"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.conversations.store import ConversationNotFoundError
-from hub.sqlite_db import LockedDatabase
+from memory.sqlite_database import LockedDatabase
 
 
 @dataclass(frozen=True)

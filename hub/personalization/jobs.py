@@ -22,7 +22,7 @@ from adapters.registry import AdapterRegistry, AdapterVersion
 from adapters.trainer import TrainConfig
 from hub.personalization.collect import collect_inputs, count_new
 from hub.settings import Settings
-from hub.sqlite_db import LockedDatabase
+from memory.sqlite_database import LockedDatabase
 
 logger = logging.getLogger(__name__)
 

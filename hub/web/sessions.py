@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from hub.sqlite_db import LockedDatabase, Migration, open_database
+from memory.sqlite_database import LockedDatabase, Migration, open_database
 
 DATABASE_FILE_NAME = "sessions.db"
 SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
