@@ -52,6 +52,8 @@ from memory.vector_index import IndexedChunk, VectorIndex
 
 logger = logging.getLogger(__name__)
 
+# The file's name in the hub's data directory.
+MEMORY_DB_NAME = "memory.db"
 EMBED_BATCH = 256
 SNIPPET_CHARS = 240
 ITEM_COLUMNS = "id, kind, text, source, happened_at, stored_at, updated_at, metadata, pinned"

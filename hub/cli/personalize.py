@@ -26,7 +26,7 @@ from adapters.registry import RegistryError
 from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
 from hub.conversations.migrations import MIGRATIONS
-from hub.conversations.store import DATABASE_FILE_NAME
+from hub.conversations.store import CONVERSATIONS_DB_NAME
 from hub.models.catalog import ModelCatalog
 from hub.personalization.jobs import (
     CHILD_LOG_FILE,
@@ -62,7 +62,7 @@ def _connection(data_dir: Any) -> Iterator[tuple[Settings, HubClient | None]]:
 
 @contextmanager
 def _conversations(settings: Settings) -> Iterator[LockedDatabase]:
-    database = open_database(settings.data_dir / DATABASE_FILE_NAME, MIGRATIONS)
+    database = open_database(settings.data_dir / CONVERSATIONS_DB_NAME, MIGRATIONS)
     try:
         yield database
     finally:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from adapters.examples import PersonInputs, SourceConversation, SourceMessage, SourceText
 from memory.sqlite_database import LockedDatabase
+from memory.sqlite_store import MEMORY_DB_NAME
 from memory.timestamps import parse_time
 
-MEMORY_DB_NAME = "memory.db"
 LEARNED_KINDS = ("fact", "note", "transcript")
 
 

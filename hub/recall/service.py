@@ -10,11 +10,9 @@ from hub.settings import Settings
 from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.jobs import FactJobQueue
 from memory.protocol import MemoryStore
-from memory.sqlite_store import SqliteMemoryStore
+from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
 
 logger = logging.getLogger(__name__)
-
-MEMORY_DB_NAME = "memory.db"
 
 
 @dataclass
