@@ -363,6 +363,12 @@ class SqliteMemoryStore:
             items = self._tables.items(ids)
         return [items[item_id] for item_id in ids], int(total[0])
 
+    def items_of_kinds(self, kinds: Sequence[str]) -> list[MemoryItem]:
+        """Every memory of these kinds with its times, oldest stored first."""
+        wanted = [check_kind(kind, "kinds") for kind in kinds]
+        with self._lock:
+            return self._tables.items_of_kinds(wanted)
+
     def history(self, memory_id: str) -> list[HistoryEntry]:
         """Every change to one memory, oldest first."""
         self.get(memory_id)

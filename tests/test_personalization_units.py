@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,11 @@ from adapters.job import DATASET_DIR, JobSpec, write_result
 from adapters.registry import AdapterRegistry, RegistryError
 from hub.engine.runner import ModelRunner
 from hub.engine.types import Prompt, SamplingParams
+from hub.personalization.collect import collect_memory_texts
 from hub.personalization.scheduler import next_run_at
+from memory.fake_embedder import HashingEmbedder
+from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
+from memory.types import NewMemory
 from tests.fakes import FakeChatModel
 
 
@@ -184,6 +188,25 @@ def test_registry_versions_promote_and_roll_back_per_base_model(tmp_path: Path) 
     with pytest.raises(RegistryError, match="no adapter version 'v0042'"):
         registry.promote("v0042")
     assert not list(registry.root.rglob("*.partial"))
+
+
+def test_a_run_learns_from_facts_notes_and_transcripts_read_through_memory(
+    tmp_path: Path,
+) -> None:
+    assert collect_memory_texts(tmp_path) == []  # memory never switched on: nothing to read
+    hours = iter(datetime(2025, 5, 1, hour, tzinfo=UTC) for hour in range(1, 24))
+    store = SqliteMemoryStore(tmp_path / MEMORY_DB_NAME, HashingEmbedder(), lambda: next(hours))
+    fact = store.add(NewMemory("My dog's name is Pistachio.", kind="fact"))
+    store.add(NewMemory("What time is it?", kind="message"))
+    heard = store.add(NewMemory("We met at the bakery.", kind="transcript", source="device"))
+    texts = collect_memory_texts(tmp_path)
+    store.close()
+    assert [(t.id, t.kind, t.text) for t in texts] == [
+        (fact.id, "fact", fact.text),
+        (heard.id, "transcript", heard.text),
+    ]
+    assert texts[0].stored_at == datetime(2025, 5, 1, 1, tzinfo=UTC).timestamp()
+    assert texts[1].happened_at == heard.happened_at
 
 
 def test_next_night_run_is_today_if_still_ahead_else_tomorrow() -> None:
