@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.config import TrainConfig
 from adapters.examples import TrainingExample, write_examples
 from adapters.job import DATASET_DIR, JobSpec, read_progress
 from adapters.registry import AdapterRegistry
-from adapters.trainer import TrainConfig
 from tests.hub_process import HubProcess, start_hub
 from tests.personalization_support import (
     PARITY_TOKENS,
