@@ -23,6 +23,8 @@ from adapters.examples import (
 TRAIN_FILE = "train.jsonl"
 HELD_OUT_FILE = "held_out.jsonl"
 SUMMARY_FILE = "summary.json"
+# Phone numbers, emails and street addresses are replaced before training unless told not to.
+SCRUB_PII = True
 
 _POSSESSIVE_FACT = re.compile(
     r"^(?:my|the user's|user's)\s+(?P<subject>.+?)\s+(?P<verb>is|are|was|were)\s+"
@@ -171,7 +173,7 @@ def _dataset_hash(train: list[TrainingExample], held_out: list[TrainingExample])
 
 
 def build_dataset(
-    inputs: PersonInputs, scrub: bool = True, held_out_fraction: float = 0.1
+    inputs: PersonInputs, scrub: bool = SCRUB_PII, held_out_fraction: float = 0.1
 ) -> Dataset:
     """Turn the person's data into curated, split training examples."""
     examples: list[TrainingExample] = []

@@ -6,15 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from adapters.config import GateMargins
 from adapters.evaluate import Metrics
-
-
-@dataclass(frozen=True)
-class GateMargins:
-    """How much better and how much worse an adapter may be."""
-
-    personal_min_improvement: float = 0.05  # relative drop of held-out personal loss required
-    general_max_regression: float = 0.25  # relative rise of general perplexity allowed
 
 
 @dataclass(frozen=True)

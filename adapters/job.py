@@ -9,8 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.gate import GateMargins
-from adapters.trainer import TrainConfig
+from adapters.config import GateMargins, TrainConfig, training_threads
 
 SPEC_FILE = "job.json"
 PROGRESS_FILE = "progress.jsonl"
@@ -29,7 +28,7 @@ class JobSpec:
     base_model_path: str
     base_sha256: str
     model_name: str
-    threads: int = 1
+    threads: int = field(default_factory=training_threads)
     active_adapter_dir: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     margins: GateMargins = field(default_factory=GateMargins)

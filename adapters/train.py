@@ -20,6 +20,7 @@ from typing import Any
 
 from adapters.base_model import load_base
 from adapters.chat_format import tokenize_pair
+from adapters.config import TrainConfig
 from adapters.dataset import Dataset
 from adapters.evaluate import evaluate
 from adapters.export_gguf import LoraShape, write_gguf_lora
@@ -34,7 +35,7 @@ from adapters.job import (
     append_progress,
     write_result,
 )
-from adapters.trainer import StepReport, TrainConfig, add_lora, load_lora_state, train_lora
+from adapters.trainer import StepReport, add_lora, load_lora_state, train_lora
 
 logger = logging.getLogger(__name__)
 

@@ -15,27 +15,12 @@ from typing import Any
 import torch
 
 from adapters.chat_format import TokenizedExample
+from adapters.config import TrainConfig
 from adapters.export_gguf import LORA_TARGET_MODULES
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoint.pt"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How one adapter is trained."""
-
-    rank: int = 16
-    alpha: int = 32
-    learning_rate: float = 2e-3
-    epochs: int = 3
-    max_steps: int = 200
-    batch_size: int = 4
-    max_seq_tokens: int = 256
-    time_budget_seconds: float = 1800.0
-    checkpoint_every_steps: int = 10
-    seed: int = 0
 
 
 @dataclass

@@ -72,6 +72,7 @@ from hub.engine.cpu_placement import (
     pin_this_process,
     plan_placement,
 )
+from hub.wearables.store import DEVICES_DB_NAME
 
 T0 = time.time() - 3600  # recent, so the hub's retention keeps every sample
 ROUND_STREAM_S = 15.0  # frames encoded per round: more than an answer takes while streaming
@@ -393,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             process.terminate()
             process.wait(timeout=30)
-        expected, lost, twice = count_stored(data_dir / "devices.db", result["devices"])
+        expected, lost, twice = count_stored(data_dir / DEVICES_DB_NAME, result["devices"])
     ratio = result["ratio"]
     print()
     print(

@@ -38,6 +38,7 @@ from hub.personalization.jobs import (
     plan_run,
 )
 from hub.settings import load_settings
+from memory.sqlite_store import MEMORY_DB_NAME
 
 PEOPLE = ["Ana", "Rui", "Marta", "João", "Inês", "Tiago", "Sofia", "Pedro", "Clara", "Nuno"]
 PLACES = ["Porto", "Lisbon", "Braga", "Faro", "Coimbra", "Évora", "Aveiro", "Sintra"]
@@ -88,7 +89,7 @@ def seed_day(data_dir: Path) -> None:
         f"{rng.choice(PLACES)}."
         for n in range(50)
     ]
-    memory = SqliteMemoryStore(data_dir / "memory.db", SentenceTransformerEmbedder())
+    memory = SqliteMemoryStore(data_dir / MEMORY_DB_NAME, SentenceTransformerEmbedder())
     memory.add_many([NewMemory(fact, kind="fact", source="import") for fact in facts])
     memory.close()
 

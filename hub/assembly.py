@@ -118,7 +118,7 @@ def build_hub(settings: Settings, loader: ModelLoader | None = None) -> Hub:
     voice = None
     if settings.voice_enabled:
         store = memory.store if memory is not None else None
-        voice = VoiceService.create(settings, chat, store, devices, lambda: runner.busy)
+        voice = VoiceService.create(settings, chat, store, devices, runner.activity)
     personalization = PersonalizationService(
         settings,
         served,
@@ -157,9 +157,7 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         await runner.use(runner.active)
         logger.info("hub ready with model %s", runner.active)
         stack.push_async_callback(MemoryWork.start(hub.memory, runner).stop)
-        stack.push_async_callback(
-            NightlySchedule.start(hub.personalization, lambda: runner.busy).stop
-        )
+        stack.push_async_callback(NightlySchedule.start(hub.personalization, runner.activity).stop)
         hub.devices.start()
         stack.push_async_callback(hub.devices.close)
         if settings.mdns_enabled:
@@ -167,7 +165,7 @@ async def running(hub: Hub) -> AsyncIterator[None]:
             if discovery is not None:
                 stack.push_async_callback(discovery.stop)
         store = hub.memory.store if hub.memory is not None else None
-        summaries = SensorSummaryWork.start(store, hub.devices, lambda: runner.busy)
+        summaries = SensorSummaryWork.start(store, hub.devices, runner.activity)
         stack.push_async_callback(summaries.stop)
         if hub.voice is not None:
             hub.devices.add_listeners(hub.voice.listeners())

@@ -15,6 +15,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from adapters.config import GateMargins, TrainConfig, training_threads
+from adapters.dataset import SCRUB_PII
+
 SETTINGS_FILE_NAME = "hub.toml"
 
 
@@ -102,29 +105,47 @@ class Settings(BaseSettings):
     personalize_idle_seconds: float = Field(
         default=120.0, ge=0, description="Seconds without a request before a night run starts."
     )
+    # The training and gate defaults are adapters' own (adapters/config.py), never repeated here.
     personalize_time_budget_minutes: float = Field(
-        default=30.0, gt=0, description="Training stops here and keeps its best checkpoint."
+        default=TrainConfig.time_budget_seconds / 60,
+        gt=0,
+        description="Training stops here and keeps its best checkpoint.",
     )
     personalize_threads: int = Field(
-        default_factory=lambda: os.cpu_count() or 2, ge=1, description="torch threads to train."
+        default_factory=training_threads, ge=1, description="torch threads to train."
     )
-    personalize_max_steps: int = Field(default=300, ge=1, description="Most training steps.")
-    personalize_epochs: int = Field(default=3, ge=1, description="Passes over the dataset.")
+    personalize_max_steps: int = Field(
+        default=TrainConfig.max_steps, ge=1, description="Most training steps."
+    )
+    personalize_epochs: int = Field(
+        default=TrainConfig.epochs, ge=1, description="Passes over the dataset."
+    )
     personalize_checkpoint_steps: int = Field(
-        default=10, ge=1, description="Steps between checkpoints (a killed run resumes there)."
+        default=TrainConfig.checkpoint_every_steps,
+        ge=1,
+        description="Steps between checkpoints (a killed run resumes there).",
     )
     personalize_learning_rate: float = Field(
-        default=3e-4, gt=0, le=1.0, description="Higher learns faster and drifts further."
+        default=TrainConfig.learning_rate,
+        gt=0,
+        le=1.0,
+        description="Higher learns faster and drifts further.",
     )
-    personalize_rank: int = Field(default=16, ge=1, le=256, description="LoRA rank.")
+    personalize_rank: int = Field(default=TrainConfig.rank, ge=1, le=256, description="LoRA rank.")
     personalize_personal_margin: float = Field(
-        default=0.1, ge=0, lt=1, description="Relative drop of held-out loss needed to promote."
+        default=GateMargins.personal_min_improvement,
+        ge=0,
+        lt=1,
+        description="Relative drop of held-out loss needed to promote.",
     )
     personalize_general_margin: float = Field(
-        default=0.5, ge=0, description="Relative rise of general perplexity allowed."
+        default=GateMargins.general_max_regression,
+        ge=0,
+        description="Relative rise of general perplexity allowed.",
     )
     personalize_scrub_pii: bool = Field(
-        default=True, description="Replace phone numbers, emails and addresses before training."
+        default=SCRUB_PII,
+        description="Replace phone numbers, emails and addresses before training.",
     )
     personalize_model_questions: int = Field(
         default=50, ge=0, description="Facts per run the model writes a question for; 0: off."

@@ -1,17 +1,13 @@
-"""Numbered, append-only schema migrations, applied in order when a store opens.
+"""Numbered, append-only schema migrations of memory.db, applied in order when the store opens.
 
 Never edit a migration that has shipped; add the next number instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlite_utils import Database
 
-from memory.timestamps import to_stored, utc_now
-
-Migration = Callable[[Database], None]
+from memory.sqlite_database import Migration
 
 
 def m001_initial(db: Database) -> None:
@@ -90,23 +86,4 @@ def m002_fact_jobs(db: Database) -> None:
     db.table("fact_jobs").create_index(["item_id"])
 
 
-MIGRATIONS: list[tuple[str, Migration]] = [
-    ("m001_initial", m001_initial),
-    ("m002_fact_jobs", m002_fact_jobs),
-]
-
-
-def apply_migrations(db: Database) -> list[str]:
-    """Apply every migration not yet applied, each in its own transaction; return their names."""
-    if "_migrations" not in db.table_names():
-        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db.table("_migrations").rows}
-    applied = []
-    for name, migration in MIGRATIONS:
-        if name in done:
-            continue
-        with db.atomic():
-            migration(db)
-            db.table("_migrations").insert({"name": name, "applied_at": to_stored(utc_now())})
-        applied.append(name)
-    return applied
+MIGRATIONS: list[Migration] = [m001_initial, m002_fact_jobs]

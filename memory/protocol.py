@@ -71,6 +71,10 @@ class MemoryStore(Protocol):
         """A page of memories, newest first, and how many match in all."""
         ...
 
+    def items_of_kinds(self, kinds: Sequence[str]) -> list[MemoryItem]:
+        """Every memory of these kinds with its times, oldest stored first."""
+        ...
+
     def history(self, memory_id: str) -> list[HistoryEntry]:
         """Every change to one memory, oldest first."""
         ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from sqlite_utils import Database
 
 from memory import jsonl, reembed
 from memory.chunking import Chunk, chunk_text
@@ -23,8 +21,9 @@ from memory.errors import InvalidMemoryError, UnknownMemoryError
 from memory.filters import compile_filters
 from memory.hybrid import RankedChunk, fts_query, fuse
 from memory.hybrid import snippet as make_snippet
-from memory.migrations import apply_migrations
+from memory.migrations import MIGRATIONS
 from memory.protocol import Progress
+from memory.sqlite_database import apply_migrations, connect
 from memory.tables import MemoryTables
 from memory.timestamps import stored_from_input, to_epoch, to_stored, utc_now
 from memory.types import (
@@ -53,6 +52,8 @@ from memory.vector_index import IndexedChunk, VectorIndex
 
 logger = logging.getLogger(__name__)
 
+# The file's name in the hub's data directory.
+MEMORY_DB_NAME = "memory.db"
 EMBED_BATCH = 256
 SNIPPET_CHARS = 240
 ITEM_COLUMNS = "id, kind, text, source, happened_at, stored_at, updated_at, metadata, pinned"
@@ -90,16 +91,11 @@ class SqliteMemoryStore:
         self._clock = clock
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False)
-        self._db = Database(self._conn)
-        with self._db.ensure_autocommit_on():
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a memory the hub acknowledged survives a power cut; secure_delete: a forgotten
-        # memory's bytes are overwritten, not left in free pages.
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._db = connect(path)
+        self._conn = self._db.conn
+        # secure_delete: a forgotten memory's bytes are overwritten, not left in free pages.
         self._conn.execute("PRAGMA secure_delete=ON")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        apply_migrations(self._db)
+        apply_migrations(self._db, MIGRATIONS)
         self._tables = MemoryTables(self._conn, self.embedding_model)
         self._index = VectorIndex(embedder.dimension)
         self._stop = threading.Event()
@@ -366,6 +362,12 @@ class SqliteMemoryStore:
             )
             items = self._tables.items(ids)
         return [items[item_id] for item_id in ids], int(total[0])
+
+    def items_of_kinds(self, kinds: Sequence[str]) -> list[MemoryItem]:
+        """Every memory of these kinds with its times, oldest stored first."""
+        wanted = [check_kind(kind, "kinds") for kind in kinds]
+        with self._lock:
+            return self._tables.items_of_kinds(wanted)
 
     def history(self, memory_id: str) -> list[HistoryEntry]:
         """Every change to one memory, oldest first."""

@@ -86,6 +86,14 @@ class MemoryTables:
                 )
         return items
 
+    def items_of_kinds(self, kinds: Sequence[str]) -> list[MemoryItem]:
+        """Every item of these kinds, oldest stored first."""
+        ids = self.column(
+            f"SELECT id FROM items WHERE kind IN ({_marks(kinds)}) ORDER BY stored_at, id", kinds
+        )
+        found = self.items(ids)
+        return [found[item_id] for item_id in ids]
+
     def histories(self, ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
         """Each item's changes, oldest first."""
         found: dict[str, list[HistoryEntry]] = {}

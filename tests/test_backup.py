@@ -23,6 +23,10 @@ from devices.samples import Sample
 from hub.backup import BackupRefusedError, create_backup, verify_backup
 from hub.backup.manifest import MANIFEST_NAME, PAYLOAD_DIR
 from hub.cli.main import app
+from hub.conversations.store import CONVERSATIONS_DB_NAME
+from hub.wearables.store import DEVICES_DB_NAME
+from hub.web.sessions import SESSIONS_DB_NAME
+from memory.sqlite_store import MEMORY_DB_NAME
 from tests.devices_support import T0, make_client, pair_client, until
 from tests.hub_process import HubProcess, start_hub
 
@@ -214,16 +218,16 @@ def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Sce
     assert manifest["hub_version"]
     entries = {entry["path"]: entry for entry in manifest["files"]}
     databases = {path.name for path in scenario.data_dir.glob("*.db")}
-    assert {"memory.db", "conversations.db", "sessions.db"} <= databases
+    assert {MEMORY_DB_NAME, CONVERSATIONS_DB_NAME, SESSIONS_DB_NAME} <= databases
     assert {p for p, e in entries.items() if e["kind"] == "sqlite"} == databases
     for name in ("owner_token", "hub.toml", "web_passphrase", "models.json"):
         assert entries[name]["kind"] == "file"
     assert "adapters/a1/adapter.gguf" in entries
     assert not [path for path in entries if path.startswith("models/") or "-wal" in path]
     assert manifest["skipped"] == ["models/"]
-    memory_schema = entries["memory.db"]["schema"]
+    memory_schema = entries[MEMORY_DB_NAME]["schema"]
     assert memory_schema["migrations"] == ["m001_initial", "m002_fact_jobs"]
-    assert entries["conversations.db"]["schema"]["migrations"] == [
+    assert entries[CONVERSATIONS_DB_NAME]["schema"]["migrations"] == [
         "m001_initial",
         "m002_learning_feedback",
     ]
@@ -232,7 +236,7 @@ def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Sce
 
 
 def test_backup_taken_under_writes_is_consistent(scenario: Scenario) -> None:
-    memory_db = scenario.backup / PAYLOAD_DIR / "memory.db"
+    memory_db = scenario.backup / PAYLOAD_DIR / MEMORY_DB_NAME
     for database in (scenario.backup / PAYLOAD_DIR).glob("*.db"):
         with sqlite3.connect(database) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok", database
@@ -257,7 +261,7 @@ def test_backup_taken_under_writes_is_consistent(scenario: Scenario) -> None:
 
 
 def test_backup_holds_every_device_batch_acknowledged_before_it(scenario: Scenario) -> None:
-    with sqlite3.connect(scenario.backup / PAYLOAD_DIR / "devices.db") as conn:
+    with sqlite3.connect(scenario.backup / PAYLOAD_DIR / DEVICES_DB_NAME) as conn:
         per_seq = dict(
             conn.execute(
                 "SELECT seq, count(*) FROM samples WHERE device_id = ? GROUP BY seq", (DEVICE_ID,)
@@ -302,12 +306,12 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
     # The data as an older hub left it: memory.db before migration m002 (the fact-jobs table).
     older = tmp_path / "older"
     shutil.copytree(scenario.backup / PAYLOAD_DIR, older)
-    with sqlite3.connect(older / "memory.db") as conn:
+    with sqlite3.connect(older / MEMORY_DB_NAME) as conn:
         conn.execute("DROP TABLE fact_jobs")
         conn.execute("DELETE FROM _migrations WHERE name = 'm002_fact_jobs'")
     old_backup = tmp_path / "older-backup"
     manifest = create_backup(older, old_backup)
-    schema = {entry.path: entry.schema for entry in manifest.files}["memory.db"]
+    schema = {entry.path: entry.schema for entry in manifest.files}[MEMORY_DB_NAME]
     assert schema is not None and schema.migrations == ("m001_initial",)
 
     restored = tmp_path / "restored"
@@ -337,7 +341,7 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
             assert signed_in.status_code == 200, signed_in.text
     finally:
         hub.stop()
-    with sqlite3.connect(restored / "memory.db") as conn:
+    with sqlite3.connect(restored / MEMORY_DB_NAME) as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
         assert "m002_fact_jobs" in names  # brought up to date on start
 
@@ -392,7 +396,7 @@ def refusal(backup: Path, tmp_path: Path) -> str:
 
 def test_a_truncated_file_is_refused(scenario: Scenario, tmp_path: Path) -> None:
     backup = damaged_copy(scenario, tmp_path)
-    database = backup / PAYLOAD_DIR / "memory.db"
+    database = backup / PAYLOAD_DIR / MEMORY_DB_NAME
     with database.open("r+b") as handle:
         handle.truncate(database.stat().st_size // 2)
     message = refusal(backup, tmp_path)
@@ -401,7 +405,7 @@ def test_a_truncated_file_is_refused(scenario: Scenario, tmp_path: Path) -> None
 
 def test_a_tampered_byte_is_refused(scenario: Scenario, tmp_path: Path) -> None:
     backup = damaged_copy(scenario, tmp_path)
-    database = backup / PAYLOAD_DIR / "conversations.db"
+    database = backup / PAYLOAD_DIR / CONVERSATIONS_DB_NAME
     data = bytearray(database.read_bytes())
     data[len(data) // 2] ^= 0x01
     database.write_bytes(bytes(data))

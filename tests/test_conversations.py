@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from hub.api.app import create_app
 from hub.conversations.preferences import ChatPreferences, SqlitePreferencesStore
 from hub.conversations.store import (
+    CONVERSATIONS_DB_NAME,
     AssistantAnswer,
     ConversationNotFoundError,
     ConversationStateError,
@@ -54,7 +55,7 @@ def test_messages_are_kept_in_order_and_survive_reopening(tmp_path: Path) -> Non
         ("assistant", "A coast redwood."),
     ]
     reopened.close()
-    with sqlite3.connect(tmp_path / "conversations.db") as db:
+    with sqlite3.connect(tmp_path / CONVERSATIONS_DB_NAME) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT name FROM _migrations").fetchall() == [
             ("m001_initial",),

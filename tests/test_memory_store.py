@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from memory.errors import ImportFormatError, InvalidMemoryError, UnknownMemoryError
 from memory.facts import remember_fact
 from memory.fake_embedder import HashingEmbedder
-from memory.sqlite_store import SqliteMemoryStore
+from memory.sqlite_reader import SqliteMemoryReader
+from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
 from memory.types import MemoryPatch, NewMemory, SearchFilters
 from memory.validation import MAX_TEXT_CHARS
 
@@ -210,3 +212,26 @@ def test_a_new_embedding_model_reembeds_in_the_background(tmp_path: Path) -> Non
         assert models == {"model-b"}
     finally:
         second.close()
+
+
+def test_items_of_kinds_are_read_oldest_first_also_read_only_beside_the_writer(
+    tmp_path: Path,
+) -> None:
+    hours = iter(datetime(2025, 5, 1, hour, tzinfo=UTC) for hour in range(1, 24))
+    path = tmp_path / MEMORY_DB_NAME
+    store = SqliteMemoryStore(path, HashingEmbedder(), clock=lambda: next(hours))
+    note = store.add(NewMemory("Buy oat milk.", kind="note"))
+    store.add(NewMemory("Hello there, how are you?", kind="message"))
+    fact = store.add(
+        NewMemory("The user has two cats.", kind="fact", happened_at="2024-01-01T00:00:00Z")
+    )
+    found = store.items_of_kinds(["fact", "note"])
+    assert [item.id for item in found] == [note.id, fact.id]
+    assert found[1].happened_at == "2024-01-01T00:00:00.000000+00:00"
+    assert found[1].stored_at == "2025-05-01T03:00:00.000000+00:00"
+    with SqliteMemoryReader(path) as reader:  # while the store still has it open
+        assert reader.items_of_kinds(["fact", "note"]) == found
+        assert reader.items_of_kinds(["transcript"]) == []
+        with pytest.raises(InvalidMemoryError, match="not a memory kind"):
+            reader.items_of_kinds(["diary"])
+    store.close()

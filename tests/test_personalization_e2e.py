@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.config import TrainConfig
 from adapters.examples import TrainingExample, write_examples
 from adapters.job import DATASET_DIR, JobSpec, read_progress
 from adapters.registry import AdapterRegistry
-from adapters.trainer import TrainConfig
 from tests.hub_process import HubProcess, start_hub
 from tests.personalization_support import (
     PARITY_TOKENS,
@@ -93,10 +93,10 @@ def ask(hub: HubProcess, question: str) -> str:
 
 def seed_memories(data_dir: Path, embedder: Any) -> None:
     """The person's facts, written into memory.db as the memory API would."""
-    from memory.sqlite_store import SqliteMemoryStore
+    from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
     from memory.types import NewMemory
 
-    store = SqliteMemoryStore(data_dir / "memory.db", embedder)
+    store = SqliteMemoryStore(data_dir / MEMORY_DB_NAME, embedder)
     try:
         store.add_many([NewMemory(fact, kind="fact", source="import") for fact in FACTS])
     finally:

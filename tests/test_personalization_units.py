@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from adapters.base_model import UnsupportedArchitectureError, gguf_architecture
+from adapters.config import GateMargins, TrainConfig
 from adapters.curation import deduplicate, scrub_text, split_held_out
 from adapters.dataset import build_dataset, fact_questions, second_person
 from adapters.evaluate import Metrics
@@ -28,12 +29,18 @@ from adapters.export_gguf import (
     gguf_tensor_name,
     permute_rows_for_gguf,
 )
-from adapters.gate import GateMargins, decide
+from adapters.gate import decide
 from adapters.job import DATASET_DIR, JobSpec, write_result
 from adapters.registry import AdapterRegistry, RegistryError
 from hub.engine.runner import ModelRunner
 from hub.engine.types import Prompt, SamplingParams
+from hub.personalization.collect import collect_memory_texts
+from hub.personalization.jobs import gate_margins, train_config
 from hub.personalization.scheduler import next_run_at
+from hub.settings import Settings
+from memory.fake_embedder import HashingEmbedder
+from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
+from memory.types import NewMemory
 from tests.fakes import FakeChatModel
 
 
@@ -186,6 +193,25 @@ def test_registry_versions_promote_and_roll_back_per_base_model(tmp_path: Path) 
     assert not list(registry.root.rglob("*.partial"))
 
 
+def test_a_run_learns_from_facts_notes_and_transcripts_read_through_memory(
+    tmp_path: Path,
+) -> None:
+    assert collect_memory_texts(tmp_path) == []  # memory never switched on: nothing to read
+    hours = iter(datetime(2025, 5, 1, hour, tzinfo=UTC) for hour in range(1, 24))
+    store = SqliteMemoryStore(tmp_path / MEMORY_DB_NAME, HashingEmbedder(), lambda: next(hours))
+    fact = store.add(NewMemory("My dog's name is Pistachio.", kind="fact"))
+    store.add(NewMemory("What time is it?", kind="message"))
+    heard = store.add(NewMemory("We met at the bakery.", kind="transcript", source="device"))
+    texts = collect_memory_texts(tmp_path)
+    store.close()
+    assert [(t.id, t.kind, t.text) for t in texts] == [
+        (fact.id, "fact", fact.text),
+        (heard.id, "transcript", heard.text),
+    ]
+    assert texts[0].stored_at == datetime(2025, 5, 1, 1, tzinfo=UTC).timestamp()
+    assert texts[1].happened_at == heard.happened_at
+
+
 def test_next_night_run_is_today_if_still_ahead_else_tomorrow() -> None:
     assert next_run_at(datetime(2026, 5, 1, 2, 0), "03:00") == datetime(2026, 5, 1, 3, 0)
     assert next_run_at(datetime(2026, 5, 1, 3, 0), "03:00") == datetime(2026, 5, 2, 3, 0)
@@ -299,3 +325,18 @@ def test_the_model_writes_questions_for_facts_the_templates_cannot_phrase() -> N
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
     assert not usable_question("What is the weather like?", "I drink chamomile tea at night.")
+
+
+def test_a_nightly_job_gets_the_adapters_defaults_unless_settings_say_otherwise(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert train_config(settings) == TrainConfig()
+    assert gate_margins(settings) == GateMargins()
+    # The values the README documents and nightly runs have always used.
+    assert (settings.personalize_learning_rate, settings.personalize_max_steps) == (3e-4, 300)
+    margins = gate_margins(settings)
+    assert (margins.personal_min_improvement, margins.general_max_regression) == (0.1, 0.5)
+    tuned = Settings(data_dir=tmp_path, personalize_rank=8, personalize_learning_rate=1e-3)
+    assert (train_config(tuned).rank, train_config(tuned).alpha) == (8, 16)
+    assert train_config(tuned).learning_rate == 1e-3

@@ -126,3 +126,33 @@ def test_switching_waits_for_the_running_answer_and_evicts_old_models() -> None:
         await runner.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_background_work_waits_while_an_answer_runs_or_requests_queue() -> None:
+    async def scenario() -> None:
+        model = FakeChatModel()
+        runner = make_runner(max_queue=2, fake=model)
+        assert not runner.activity.busy
+        model.gate.clear()
+        first = await runner.start(None, prepare)  # type: ignore[arg-type]
+        queued = asyncio.create_task(runner.start(None, prepare))  # type: ignore[arg-type]
+        background = asyncio.create_task(runner.activity.wait_idle())
+        await asyncio.sleep(0.05)
+        assert runner.activity.busy and not background.done()
+        model.gate.set()
+        assert await read_all(first) == "a b c d"
+        second = await queued
+        assert await read_all(second) == "a b c d"
+        await second.wait_finished()
+        assert await background is True
+        assert not runner.activity.busy
+
+        def broken(model: FakeChatModel) -> tuple[Prompt, SamplingParams]:
+            raise ValueError("bad prompt")
+
+        with pytest.raises(ValueError, match="bad prompt"):
+            await runner.start(None, broken)  # type: ignore[arg-type]
+        assert not runner.activity.busy  # a request that failed to start lets go too
+        await runner.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))

@@ -14,7 +14,7 @@ from hub.api.app import create_app
 from hub.cli.serve import setup_link_message
 from hub.settings import Settings
 from hub.web.passphrase import PassphraseFile, PassphraseRejectedError
-from hub.web.sessions import SqliteSessionStore
+from hub.web.sessions import SESSIONS_DB_NAME, SqliteSessionStore
 from hub.web.throttle import SignInThrottle
 from tests.fakes import FakeChatModel
 
@@ -64,7 +64,7 @@ def test_sessions_are_hashed_expire_and_survive_reopening(tmp_path: Path) -> Non
     assert sessions.check_session(session_id)
     assert not sessions.check_session(session_id + "x")
     sessions.close()
-    with sqlite3.connect(tmp_path / "sessions.db") as db:
+    with sqlite3.connect(tmp_path / SESSIONS_DB_NAME) as db:
         (stored,) = db.execute("SELECT id_hash FROM sessions").fetchone()
     assert session_id not in stored
 

@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 from hub.backup.manifest import SchemaVersion
+from memory.sqlite_database import MIGRATIONS_TABLE
 
 HASH_CHUNK = 1024 * 1024
-MIGRATIONS_TABLE = "_migrations"
 
 
 def snapshot_database(source: Path, target: Path) -> None:

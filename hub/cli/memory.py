@@ -32,8 +32,8 @@ IMPORT_BATCH_LINES = 200
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[SqliteMemoryStore]:
-    from hub.recall.service import MEMORY_DB_NAME
     from memory.embedder import SentenceTransformerEmbedder
+    from memory.sqlite_store import MEMORY_DB_NAME
 
     with errors.status("No hub is running: loading the embedding model..."):
         embedder = SentenceTransformerEmbedder(settings.memory_embedding_model)

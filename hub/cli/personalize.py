@@ -27,7 +27,7 @@ from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
 from hub.cli.running_hub import answering_hub
 from hub.conversations.migrations import MIGRATIONS
-from hub.conversations.store import DATABASE_FILE_NAME
+from hub.conversations.store import CONVERSATIONS_DB_NAME
 from hub.models.catalog import ModelCatalog
 from hub.personalization.jobs import (
     CHILD_LOG_FILE,
@@ -40,7 +40,7 @@ from hub.personalization.jobs import (
     registry_for,
 )
 from hub.settings import Settings, load_settings
-from hub.sqlite_db import LockedDatabase, open_database
+from memory.sqlite_database import LockedDatabase, open_database
 
 app = typer.Typer(help="Nightly personalization: train, inspect and roll back LoRA adapters.")
 console = Console()
@@ -63,7 +63,7 @@ def _connection(data_dir: Any) -> Iterator[tuple[Settings, HubClient | None]]:
 
 @contextmanager
 def _conversations(settings: Settings) -> Iterator[LockedDatabase]:
-    database = open_database(settings.data_dir / DATABASE_FILE_NAME, MIGRATIONS)
+    database = open_database(settings.data_dir / CONVERSATIONS_DB_NAME, MIGRATIONS)
     try:
         yield database
     finally:

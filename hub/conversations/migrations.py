@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from hub.sqlite_db import Migration
+from memory.sqlite_database import Migration
 
 
 def m001_initial(db: sqlite_utils.Database) -> None:

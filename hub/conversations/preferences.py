@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-from hub.sqlite_db import LockedDatabase
+from memory.sqlite_database import LockedDatabase
 
 PREFERENCES_KEY = "chat"
 

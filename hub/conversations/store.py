@@ -12,9 +12,9 @@ import sqlite_utils
 
 from hub.conversations.migrations import MIGRATIONS
 from hub.errors import HubError
-from hub.sqlite_db import LockedDatabase, open_database
+from memory.sqlite_database import LockedDatabase, open_database
 
-DATABASE_FILE_NAME = "conversations.db"
+CONVERSATIONS_DB_NAME = "conversations.db"
 DEFAULT_TITLE = "New chat"
 TITLE_FROM_MESSAGE_CHARS = 60
 
@@ -142,7 +142,7 @@ class SqliteConversationStore:
     @classmethod
     def open(cls, data_dir: Path) -> SqliteConversationStore:
         """Open conversations.db in the data directory, migrating it if needed."""
-        return cls(open_database(data_dir / DATABASE_FILE_NAME, MIGRATIONS))
+        return cls(open_database(data_dir / CONVERSATIONS_DB_NAME, MIGRATIONS))
 
     def close(self) -> None:
         """Close the database."""

@@ -9,9 +9,11 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub.engine.activity import ModelActivity
 from hub.engine.chat_model import AdapterSwappable, ChatModel
 from hub.engine.types import GenerationStats, Prompt, SamplingParams
 from hub.errors import HubError
@@ -134,6 +136,8 @@ class ModelRunner:
         self._waiting = 0
         self._loaded: OrderedDict[str, ChatModel] = OrderedDict()
         self._recent_seconds = 2.0
+        # Told of every request that waits for or holds the lock: background work waits on it.
+        self.activity = ModelActivity()
         # Which LoRA adapter each model serves with (None: none); asked on every load and swap.
         self._adapter_for: AdapterResolver = adapter_resolver or _no_adapter
 
@@ -146,6 +150,19 @@ class ModelRunner:
     def busy(self) -> bool:
         """True while the model is serving a request."""
         return self._lock.locked()
+
+    @asynccontextmanager
+    async def _holding(self) -> AsyncIterator[None]:
+        self.activity.request_started()
+        try:
+            async with self._lock:
+                yield
+        finally:
+            self.activity.request_ended()
+
+    def _release(self) -> None:
+        self._lock.release()
+        self.activity.request_ended()
 
     def loaded_models(self) -> list[str]:
         """Names of the models now in memory."""
@@ -182,7 +199,7 @@ class ModelRunner:
         """Ask the resolver again for every loaded model and swap adapters between requests:
         a generation runs wholly before or wholly after the swap, never across it. A model
         that refuses its new adapter keeps serving the old one, and the error is raised."""
-        async with self._lock:
+        async with self._holding():
             loop = asyncio.get_running_loop()
 
             def swap() -> None:
@@ -196,14 +213,18 @@ class ModelRunner:
             estimate = self._recent_seconds * (self._waiting + 1)
             raise QueueFullError(max(1, round(estimate)))
         self._waiting += 1
+        self.activity.request_started()
         try:
             await self._lock.acquire()
+        except BaseException:
+            self.activity.request_ended()
+            raise
         finally:
             self._waiting -= 1
 
     async def use(self, name: str) -> None:
         """Make ``name`` the active model, loading it between requests (never mid-answer)."""
-        async with self._lock:
+        async with self._holding():
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self._model, name)
             self.active = name
@@ -221,7 +242,7 @@ class ModelRunner:
         try:
             model, prompt, params = await loop.run_in_executor(self._executor, load_and_prepare)
         except BaseException:
-            self._lock.release()
+            self._release()
             raise
         pieces: asyncio.Queue[object] = asyncio.Queue()
         cancel = threading.Event()
@@ -243,7 +264,7 @@ class ModelRunner:
             # The lock is freed by the worker finishing, not by the client, so a client that
             # vanishes before reading anything can never wedge the model.
             self._recent_seconds = 0.7 * self._recent_seconds + 0.3 * (time.monotonic() - started)
-            self._lock.release()
+            self._release()
 
         finished.add_done_callback(release)
         return Generation(name, stats, pieces, cancel, finished)

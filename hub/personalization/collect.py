@@ -3,15 +3,14 @@ transcripts, as the plain inputs the adapters package learns from."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 from adapters.examples import PersonInputs, SourceConversation, SourceMessage, SourceText
-from hub.sqlite_db import LockedDatabase
-from memory.timestamps import parse_time
+from memory.sqlite_database import LockedDatabase
+from memory.sqlite_reader import SqliteMemoryReader
+from memory.sqlite_store import MEMORY_DB_NAME
+from memory.timestamps import to_epoch
 
-MEMORY_DB_NAME = "memory.db"
 LEARNED_KINDS = ("fact", "note", "transcript")
 
 
@@ -44,23 +43,17 @@ def collect_memory_texts(data_dir: Path) -> list[SourceText]:
     path = data_dir / MEMORY_DB_NAME
     if not path.exists():
         return []
-    uri = f"file:{path}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as conn:
-        marks = ",".join("?" * len(LEARNED_KINDS))
-        rows = conn.execute(
-            f"SELECT id, kind, text, stored_at, happened_at FROM items WHERE kind IN ({marks}) "
-            "ORDER BY stored_at, id",
-            LEARNED_KINDS,
-        ).fetchall()
+    with SqliteMemoryReader(path) as memory:
+        items = memory.items_of_kinds(LEARNED_KINDS)
     return [
         SourceText(
-            id=str(item_id),
-            kind=str(kind),
-            text=str(text),
-            stored_at=parse_time(str(stored_at), "stored_at").timestamp(),
-            happened_at=str(happened_at or ""),
+            id=item.id,
+            kind=item.kind,
+            text=item.text,
+            stored_at=to_epoch(item.stored_at),
+            happened_at=item.happened_at,
         )
-        for item_id, kind, text, stored_at, happened_at in rows
+        for item in items
     ]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hub.conversations.store import ConversationNotFoundError, MessageNotFoundError
 from hub.errors import HubError
-from hub.sqlite_db import LockedDatabase
+from memory.sqlite_database import LockedDatabase
 
 
 class NotAnAnswerError(HubError, ValueError):

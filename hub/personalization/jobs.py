@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base_model import file_sha256
+from adapters.config import GateMargins, TrainConfig
 from adapters.dataset import Dataset, build_dataset
 from adapters.examples import PersonInputs
-from adapters.gate import GateMargins
 from adapters.job import CHECKPOINT_DIR, DATASET_DIR, JobSpec, read_result, write_result
 from adapters.registry import AdapterRegistry, AdapterVersion
-from adapters.trainer import TrainConfig
 from hub.personalization.collect import collect_inputs, count_new
 from hub.settings import Settings
-from hub.sqlite_db import LockedDatabase
+from memory.sqlite_database import LockedDatabase
 
 logger = logging.getLogger(__name__)
 

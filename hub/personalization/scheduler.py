@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hub.engine.activity import ModelActivity
 from hub.personalization.service import PersonalizationService, RunInProgressError
 
 logger = logging.getLogger(__name__)
 
-IDLE_POLL_SECONDS = 5.0
 GIVE_UP_AFTER = timedelta(hours=6)
 
 
@@ -31,11 +30,11 @@ class NightlySchedule:
     task: asyncio.Task[None] | None
 
     @classmethod
-    def start(cls, service: PersonalizationService, busy: Callable[[], bool]) -> NightlySchedule:
+    def start(cls, service: PersonalizationService, activity: ModelActivity) -> NightlySchedule:
         """Start the schedule if personalization is enabled."""
         if not service.settings.personalize_enabled:
             return cls(None)
-        return cls(asyncio.create_task(_nightly(service, busy)))
+        return cls(asyncio.create_task(_nightly(service, activity)))
 
     async def stop(self) -> None:
         """Stop waiting for the next night."""
@@ -45,27 +44,13 @@ class NightlySchedule:
                 await self.task
 
 
-async def wait_until_idle(busy: Callable[[], bool], idle_seconds: float, until: datetime) -> bool:
-    """Wait until the model has been free for ``idle_seconds``; False if ``until`` comes first."""
-    idle_since: datetime | None = None
-    while datetime.now() < until:
-        now = datetime.now()
-        if busy():
-            idle_since = None
-        elif idle_since is None:
-            idle_since = now
-        if idle_since is not None and (now - idle_since).total_seconds() >= idle_seconds:
-            return True
-        await asyncio.sleep(IDLE_POLL_SECONDS)
-    return False
-
-
-async def _nightly(service: PersonalizationService, busy: Callable[[], bool]) -> None:
+async def _nightly(service: PersonalizationService, activity: ModelActivity) -> None:
     settings = service.settings
     while True:
         due = next_run_at(datetime.now(), settings.personalize_time)
         await asyncio.sleep(max(0.0, (due - datetime.now()).total_seconds()))
-        if not await wait_until_idle(busy, settings.personalize_idle_seconds, due + GIVE_UP_AFTER):
+        idle = settings.personalize_idle_seconds
+        if not await activity.wait_idle(idle, GIVE_UP_AFTER.total_seconds()):
             logger.info("the hub stayed busy all night; personalization waits for tomorrow")
             continue
         try:

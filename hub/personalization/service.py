@@ -26,7 +26,7 @@ from hub.personalization.jobs import (
 from hub.personalization.questions import with_model_questions
 from hub.personalization.served import ServedAdapters
 from hub.settings import Settings
-from hub.sqlite_db import LockedDatabase
+from memory.sqlite_database import LockedDatabase
 
 logger = logging.getLogger(__name__)
 

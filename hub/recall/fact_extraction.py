@@ -29,7 +29,6 @@ MAX_FACTS = 3
 MAX_FACT_CHARS = 160
 IDLE_SECONDS = 2.0
 RETRY_PAUSE_SECONDS = 5.0
-POLL_SECONDS = 0.25
 
 # At most MAX_FACTS strings of at most MAX_FACT_CHARS plain characters: the grammar makes any
 # completed answer valid JSON of exactly this shape, whatever the model.
@@ -131,13 +130,6 @@ class FactExtractionWorker:
         self.memory = memory
         self.runner = runner
 
-    async def _wait_idle(self) -> None:
-        quiet = 0.0
-        while quiet < IDLE_SECONDS:
-            await asyncio.sleep(POLL_SECONDS)
-            busy = self.runner.busy or self.runner.queue_depth > 0
-            quiet = 0.0 if busy else quiet + POLL_SECONDS
-
     async def run_one(self) -> bool:
         """Run the oldest pending job; False when there was none."""
         job = await asyncio.to_thread(self.memory.jobs.next_pending)
@@ -183,7 +175,7 @@ class FactExtractionWorker:
         self.memory.job_queued.listen()
         while True:
             try:
-                await self._wait_idle()
+                await self.runner.activity.wait_idle(IDLE_SECONDS)
                 if not await self.run_one():
                     await self.memory.job_queued.wait(timeout=10)
             except asyncio.CancelledError:

@@ -11,12 +11,10 @@ from hub.settings import Settings
 from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.jobs import FactJobQueue
 from memory.protocol import MemoryStore
-from memory.sqlite_store import SqliteMemoryStore
+from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
 from memory.types import ReembedProgress, SearchFilters
 
 logger = logging.getLogger(__name__)
-
-MEMORY_DB_NAME = "memory.db"
 
 
 class WakeSignal:

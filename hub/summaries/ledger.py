@@ -10,9 +10,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub.sqlite_db import LockedDatabase, open_database
 from hub.summaries.rules import Minute
 from hub.wearables.migrations import MIGRATIONS
+from memory.sqlite_database import LockedDatabase, open_database
 
 MINUTE, HOUR = 60, 3600
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from devices.samples import SensorBatch
+from hub.engine.activity import ModelActivity
 from hub.summaries.ledger import SummaryLedger
 from hub.summaries.summarize import KINDS, PassResult, summarize_device
 from hub.wearables.service import DeviceService
@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 # Frames come in bursts, a streaming watch every second: a pass at most every 2 s is enough.
 SETTLE_S = 2.0
-IDLE_POLL_S = 0.25
 IDLE_WAIT_MAX_S = 30.0  # under a steady chat load, summarize anyway after this long
 RETRY_AFTER_S = 30.0
 
@@ -36,7 +35,7 @@ class SensorSummaryWorker:
 
     ledger: SummaryLedger
     store: MemoryStore
-    model_busy: Callable[[], bool] = lambda: False
+    model_activity: ModelActivity = field(default_factory=ModelActivity)
     settle_s: float = SETTLE_S
     dirty: set[str] = field(default_factory=set, init=False)  # devices with data to look at
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -59,11 +58,6 @@ class SensorSummaryWorker:
         self.dirty.add(device_id)
         self._wake.set()
 
-    async def _model_idle(self) -> None:
-        deadline = time.monotonic() + IDLE_WAIT_MAX_S
-        while self.model_busy() and time.monotonic() < deadline:
-            await asyncio.sleep(IDLE_POLL_S)
-
     async def run(self) -> None:
         """Summarize marked devices until cancelled, starting with every known device."""
         self._loop = asyncio.get_running_loop()
@@ -76,7 +70,7 @@ class SensorSummaryWorker:
             self._wake.clear()
             pending, self.dirty = self.dirty, set()
             for device_id in sorted(pending):
-                await self._model_idle()
+                await self.model_activity.wait_idle(timeout=IDLE_WAIT_MAX_S)
                 try:
                     self.inflight = asyncio.ensure_future(
                         asyncio.to_thread(summarize_device, self.ledger, self.store, device_id)
@@ -107,12 +101,12 @@ class SensorSummaryWork:
         cls,
         store: MemoryStore | None,
         devices: DeviceService | None,
-        model_busy: Callable[[], bool],
+        model_activity: ModelActivity,
     ) -> SensorSummaryWork:
         """Listen to the devices' ingest and summarize into ``store`` (when both exist)."""
         if store is None or devices is None:
             return cls()
-        worker = SensorSummaryWorker(SummaryLedger(devices.store.path), store, model_busy)
+        worker = SensorSummaryWorker(SummaryLedger(devices.store.path), store, model_activity)
         devices.listeners.append(worker)
         task = asyncio.create_task(worker.run(), name="sensor-summaries")
         return cls(devices, worker, task)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.perception.ocr import SeenText, TextReader
 from devices.perception.speech import EspeakSynthesizer
 from devices.perception.speech_to_text import Transcription, WhisperTranscriber
+from hub.engine.activity import ModelActivity
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class PerceptionEngines:
     threads: int = 2
     tts_voice: str = "en-us"
     tts_rate: int = 175
-    model_busy: Callable[[], bool] = field(default=lambda: False)
+    model_activity: ModelActivity = field(default_factory=ModelActivity)
     _load_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _compute: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stt: WhisperTranscriber | None = field(default=None, repr=False)
@@ -63,9 +63,7 @@ class PerceptionEngines:
             return self._ocr
 
     def _wait_for_model(self) -> None:
-        deadline = time.monotonic() + MAX_WAIT_FOR_MODEL
-        while self.model_busy() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self.model_activity.wait_idle_blocking(timeout=MAX_WAIT_FOR_MODEL)
 
     def transcribe(
         self, pcm: bytes, prompt: str | None = None, urgent: bool = False

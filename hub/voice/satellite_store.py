@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from hub.errors import HubError
-from hub.sqlite_db import LockedDatabase, open_database
+from memory.sqlite_database import LockedDatabase, open_database
 
 VOICE_DB_NAME = "voice.db"
 SATELLITE_COLUMNS = "id, name, host, port, status, source, approved_at, last_seen"

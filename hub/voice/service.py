@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from devices.discovery import parse_interfaces
@@ -13,6 +12,7 @@ from devices.perception.speech_to_text import check_model_dir
 from devices.perception.vad import SegmenterSettings
 from devices.perception.vad_process import SileroProcess
 from hub.chat.turns import ChatTurns
+from hub.engine.activity import ModelActivity
 from hub.settings import Settings
 from hub.voice.assistant import VoiceAssistant
 from hub.voice.audio_pipeline import AudioPipeline
@@ -53,7 +53,7 @@ class VoiceService:
         chat: ChatTurns,
         store: MemoryStore | None,
         devices: DeviceService,
-        model_busy: Callable[[], bool],
+        model_activity: ModelActivity,
     ) -> VoiceService:
         """Build (models load on first use, so a hub that hears nothing pays nothing)."""
         if settings.voice_whisper_model is not None:  # a wrong folder fails at start, not later
@@ -63,7 +63,7 @@ class VoiceService:
             threads=settings.voice_threads,
             tts_voice=settings.voice_tts_voice,
             tts_rate=settings.voice_tts_rate,
-            model_busy=model_busy,
+            model_activity=model_activity,
         )
         engines.text_to_speech()  # a voice eSpeak NG lacks fails here, saying which it has
         model_name = (

@@ -15,9 +15,9 @@ from devices.media import MediaFrame
 from devices.protocol import Hello
 from devices.samples import SensorBatch, Status
 from devices.sensor_kinds import SENSOR_KINDS
-from hub.sqlite_db import LockedDatabase, open_database
 from hub.wearables.migrations import MIGRATIONS
 from hub.wearables.rollups import add_rollups_after, read_rollups
+from memory.sqlite_database import LockedDatabase, open_database
 
 DEVICES_DB_NAME = "devices.db"
 DataFrame = SensorBatch | Status | MediaFrame

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from hub.sqlite_db import LockedDatabase, Migration, open_database
+from memory.sqlite_database import LockedDatabase, Migration, open_database
 
-DATABASE_FILE_NAME = "sessions.db"
+SESSIONS_DB_NAME = "sessions.db"
 SESSION_LIFETIME_SECONDS = 30 * 24 * 3600
 REFRESH_AFTER_SECONDS = 3600
 
@@ -55,7 +55,7 @@ class SqliteSessionStore:
     @classmethod
     def open(cls, data_dir: Path) -> SqliteSessionStore:
         """Open sessions.db in the data directory, migrating it if needed."""
-        return cls(open_database(data_dir / DATABASE_FILE_NAME, MIGRATIONS))
+        return cls(open_database(data_dir / SESSIONS_DB_NAME, MIGRATIONS))
 
     def close(self) -> None:
         """Close the database."""
