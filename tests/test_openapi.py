@@ -58,6 +58,34 @@ def event_model(spec: dict[str, Any], method: str, path: str) -> str:
     return title
 
 
+CHAT_AND_WEB_TAGS = {"health", "models", "chat", "completions", "conversations", "session"}
+CHAT_AND_WEB_TAGS |= {"preferences"}
+
+
+def test_every_chat_and_web_route_documents_its_answer_and_its_errors(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    operations = [
+        (method, path, operation)
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+        if CHAT_AND_WEB_TAGS & set(operation["tags"])
+    ]
+    assert len(operations) == 21
+    for method, path, operation in operations:
+        for media_type, body in success(spec, method, path).items():
+            if media_type == "application/json":
+                assert body["schema"]["$ref"], (method, path)
+            elif media_type == "text/event-stream":
+                assert event_model(spec, method, path), (method, path)
+            else:
+                assert media_type.startswith("text/plain"), (method, path)
+        responses = operation["responses"]
+        assert "422" not in responses, (method, path)  # invalid requests are answered 400
+        if path != "/health":
+            error = responses["4XX"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+
+
 def test_openai_endpoints_health_and_metrics_document_their_answers(api: TestClient) -> None:
     spec = api.get("/openapi.json").json()
     assert json_model(spec, "post", "/v1/chat/completions") == "ChatCompletion"

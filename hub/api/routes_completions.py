@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from hub.api.auth import require_owner
 from hub.api.deps import ChatDep, HubDep
+from hub.api.errors import ERROR_RESPONSES
 from hub.api.openai_format import answer_head, finish_reason, text_completion
 from hub.api.openai_schemas import TextCompletion, TextCompletionChunk, Timings, Usage
 from hub.api.routes_chat import sampling_of
@@ -23,7 +24,12 @@ from hub.api.sse import (
 from hub.engine.context_window import fit_text
 from hub.engine.types import GenerationStats
 
-router = APIRouter(prefix="/v1", tags=["completions"], dependencies=[Depends(require_owner)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["completions"],
+    dependencies=[Depends(require_owner)],
+    responses=ERROR_RESPONSES,
+)
 
 
 @router.post(

@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.auth import require_owner
@@ -18,11 +19,15 @@ from hub.api.conversation_schemas import (
 )
 from hub.api.conversation_stream import stream_conversation_turn
 from hub.api.deps import ChatDep, WebDep
+from hub.api.errors import ERROR_RESPONSES
 from hub.api.sse import EventStream, event_stream_doc
 from hub.chat.conversation import start_conversation_turn
 
 router = APIRouter(
-    prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(require_owner)]
+    prefix="/v1/conversations",
+    tags=["conversations"],
+    dependencies=[Depends(require_owner)],
+    responses=ERROR_RESPONSES,
 )
 
 MAX_MESSAGE_CHARS = 32_000
@@ -134,7 +139,7 @@ async def delete_conversation(conversation_id: ConversationId, web: WebDep) -> C
 @router.post(
     "/{conversation_id}/messages",
     response_model=None,
-    response_class=EventStream,
+    response_class=Response,
     responses=STREAMED_TURN,
 )
 async def create_message(
@@ -151,7 +156,7 @@ async def create_message(
 @router.post(
     "/{conversation_id}/regenerate",
     response_model=None,
-    response_class=EventStream,
+    response_class=Response,
     responses=STREAMED_TURN,
 )
 async def regenerate_message(
@@ -168,7 +173,7 @@ async def regenerate_message(
 @router.put(
     "/{conversation_id}/messages/{message_id}",
     response_model=None,
-    response_class=EventStream,
+    response_class=Response,
     responses=STREAMED_TURN,
 )
 async def update_message(

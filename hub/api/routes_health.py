@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 
 from hub import __version__
 from hub.api.auth import require_owner
 from hub.api.deps import HubDep
+from hub.api.errors import ERROR_RESPONSES
 from hub.api.health_schemas import HealthStatus
 
 router = APIRouter(tags=["health"])
 
-
-class PrometheusText(PlainTextResponse):
-    """Prometheus' text exposition format."""
-
-    media_type = "text/plain; version=0.0.4"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 @router.get("/health")
@@ -28,14 +25,16 @@ async def read_health() -> HealthStatus:
 @router.get(
     "/metrics",
     dependencies=[Depends(require_owner)],
-    response_class=PrometheusText,
+    response_class=Response,  # not JSON: /docs shows only the content declared below
     responses={
         200: {
             "description": "Counters and histograms in Prometheus' text format 0.0.4: "
-            "requests, tokens, latency, the model queue."
-        }
+            "requests, tokens, latency, the model queue.",
+            "content": {PROMETHEUS_TEXT: {"schema": {"type": "string"}}},
+        },
+        **ERROR_RESPONSES,
     },
 )
-async def read_metrics(hub: HubDep) -> PrometheusText:
+async def read_metrics(hub: HubDep) -> Response:
     """Prometheus text format."""
-    return PrometheusText(hub.metrics.render())
+    return Response(hub.metrics.render(), media_type=PROMETHEUS_TEXT)

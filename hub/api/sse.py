@@ -3,7 +3,7 @@
 Every streamed answer (chat completions, text completions, the web UI's conversations) goes
 through ``stream_answer``: one loop that batches what the model has ready into one write, sends
 the closing events once the model has stopped, reports a late error in-band, and cancels the
-generation when the client goes away.
+generation when the client goes away. ``event_stream_doc`` tells /docs what each event holds.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ STREAM_ENDING = (
 
 
 class EventStream(StreamingResponse):
-    """A stream of server-sent events (also what a route names as its ``response_class`` so
-    its documentation shows ``text/event-stream``)."""
+    """A stream of server-sent events."""
 
     media_type = "text/event-stream"
 
@@ -73,7 +72,9 @@ def _inline(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def event_stream_doc(chunk: type[StreamChunk], description: str) -> dict[int | str, Any]:
-    """The OpenAPI ``responses`` of a streamed answer: each event's data is one ``chunk``."""
+    """The OpenAPI ``responses`` of a streamed answer: each event's data is one ``chunk``. A
+    route that only streams also names ``response_class=Response``, so that /docs does not
+    list a JSON answer beside the stream."""
     item = {
         "type": "object",
         "required": ["data"],
