@@ -10,44 +10,15 @@ generation, and what it had received is stored, marked stopped.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from fastapi.responses import StreamingResponse
-
-from hub.api.openai_format import chat_chunk, finish_reason, new_id, now, timings, usage
-from hub.api.sse import Event, StreamedAnswer, stream_answer
+from hub.api.conversation_schemas import ConversationChunk, ConversationObject, MessageObject
+from hub.api.openai_format import answer_head, finish_reason
+from hub.api.openai_schemas import ChunkDelta, Timings, Usage, citations_of
+from hub.api.sse import EventStream, StreamedAnswer, stream_answer
 from hub.chat.turns import ChatTurn
-from hub.conversations.store import AssistantAnswer, ConversationSummary, StoredMessage
+from hub.conversations.store import AssistantAnswer, StoredMessage
+from hub.engine.types import GenerationStats
 from hub.web.web_services import WebServices
-
-
-def summary_object(summary: ConversationSummary) -> dict[str, Any]:
-    """A conversation as the API shows it."""
-    return {
-        "id": summary.id,
-        "object": "conversation",
-        "title": summary.title,
-        "created_at": summary.created_at,
-        "updated_at": summary.updated_at,
-        "learn": summary.learn,
-    }
-
-
-def message_object(message: StoredMessage) -> dict[str, Any]:
-    """A stored message as the API shows it."""
-    return {
-        "id": message.id,
-        "role": message.role,
-        "content": message.content,
-        "created_at": message.created_at,
-        "model": message.model,
-        "stopped": message.stopped,
-        "finish_reason": message.finish_reason,
-        "tokens_per_second": message.tokens_per_second,
-        "citations": message.citations,
-        "rating": message.rating,
-        "edited_content": message.edited_content,
-    }
 
 
 def stream_conversation_turn(
@@ -56,17 +27,17 @@ def stream_conversation_turn(
     turn: ChatTurn,
     replaces: int | None = None,
     user_message: StoredMessage | None = None,
-) -> StreamingResponse:
+) -> EventStream:
     """Stream the answer as SSE and store it when the model stops, however it stops."""
     generation = turn.generation
     store = web.conversations
-    response_id, created, model = new_id("chatcmpl"), now(), generation.model_name
+    head = answer_head("chatcmpl", generation.model_name)
 
     def answer(text: str, client_left: bool) -> AssistantAnswer:
         stats = generation.stats
         return AssistantAnswer(
             content=text,
-            model=model,
+            model=head.model,
             stopped=client_left or stats.finish_reason == "cancelled",
             finish_reason=stats.finish_reason,
             tokens_per_second=stats.decode_tokens_per_second,
@@ -83,32 +54,43 @@ def stream_conversation_turn(
         if not closed:  # the client left first: store what it had (from a task of its own,
             web.pending.spawn(save_after_stop(text))  # since this one may be cancelled)
 
-    first = chat_chunk(response_id, created, model, {"role": "assistant", "content": ""})
-    first["conversation_id"] = conversation_id
-    if user_message is not None:
-        first["user_message"] = message_object(user_message)
+    opening = ChunkDelta(role="assistant", content="")
+    if user_message is None:
+        first = ConversationChunk.of(head, opening, conversation_id=conversation_id)
+    else:
+        first = ConversationChunk.of(
+            head,
+            opening,
+            conversation_id=conversation_id,
+            user_message=MessageObject.from_domain(user_message),
+        )
 
-    async def closing(stats: Any, text: str) -> list[Event]:
+    async def closing(stats: GenerationStats, text: str) -> list[ConversationChunk]:
         stored = await asyncio.to_thread(
             store.add_assistant_message, conversation_id, answer(text, False), replaces
         )
-        chunk = chat_chunk(response_id, created, model, {}, finish_reason(stats))
-        chunk["timings"] = timings(stats)
-        chunk["usage"] = usage(stats)
-        chunk["citations"] = turn.citations
-        chunk["message_id"] = stored.id if stored else None
-        chunk["stopped"] = stored.stopped if stored else False
-        chunk["conversation"] = None
+        conversation = None
         if stored is not None:  # None: the conversation was deleted while it answered
             summary = await asyncio.to_thread(store.get_summary, conversation_id)
-            chunk["conversation"] = summary_object(summary)
-        return [chunk]
+            conversation = ConversationObject.from_domain(summary)
+        last = ConversationChunk.of(
+            head,
+            ChunkDelta(),
+            finish_reason(stats),
+            timings=Timings.from_stats(stats),
+            usage=Usage.from_stats(stats),
+            citations=citations_of(turn.citations),
+            message_id=stored.id if stored else None,
+            stopped=stored.stopped if stored else False,
+            conversation=conversation,
+        )
+        return [last]
 
     return stream_answer(
         generation,
         StreamedAnswer(
             opening=[first],
-            piece=lambda piece: chat_chunk(response_id, created, model, {"content": piece}),
+            piece=lambda piece: ConversationChunk.of(head, ChunkDelta(content=piece)),
             closing=closing,
             on_end=on_end,
         ),

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.registry import RegistryError
@@ -67,6 +68,33 @@ class ApiError:
     code: str | None
     param: str | None = None
     headers: dict[str, str] | None = None
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong and how to fix it."""
+
+    message: str = Field(description="What went wrong, and what to do about it.")
+    type: str = Field(description="OpenAI's error type, such as invalid_request_error.")
+    param: str | None = Field(description="The request field at fault, when there is one.")
+    code: str | None = Field(description="A stable code, such as model_not_found.")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer, in OpenAI's error shape."""
+
+    error: ErrorDetail
+
+
+# For a router's ``responses``: documents the error shape (and replaces FastAPI's default 422,
+# which this hub never sends: invalid requests are answered 400).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "The request was refused; the message says why."},
+    "5XX": {
+        "model": ErrorBody,
+        "description": "The hub could not answer (a part is turned off, "
+        "or an internal error, logged).",
+    },
+}
 
 
 def error_body(

@@ -1,4 +1,4 @@
-"""Shape answers the way OpenAI clients expect them."""
+"""Build answers the way OpenAI clients expect them (the models of ``hub.api.openai_schemas``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,18 @@ import secrets
 import time
 from typing import Any
 
+from hub.api.openai_schemas import (
+    AnswerHead,
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletion,
+    FinishReason,
+    TextChoice,
+    TextCompletion,
+    Timings,
+    Usage,
+    citations_of,
+)
 from hub.engine.types import GenerationStats
 
 
@@ -19,88 +31,47 @@ def now() -> int:
     return int(time.time())
 
 
-def usage(stats: GenerationStats) -> dict[str, Any]:
-    """OpenAI's usage object, with cached prompt tokens."""
-    return {
-        "prompt_tokens": stats.prompt_tokens,
-        "completion_tokens": stats.completion_tokens,
-        "total_tokens": stats.prompt_tokens + stats.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": stats.cached_prompt_tokens},
-    }
+def answer_head(prefix: str, model: str) -> AnswerHead:
+    """A new answer of ``model``: a fresh id (``prefix-…``) made now."""
+    return AnswerHead(new_id(prefix), now(), model)
 
 
-def timings(stats: GenerationStats) -> dict[str, Any]:
-    """The hub's own speed figures (not part of OpenAI's schema; clients ignore them)."""
-    ttft = stats.time_to_first_token
-    rate = stats.decode_tokens_per_second
-    return {
-        "time_to_first_token_ms": round(ttft * 1000, 2) if ttft is not None else None,
-        "decode_tokens_per_second": round(rate, 2) if rate is not None else None,
-    }
-
-
-def finish_reason(stats: GenerationStats) -> str:
+def finish_reason(stats: GenerationStats) -> FinishReason:
     """OpenAI's finish reason; a cancelled answer is reported as 'stop'."""
     return "length" if stats.finish_reason == "length" else "stop"
 
 
-def chat_chunk(
-    response_id: str,
-    created: int,
-    model: str,
-    delta: dict[str, Any],
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """One ``chat.completion.chunk``."""
-    return {
-        "id": response_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}],
-    }
-
-
 def chat_completion(
-    response_id: str, created: int, model: str, text: str, stats: GenerationStats
-) -> dict[str, Any]:
+    head: AnswerHead, text: str, stats: GenerationStats, cited: list[dict[str, Any]]
+) -> ChatCompletion:
     """A whole ``chat.completion``."""
-    return {
-        "id": response_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": finish_reason(stats),
-                "logprobs": None,
-            }
-        ],
-        "usage": usage(stats),
-        "timings": timings(stats),
-    }
+    choice = ChatChoice(
+        index=0,
+        message=AssistantMessage(role="assistant", content=text),
+        finish_reason=finish_reason(stats),
+        logprobs=None,
+    )
+    return ChatCompletion(
+        id=head.id,
+        object="chat.completion",
+        created=head.created,
+        model=head.model,
+        choices=[choice],
+        usage=Usage.from_stats(stats),
+        timings=Timings.from_stats(stats),
+        citations=citations_of(cited),
+    )
 
 
-def text_chunk(
-    response_id: str, created: int, model: str, text: str, reason: str | None = None
-) -> dict[str, Any]:
-    """One streamed ``text_completion`` piece."""
-    return {
-        "id": response_id,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "text": text, "finish_reason": reason, "logprobs": None}],
-    }
-
-
-def text_completion(
-    response_id: str, created: int, model: str, text: str, stats: GenerationStats
-) -> dict[str, Any]:
+def text_completion(head: AnswerHead, text: str, stats: GenerationStats) -> TextCompletion:
     """A whole ``text_completion``."""
-    body = text_chunk(response_id, created, model, text, finish_reason(stats))
-    body["usage"] = usage(stats)
-    body["timings"] = timings(stats)
-    return body
+    choice = TextChoice(index=0, text=text, finish_reason=finish_reason(stats), logprobs=None)
+    return TextCompletion(
+        id=head.id,
+        object="text_completion",
+        created=head.created,
+        model=head.model,
+        choices=[choice],
+        usage=Usage.from_stats(stats),
+        timings=Timings.from_stats(stats),
+    )

@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 
 from hub.api.auth import require_owner
 from hub.api.deps import ChatDep
-from hub.api.openai_format import (
-    chat_chunk,
-    chat_completion,
-    finish_reason,
-    new_id,
-    now,
-    timings,
-    usage,
+from hub.api.errors import ERROR_RESPONSES
+from hub.api.openai_format import answer_head, chat_completion, finish_reason
+from hub.api.openai_schemas import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChunkDelta,
+    Timings,
+    Usage,
+    citations_of,
 )
 from hub.api.schemas import ChatCompletionRequest, SamplingFields
-from hub.api.sse import Event, StreamedAnswer, collect_answer, stream_answer
+from hub.api.sse import (
+    EventStream,
+    StreamedAnswer,
+    collect_answer,
+    event_stream_doc,
+    stream_answer,
+)
 from hub.chat.turns import TurnOptions
 from hub.engine.types import ChatMessage, GenerationStats, Sampling
 
-router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)])
+router = APIRouter(
+    prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)], responses=ERROR_RESPONSES
+)
 
 ROLE_ALIASES = {"developer": "system"}
 
@@ -42,10 +50,19 @@ def sampling_of(body: SamplingFields) -> Sampling:
     )
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses=event_stream_doc(
+        ChatCompletionChunk,
+        "The whole answer as JSON; with `stream: true`, server-sent events instead: a first "
+        "chunk with the role, one chunk per piece of text, then one with finish_reason, "
+        "timings and citations, and with `stream_options.include_usage` one more with usage.",
+    ),
+)
 async def create_chat_completion(
     body: ChatCompletionRequest, request: Request, chat: ChatDep
-) -> Response:
+) -> ChatCompletion | EventStream:
     """OpenAI-compatible chat completion, streamed as SSE when ``stream`` is true."""
     messages = [ChatMessage(ROLE_ALIASES.get(m.role, m.role), m.text()) for m in body.messages]
     options = TurnOptions(
@@ -55,33 +72,39 @@ async def create_chat_completion(
     )
     turn = await chat.start(body.model, messages, options)
     generation = turn.generation
-    response_id, created, model = new_id("chatcmpl"), now(), generation.model_name
+    head = answer_head("chatcmpl", generation.model_name)
     if not body.stream:
+        return await collect_answer(
+            generation,
+            request,
+            lambda text, stats: chat_completion(head, text, stats, turn.citations),
+        )
 
-        def whole(text: str, stats: GenerationStats) -> Event:
-            answer = chat_completion(response_id, created, model, text, stats)
-            answer["citations"] = turn.citations
-            return answer
-
-        return await collect_answer(generation, request, whole)
-
-    async def closing(stats: GenerationStats, text: str) -> list[Event]:
-        last = chat_chunk(response_id, created, model, {}, finish_reason(stats))
-        last["timings"] = timings(stats)
-        last["citations"] = turn.citations
-        events = [last]
-        if body.stream_options and body.stream_options.include_usage:
-            usage_chunk = chat_chunk(response_id, created, model, {})
-            usage_chunk["choices"] = []
-            usage_chunk["usage"] = usage(stats)
-            events.append(usage_chunk)
-        return events
+    async def closing(stats: GenerationStats, text: str) -> list[ChatCompletionChunk]:
+        last = ChatCompletionChunk.of(
+            head,
+            ChunkDelta(),
+            finish_reason(stats),
+            timings=Timings.from_stats(stats),
+            citations=citations_of(turn.citations),
+        )
+        if not (body.stream_options and body.stream_options.include_usage):
+            return [last]
+        usage_only = ChatCompletionChunk(
+            id=head.id,
+            object="chat.completion.chunk",
+            created=head.created,
+            model=head.model,
+            choices=[],
+            usage=Usage.from_stats(stats),
+        )
+        return [last, usage_only]
 
     return stream_answer(
         generation,
         StreamedAnswer(
-            opening=[chat_chunk(response_id, created, model, {"role": "assistant", "content": ""})],
-            piece=lambda piece: chat_chunk(response_id, created, model, {"content": piece}),
+            opening=[ChatCompletionChunk.of(head, ChunkDelta(role="assistant", content=""))],
+            piece=lambda piece: ChatCompletionChunk.of(head, ChunkDelta(content=piece)),
             closing=closing,
         ),
     )

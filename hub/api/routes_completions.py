@@ -6,32 +6,45 @@ import asyncio
 from functools import partial
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 
 from hub.api.auth import require_owner
 from hub.api.deps import ChatDep, HubDep
-from hub.api.openai_format import (
-    finish_reason,
-    new_id,
-    now,
-    text_chunk,
-    text_completion,
-    timings,
-    usage,
-)
+from hub.api.errors import ERROR_RESPONSES
+from hub.api.openai_format import answer_head, finish_reason, text_completion
+from hub.api.openai_schemas import TextCompletion, TextCompletionChunk, Timings, Usage
 from hub.api.routes_chat import sampling_of
 from hub.api.schemas import CompletionRequest
-from hub.api.sse import Event, StreamedAnswer, collect_answer, stream_answer
+from hub.api.sse import (
+    EventStream,
+    StreamedAnswer,
+    collect_answer,
+    event_stream_doc,
+    stream_answer,
+)
 from hub.engine.context_window import fit_text
 from hub.engine.types import GenerationStats
 
-router = APIRouter(prefix="/v1", tags=["completions"], dependencies=[Depends(require_owner)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["completions"],
+    dependencies=[Depends(require_owner)],
+    responses=ERROR_RESPONSES,
+)
 
 
-@router.post("/completions", response_model=None)
+@router.post(
+    "/completions",
+    response_model=TextCompletion,
+    responses=event_stream_doc(
+        TextCompletionChunk,
+        "The whole continuation as JSON; with `stream: true`, server-sent events instead: the "
+        "prompt first when `echo` is true, one chunk per piece of text, then one with "
+        "finish_reason and timings (and usage, with `stream_options.include_usage`).",
+    ),
+)
 async def create_completion(
     body: CompletionRequest, request: Request, hub: HubDep, chat: ChatDep
-) -> Response:
+) -> TextCompletion | EventStream:
     """OpenAI-compatible text completion, streamed as SSE when ``stream`` is true."""
     await asyncio.to_thread(hub.catalog.get, body.model)
     prompt_text = body.prompt_text()
@@ -44,27 +57,29 @@ async def create_completion(
     )
     generation = await hub.runner.start(body.model, prepare)
     chat.count_when_finished(generation)
-    response_id, created, model = new_id("cmpl"), now(), generation.model_name
+    head = answer_head("cmpl", generation.model_name)
     prefix = prompt_text if body.echo else ""
     if not body.stream:
         return await collect_answer(
             generation,
             request,
-            lambda text, stats: text_completion(response_id, created, model, prefix + text, stats),
+            lambda text, stats: text_completion(head, prefix + text, stats),
         )
 
-    async def closing(stats: GenerationStats, text: str) -> list[Event]:
-        last = text_chunk(response_id, created, model, "", finish_reason(stats))
-        last["timings"] = timings(stats)
+    async def closing(stats: GenerationStats, text: str) -> list[TextCompletionChunk]:
+        extra: dict[str, Usage] = {}  # usage is left out unless asked for, not null
         if body.stream_options and body.stream_options.include_usage:
-            last["usage"] = usage(stats)
+            extra["usage"] = Usage.from_stats(stats)
+        last = TextCompletionChunk.of(
+            head, "", finish_reason(stats), timings=Timings.from_stats(stats), **extra
+        )
         return [last]
 
     return stream_answer(
         generation,
         StreamedAnswer(
-            opening=[text_chunk(response_id, created, model, prefix)] if prefix else [],
-            piece=lambda piece: text_chunk(response_id, created, model, piece),
+            opening=[TextCompletionChunk.of(head, prefix)] if prefix else [],
+            piece=lambda piece: TextCompletionChunk.of(head, piece),
             closing=closing,
         ),
     )

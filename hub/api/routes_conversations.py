@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.auth import require_owner
-from hub.api.conversation_stream import message_object, stream_conversation_turn, summary_object
+from hub.api.conversation_schemas import (
+    ConversationChunk,
+    ConversationDeleted,
+    ConversationList,
+    ConversationObject,
+    ConversationWithMessages,
+)
+from hub.api.conversation_stream import stream_conversation_turn
 from hub.api.deps import ChatDep, WebDep
+from hub.api.errors import ERROR_RESPONSES
+from hub.api.sse import EventStream, event_stream_doc
 from hub.chat.conversation import start_conversation_turn
 
 router = APIRouter(
-    prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(require_owner)]
+    prefix="/v1/conversations",
+    tags=["conversations"],
+    dependencies=[Depends(require_owner)],
+    responses=ERROR_RESPONSES,
 )
 
 MAX_MESSAGE_CHARS = 32_000
@@ -25,7 +37,12 @@ MAX_ID = 2**62
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ID, description="A conversation's id.")]
 MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="A message's id.")]
 
-T = TypeVar("T")
+STREAMED_TURN = event_stream_doc(
+    ConversationChunk,
+    "The answer as server-sent events (OpenAI chunks): the first adds conversation_id (and "
+    "user_message, the stored message), the last is sent once the answer is stored and adds "
+    "message_id, stopped, timings, usage, citations and the conversation.",
+)
 
 
 def _not_blank(value: str, what: str) -> str:
@@ -73,55 +90,61 @@ async def list_conversations(
     web: WebDep,
     q: Annotated[str | None, Query(max_length=200, description="Words in titles or text.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
+) -> ConversationList:
     """Conversations, most recently active first; ``q`` searches titles and messages."""
     query = q.strip() if q else None
     rows = await asyncio.to_thread(web.conversations.list_conversations, query or None, limit)
-    return {"object": "list", "data": [summary_object(row) for row in rows]}
+    return ConversationList(
+        object="list", data=[ConversationObject.from_domain(row) for row in rows]
+    )
 
 
 @router.post("", status_code=201)
 async def create_conversation(
     web: WebDep, body: ConversationCreate | None = None
-) -> dict[str, Any]:
+) -> ConversationObject:
     """Start an empty conversation."""
     title = body.title.strip() if body and body.title and body.title.strip() else None
     summary = await asyncio.to_thread(web.conversations.create_conversation, title)
-    return summary_object(summary)
+    return ConversationObject.from_domain(summary)
 
 
 @router.get("/{conversation_id}")
-async def read_conversation(conversation_id: ConversationId, web: WebDep) -> dict[str, Any]:
+async def read_conversation(
+    conversation_id: ConversationId, web: WebDep
+) -> ConversationWithMessages:
     """A conversation with all its messages, oldest first."""
     conversation = await asyncio.to_thread(web.conversations.get_conversation, conversation_id)
-    return {
-        **summary_object(conversation.summary),
-        "messages": [message_object(m) for m in conversation.messages],
-    }
+    return ConversationWithMessages.from_conversation(conversation)
 
 
 @router.patch("/{conversation_id}")
 async def update_conversation(
     conversation_id: ConversationId, body: ConversationRename, web: WebDep
-) -> dict[str, Any]:
+) -> ConversationObject:
     """Rename a conversation."""
     summary = await asyncio.to_thread(
         web.conversations.rename_conversation, conversation_id, body.title
     )
-    return summary_object(summary)
+    return ConversationObject.from_domain(summary)
 
 
 @router.delete("/{conversation_id}")
-async def delete_conversation(conversation_id: ConversationId, web: WebDep) -> dict[str, Any]:
+async def delete_conversation(conversation_id: ConversationId, web: WebDep) -> ConversationDeleted:
     """Delete a conversation and its messages."""
     await asyncio.to_thread(web.conversations.delete_conversation, conversation_id)
-    return {"id": conversation_id, "object": "conversation", "deleted": True}
+    return ConversationDeleted(id=conversation_id, object="conversation", deleted=True)
 
 
-@router.post("/{conversation_id}/messages", response_model=None)
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=None,
+    response_class=Response,
+    responses=STREAMED_TURN,
+)
 async def create_message(
     conversation_id: ConversationId, body: MessageCreate, web: WebDep, chat: ChatDep
-) -> StreamingResponse:
+) -> EventStream:
     """Send a message and stream the answer (SSE, OpenAI chunks); both are stored."""
     store = web.conversations
     user_message = await asyncio.to_thread(store.add_user_message, conversation_id, body.content)
@@ -130,10 +153,15 @@ async def create_message(
     return stream_conversation_turn(web, conversation_id, turn, user_message=user_message)
 
 
-@router.post("/{conversation_id}/regenerate", response_model=None)
+@router.post(
+    "/{conversation_id}/regenerate",
+    response_model=None,
+    response_class=Response,
+    responses=STREAMED_TURN,
+)
 async def regenerate_message(
     conversation_id: ConversationId, web: WebDep, chat: ChatDep
-) -> StreamingResponse:
+) -> EventStream:
     """Answer the last message again; the new answer replaces the old one when it is stored."""
     history, replaces = await asyncio.to_thread(
         web.conversations.regeneration_history, conversation_id
@@ -142,14 +170,19 @@ async def regenerate_message(
     return stream_conversation_turn(web, conversation_id, turn, replaces=replaces)
 
 
-@router.put("/{conversation_id}/messages/{message_id}", response_model=None)
+@router.put(
+    "/{conversation_id}/messages/{message_id}",
+    response_model=None,
+    response_class=Response,
+    responses=STREAMED_TURN,
+)
 async def update_message(
     conversation_id: ConversationId,
     message_id: MessageId,
     body: MessageCreate,
     web: WebDep,
     chat: ChatDep,
-) -> StreamingResponse:
+) -> EventStream:
     """Edit the last message you sent, drop what followed, and stream a new answer."""
     history = await asyncio.to_thread(
         web.conversations.edit_last_user_message,

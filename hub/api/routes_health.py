@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from hub import __version__
 from hub.api.auth import require_owner
 from hub.api.deps import HubDep
+from hub.api.errors import ERROR_RESPONSES
+from hub.api.health_schemas import HealthStatus
 
 router = APIRouter(tags=["health"])
 
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+
 
 @router.get("/health")
-async def read_health() -> dict[str, Any]:
+async def read_health() -> HealthStatus:
     """Liveness: says nothing private, needs no token."""
-    return {"status": "ok", "version": __version__}
+    return HealthStatus(status="ok", version=__version__)
 
 
-@router.get("/metrics", dependencies=[Depends(require_owner)])
+@router.get(
+    "/metrics",
+    dependencies=[Depends(require_owner)],
+    response_class=Response,  # not JSON: /docs shows only the content declared below
+    responses={
+        200: {
+            "description": "Counters and histograms in Prometheus' text format 0.0.4: "
+            "requests, tokens, latency, the model queue.",
+            "content": {PROMETHEUS_TEXT: {"schema": {"type": "string"}}},
+        },
+        **ERROR_RESPONSES,
+    },
+)
 async def read_metrics(hub: HubDep) -> Response:
     """Prometheus text format."""
-    return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(hub.metrics.render(), media_type=PROMETHEUS_TEXT)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_owner
 from hub.api.deps import WebDep
+from hub.api.errors import ERROR_RESPONSES
+from hub.api.web_schemas import Preferences
 from hub.conversations.preferences import ChatPreferences
 
 router = APIRouter(
-    prefix="/v1/preferences", tags=["preferences"], dependencies=[Depends(require_owner)]
+    prefix="/v1/preferences",
+    tags=["preferences"],
+    dependencies=[Depends(require_owner)],
+    responses=ERROR_RESPONSES,
 )
 
 
@@ -29,15 +32,15 @@ class PreferencesBody(BaseModel):
 
 
 @router.get("")
-async def read_preferences(web: WebDep) -> dict[str, Any]:
+async def read_preferences(web: WebDep) -> Preferences:
     """The saved persona and generation settings."""
     preferences = await asyncio.to_thread(web.preferences.read_preferences)
-    return asdict(preferences)
+    return Preferences.from_domain(preferences)
 
 
 @router.put("")
-async def update_preferences(body: PreferencesBody, web: WebDep) -> dict[str, Any]:
+async def update_preferences(body: PreferencesBody, web: WebDep) -> Preferences:
     """Replace the persona and generation settings; later answers use them."""
     preferences = ChatPreferences(body.system_prompt, body.temperature, body.max_tokens)
     saved = await asyncio.to_thread(web.preferences.save_preferences, preferences)
-    return asdict(saved)
+    return Preferences.from_domain(saved)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_web_client
 from hub.api.deps import WebDep
+from hub.api.errors import ERROR_RESPONSES
+from hub.api.web_schemas import SessionStatus, SignedIn
 from hub.web.passphrase import MAX_PASSPHRASE_CHARS
 from hub.web.sessions import SESSION_LIFETIME_SECONDS
 from hub.web.sign_in import SESSION_COOKIE
 
-router = APIRouter(prefix="/v1/session", tags=["session"])
+router = APIRouter(prefix="/v1/session", tags=["session"], responses=ERROR_RESPONSES)
 
 WebClientDep = Annotated[None, Depends(require_web_client)]
 
@@ -59,16 +61,12 @@ def _set_session_cookie(request: Request, response: Response, session_id: str) -
 
 
 @router.get("")
-async def read_session(request: Request, web: WebDep) -> dict[str, Any]:
+async def read_session(request: Request, web: WebDep) -> SessionStatus:
     """Whether a passphrase is set and whether this browser is signed in."""
     status = await web.sign_in.status(
         request.cookies.get(SESSION_COOKIE), is_loopback_client(request)
     )
-    return {
-        "passphrase_set": status.passphrase_set,
-        "signed_in": status.signed_in,
-        "setup_needs_link": status.setup_needs_link,
-    }
+    return SessionStatus.from_domain(status)
 
 
 @router.post("/passphrase", status_code=201)
@@ -78,13 +76,13 @@ async def create_passphrase(
     response: Response,
     web: WebDep,
     _: WebClientDep,
-) -> dict[str, Any]:
+) -> SignedIn:
     """Set the passphrase on first start (from this machine, or with the setup link)."""
     session_id = await web.sign_in.set_first_passphrase(
         body.passphrase, body.setup_token, is_loopback_client(request)
     )
     _set_session_cookie(request, response, session_id)
-    return {"signed_in": True}
+    return SignedIn(signed_in=True)
 
 
 @router.post("")
@@ -94,18 +92,18 @@ async def create_session(
     response: Response,
     web: WebDep,
     _: WebClientDep,
-) -> dict[str, Any]:
+) -> SignedIn:
     """Sign in with the passphrase; wrong ones are slowed down per client address."""
     session_id = await web.sign_in.sign_in(body.passphrase, client_address(request))
     _set_session_cookie(request, response, session_id)
-    return {"signed_in": True}
+    return SignedIn(signed_in=True)
 
 
 @router.delete("")
 async def delete_session(
     request: Request, response: Response, web: WebDep, _: WebClientDep
-) -> dict[str, Any]:
+) -> SignedIn:
     """Sign this browser out."""
     await web.sign_in.sign_out(request.cookies.get(SESSION_COOKIE))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
-    return {"signed_in": False}
+    return SignedIn(signed_in=False)

@@ -3,21 +3,23 @@
 Every streamed answer (chat completions, text completions, the web UI's conversations) goes
 through ``stream_answer``: one loop that batches what the model has ready into one write, sends
 the closing events once the model has stopped, reports a late error in-band, and cancels the
-generation when the client goes away.
+generation when the client goes away. ``event_stream_doc`` tells /docs what each event holds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from hub.api.errors import error_body, to_api_error
+from hub.api.openai_schemas import StreamChunk
 from hub.engine.runner import Generation
 from hub.engine.types import GenerationStats
 
@@ -26,16 +28,73 @@ logger = logging.getLogger(__name__)
 DISCONNECT_CHECK_EVERY = 8
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-Event = dict[str, Any]
+T = TypeVar("T")
+
+STREAM_ENDING = (
+    " The stream ends with `data: [DONE]`; an error after the answer began is sent instead as "
+    'one last event in the error shape, `{"error": {"message", "type", "param", "code"}}`.'
+)
 
 
-def sse(data: Event | str) -> str:
+class EventStream(StreamingResponse):
+    """A stream of server-sent events."""
+
+    media_type = "text/event-stream"
+
+
+def sse(data: StreamChunk | dict[str, Any] | str) -> str:
     """One server-sent event."""
+    if isinstance(data, StreamChunk):
+        data = data.event()
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return f"data: {payload}\n\n"
 
 
-async def _no_events(stats: GenerationStats, text: str) -> list[Event]:
+def _inline(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its definitions written in place: an event's schema sits
+    inside one operation, where references to the model's own ``$defs`` would not resolve."""
+    schema = model.model_json_schema(mode="serialization")
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {key: value for key, value in node.items() if key != "$ref"}
+                return resolve({**definitions[ref.removeprefix("#/$defs/")], **rest})
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    result: dict[str, Any] = resolve(schema)
+    return result
+
+
+def event_stream_doc(chunk: type[StreamChunk], description: str) -> dict[int | str, Any]:
+    """The OpenAPI ``responses`` of a streamed answer: each event's data is one ``chunk``. A
+    route that only streams also names ``response_class=Response``, so that /docs does not
+    list a JSON answer beside the stream."""
+    item = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": _inline(chunk),
+            }
+        },
+    }
+    return {
+        200: {
+            "description": description + STREAM_ENDING,
+            "content": {"text/event-stream": {"itemSchema": item}},
+        }
+    }
+
+
+async def _no_events(stats: GenerationStats, text: str) -> list[StreamChunk]:
     return []
 
 
@@ -48,15 +107,15 @@ class StreamedAnswer:
     """How one streamed answer is worded: what opens it, one event per piece of text, and the
     events that close it once the model has stopped (they may store the answer first)."""
 
-    opening: list[Event]
-    piece: Callable[[str], Event]
-    closing: Callable[[GenerationStats, str], Awaitable[list[Event]]] = _no_events
+    opening: Sequence[StreamChunk]
+    piece: Callable[[str], StreamChunk]
+    closing: Callable[[GenerationStats, str], Awaitable[Sequence[StreamChunk]]] = _no_events
     # Called when the stream ends however it ends: whether the closing was reached, and the
     # text sent so far (a conversation stores a stopped answer from it).
     on_end: Callable[[bool, str], None] = _nothing_to_do
 
 
-def stream_answer(generation: Generation, answer: StreamedAnswer) -> StreamingResponse:
+def stream_answer(generation: Generation, answer: StreamedAnswer) -> EventStream:
     """Stream the answer as SSE; a client that disconnects cancels the generation at once."""
 
     async def events() -> AsyncIterator[str]:
@@ -81,12 +140,12 @@ def stream_answer(generation: Generation, answer: StreamedAnswer) -> StreamingRe
             generation.cancel()
             answer.on_end(closed, "".join(sent))
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return EventStream(events(), headers=SSE_HEADERS)
 
 
 async def collect_answer(
-    generation: Generation, request: Request, whole: Callable[[str, GenerationStats], Any]
-) -> JSONResponse:
+    generation: Generation, request: Request, whole: Callable[[str, GenerationStats], T]
+) -> T:
     """Gather the whole answer; stop the model early if the client goes away."""
     parts: list[str] = []
     async for piece in generation:
@@ -95,4 +154,4 @@ async def collect_answer(
             generation.cancel()
             break
     await generation.wait_finished()
-    return JSONResponse(whole("".join(parts), generation.stats))
+    return whole("".join(parts), generation.stats)

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hub.datadir import ensure_data_dir, write_private_file
 from hub.errors import HubError
@@ -16,6 +16,9 @@ from hub.models.packaged import DEFAULT_MODEL_NAME, PACKAGED_MODELS, PackagedMod
 
 REGISTRY_FILE_NAME = "models.json"
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# Where a model came from: it ships with the hub, or the person added the file.
+ModelSource = Literal["packaged", "user"]
 
 
 class UnknownModelError(HubError, LookupError):
@@ -45,7 +48,7 @@ class ModelEntry:
     """One model the hub can serve."""
 
     name: str
-    source: str  # "packaged" or "user"
+    source: ModelSource
     description: str
     user_path: Path | None = None
 

@@ -1,0 +1,67 @@
+"""Answers of /v1/models: the catalog in OpenAI's list shape, plus what the hub knows of each
+model's file, and the active model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from hub.models.catalog import ModelListing, ModelSource
+
+
+class ModelObject(BaseModel):
+    """One model the hub can serve."""
+
+    id: str = Field(description="The model's name: what requests put in `model`.")
+    object: Literal["model"]
+    created: int = Field(description="Always 0 (OpenAI's creation time; unknown here).")
+    owned_by: Literal["local"]
+    source: ModelSource = Field(
+        description='"packaged" ships with the hub; "user" was added with `hub models add`.'
+    )
+    description: str
+    active: bool = Field(description="Answers requests that name no other model.")
+    loaded: bool = Field(description="In memory now, so its next answer starts at once.")
+    path: str | None = Field(description="The GGUF file; null when it cannot be located.")
+    architecture: str | None = Field(description="From the file; null when it is unreadable.")
+    size_bytes: int | None
+    quantization: str | None = Field(description='Such as "Q4_K_M".')
+    context_length: int | None = Field(description="Tokens the model was trained to attend to.")
+    chat_template: bool | None = Field(description="Whether the file carries a chat template.")
+    error: str | None = Field(description="Why the file is unusable; null when it is fine.")
+
+    @classmethod
+    def from_listing(cls, listing: ModelListing, active: str, loaded: list[str]) -> ModelObject:
+        """The API's view of a catalog entry and its file."""
+        info = listing.info
+        return cls(
+            id=listing.entry.name,
+            object="model",
+            created=0,
+            owned_by="local",
+            source=listing.entry.source,
+            description=listing.entry.description,
+            active=listing.entry.name == active,
+            loaded=listing.entry.name in loaded,
+            path=str(listing.path) if listing.path else None,
+            architecture=info.architecture if info else None,
+            size_bytes=info.file_size if info else None,
+            quantization=info.quantization if info else None,
+            context_length=info.context_length if info else None,
+            chat_template=info.has_chat_template if info else None,
+            error=listing.error,
+        )
+
+
+class ModelList(BaseModel):
+    """GET /v1/models: every model, packaged first."""
+
+    object: Literal["list"]
+    data: list[ModelObject]
+
+
+class ActiveModel(BaseModel):
+    """The model answering requests that name no other."""
+
+    model: str
