@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Response, expect
 
 from tests.hub_process import start_hub
 from tests.test_web_ui import ARTIFACTS, PASSPHRASE, LiveHub
@@ -42,8 +42,19 @@ def ask(page: Page, text: str) -> Locator:
     return answer
 
 
+def settled(page: Page) -> None:
+    """Wait for what the chat loads beside the conversation (the model's name, the list)."""
+    expect(page.locator(".model-badge")).not_to_be_empty()
+    expect(page.locator(".conv-list li.active")).to_have_count(1)
+
+
 def conversation_id(page: Page) -> int:
     return int(page.evaluate("location.hash").rsplit("/", 1)[1])
+
+
+def learn_saved(response: Response) -> bool:
+    """The hub's answer to the page saving "don't learn from this conversation"."""
+    return response.request.method == "PUT" and "/v1/personalization/conversations/" in response.url
 
 
 def dataset(hub: LiveHub) -> list[dict[str, Any]]:
@@ -56,6 +67,7 @@ def test_an_answer_marked_good_stays_marked_after_a_reload(live_hub: LiveHub, pa
     page.fill("#passphrase", PASSPHRASE)
     page.fill("#passphrase-confirm", PASSPHRASE)
     page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="How can I help?")).to_be_visible()
     answer = ask(page, "Say hello.")
     good = answer.get_by_role("button", name="Good answer")
     expect(good).to_have_attribute("aria-pressed", "false")
@@ -118,8 +130,12 @@ def test_dont_learn_leaves_the_conversation_out_and_survives_a_reload(
 ) -> None:
     toggle = page.get_by_label("Don't learn from this conversation")
     expect(toggle).not_to_be_checked()
-    toggle.check()
+    # The hub is asked below: wait until the page has saved the switch, not only ticked it.
+    with page.expect_response(learn_saved) as saved:
+        toggle.click()
+    assert saved.value.ok, saved.value.text()
     expect(toggle).to_be_checked()
+    expect(toggle).to_be_enabled()
     opened = conversation_id(page)
     learning = live_hub.api("GET", f"/v1/personalization/conversations/{opened}").json()
     assert learning["learn"] is False
@@ -131,6 +147,7 @@ def test_dont_learn_leaves_the_conversation_out_and_survives_a_reload(
     expect(page.get_by_label("Don't learn from this conversation")).to_be_checked()
     # A new chat has nothing to exclude yet: the switch appears with its first answer.
     page.get_by_role("button", name="New chat").click()
+    expect(page.get_by_role("heading", name="How can I help?")).to_be_visible()
     expect(page.locator(".learn-toggle")).to_be_hidden()
     ask(page, "Name a colour.")
     expect(page.get_by_label("Don't learn from this conversation")).not_to_be_checked()
@@ -150,13 +167,27 @@ def test_feedback_that_cannot_be_saved_says_why(live_hub: LiveHub, page: Page) -
     expect(answer.get_by_role("button", name="Bad answer")).to_have_attribute(
         "aria-pressed", "false"
     )
-    page.get_by_label("Don't learn from this conversation").check()
-    expect(page.locator(".learn-error")).to_have_text(
-        "Not changed: this conversation is no longer on the hub."
-    )
-    expect(page.get_by_label("Don't learn from this conversation")).not_to_be_checked()
+    # click(), not check(): the page unticks the box again when the hub refuses the change.
+    toggle = page.get_by_label("Don't learn from this conversation")
+    with page.expect_response(learn_saved) as refused:
+        toggle.click()
+    assert refused.value.status == 404
+    reason = page.locator(".learn-error")
+    expect(reason).to_have_text("Not changed: this conversation is no longer on the hub.")
+    expect(reason).to_be_visible()
+    expect(toggle).not_to_be_checked()
+    expect(toggle).to_be_enabled()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-chat-feedback-errors-desktop-light.png"))
+    # The reason stays while the page redraws the same conversation (here: a message it cannot
+    # send there either), so the person still sees why the box went back.
+    page.fill("#composer-input", "Are you still there?")
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg-assistant").last.get_by_role("alert")).to_contain_text(
+        "The hub could not answer"
+    )
+    expect(reason).to_have_text("Not changed: this conversation is no longer on the hub.")
+    expect(toggle).not_to_be_checked()
 
 
 def test_screenshots_of_feedback_in_the_chat(live_hub: LiveHub, page: Page) -> None:
@@ -170,6 +201,7 @@ def test_screenshots_of_feedback_in_the_chat(live_hub: LiveHub, page: Page) -> N
             page.reload()
             expect(page.locator(".corrected-tag")).to_be_visible()
             expect(page.get_by_label("Don't learn from this conversation")).to_be_checked()
+            settled(page)
             page.screenshot(path=str(ARTIFACTS / f"web-chat-feedback-{name}-{scheme}.png"))
     # The inline editor at phone width in the dark; Escape closes it and keeps the keyboard there.
     page.set_viewport_size({"width": 375, "height": 812})
@@ -178,6 +210,7 @@ def test_screenshots_of_feedback_in_the_chat(live_hub: LiveHub, page: Page) -> N
     editor = answer.get_by_label("The answer it should have been")
     expect(editor).to_have_value(CORRECTED)
     expect(answer.get_by_role("button", name="Remove correction")).to_be_visible()
+    expect(editor).to_be_focused()
     page.screenshot(
         path=str(ARTIFACTS / "web-chat-feedback-correcting-phone-dark.png"), animations="disabled"
     )

@@ -125,10 +125,17 @@ def test_a_wrong_code_is_refused_and_the_right_one_pairs(
     card.get_by_role("button", name="Pair").click()
     expect(card.get_by_role("alert")).to_contain_text(f"wrong code for '{WATCH}'")
     expect(card.get_by_role("alert")).to_contain_text("4 tries left")
+    # The code box keeps the focus through the page's polls, to type the code again.
+    expect(card.get_by_role("textbox")).to_be_focused()
+    updated = page.locator(".live-time")
+    expect(updated).not_to_have_text(updated.inner_text())  # a later poll has redrawn the card
+    expect(card.get_by_role("textbox")).to_be_focused()
     page.emulate_media(color_scheme="dark")
     page.set_viewport_size({"width": 375, "height": 812})
-    page.wait_for_timeout(400)  # let the sidebar finish sliding away before the picture
-    page.screenshot(path=str(ARTIFACTS / "web-devices-wrong-code-phone-dark.png"))
+    # The sidebar's slide away is finished for the picture instead of waited for.
+    page.screenshot(
+        path=str(ARTIFACTS / "web-devices-wrong-code-phone-dark.png"), animations="disabled"
+    )
     page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 1280, "height": 800})
     card.get_by_role("textbox").fill("12")
@@ -171,21 +178,25 @@ def test_live_charts_grow_while_data_arrives(live_hub: LiveHub, page: Page) -> N
     expect(page.get_by_role("button", name="10 min")).to_have_attribute("aria-pressed", "true")
     wait_until(lambda: points(watch, "heart_rate") > 60, "raw heart-rate readings")
     page.get_by_role("button", name="1 hour").click()
+    expect(page.get_by_role("button", name="1 hour")).to_have_attribute("aria-pressed", "true")
     assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_screenshots_of_the_devices_page(live_hub: LiveHub, page: Page) -> None:
-    # Enough points for a picture that shows the curves, and a battery report from the watch.
-    wait_until(lambda: points(device_card(page, CGM), "glucose") >= 40, "40 glucose minutes")
-    expect(device_card(page, WATCH).locator(".device-facts")).to_contain_text("Battery")
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         for name, width, height in (("phone", 375, 812), ("desktop", 1280, 800)):
             page.set_viewport_size({"width": width, "height": height})
             page.goto(live_hub.url + "/#/devices")
             page.reload()
-            expect(device_card(page, CGM).locator(".chart-line")).to_be_visible()
+            # Enough points for a picture that shows the curves (counted on the freshly loaded
+            # hour, not on what was drawn before), and a battery report from the watch.
+            cgm = device_card(page, CGM)
+            wait_until(lambda: points(cgm, "glucose") >= 40, "40 glucose minutes")  # noqa: B023
+            expect(cgm.locator(".chart-line")).to_be_visible()
             expect(device_card(page, WATCH).locator(".chart-line")).to_be_visible()
+            expect(device_card(page, WATCH).locator(".device-facts")).to_contain_text("Battery")
+            expect(page.locator(".live")).to_contain_text("Live")
             page.screenshot(
                 path=str(ARTIFACTS / f"web-devices-{name}-{scheme}.png"), full_page=True
             )
@@ -194,6 +205,7 @@ def test_screenshots_of_the_devices_page(live_hub: LiveHub, page: Page) -> None:
     page.reload()
     watch = device_card(page, WATCH)
     expect(watch.locator(".chart-line")).to_be_visible()
+    expect(watch.locator(".device-facts")).to_contain_text("Battery")
     watch.screenshot(path=str(ARTIFACTS / "web-devices-watch-card-desktop-light.png"))
     assert page.errors == []  # type: ignore[attr-defined]
 

@@ -4,8 +4,11 @@ run started from the page with its live progress until its adapter appears; then
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from adapters.export_gguf import LoraShape, write_gguf_lora
 from adapters.registry import AdapterRegistry, write_json_atomically
 from hub.models.packaged import locate_smollm2
 from tests.hub_process import start_hub
-from tests.test_web_ui import ARTIFACTS, PASSPHRASE, LiveHub
+from tests.test_web_ui import ARTIFACTS, PASSPHRASE, LiveHub, wait_until
 
 ENV = {
     "HUB_MEMORY_ENABLED": "false",
@@ -32,6 +35,9 @@ ENV = {
     "HUB_THREADS": "2",
 }
 _PROJECTIONS = {"attn_q": "self_attn.q_proj", "attn_v": "self_attn.v_proj"}
+# A real training run: loading, scoring and three steps took 7 minutes on a 2-core machine busy
+# with other test runs. The waits end as soon as the run gets there; these bound a broken one.
+RUN_WAIT_S = 600
 
 
 def small_adapter(model: Path, path: Path, seed: int) -> None:
@@ -116,6 +122,20 @@ def active_id(hub: LiveHub) -> str | None:
     return next((v["id"] for v in listed if v["active"]), None)
 
 
+def hold_the_run_at_a_step(hub: LiveHub) -> int:
+    """Pause the training process (SIGSTOP) once the hub reports a step, so the page can be
+    looked at mid-run; returns its pid, to let it go on with SIGCONT."""
+
+    def stepped() -> int | None:
+        running = hub.api("GET", "/v1/personalization").json()["running"]
+        assert running is not None, "the run ended before the test saw a training step"
+        return int(running["pid"]) if running["step"] >= 1 and running["pid"] else None
+
+    pid: int = wait_until(stepped, "a training step", timeout=RUN_WAIT_S)
+    os.kill(pid, signal.SIGSTOP)
+    return pid
+
+
 def test_the_page_lists_adapters_with_metrics_and_loss_curves(
     live_hub: LiveHub, page: Page
 ) -> None:
@@ -160,6 +180,7 @@ def test_promote_and_roll_back_from_the_page(live_hub: LiveHub, page: Page) -> N
     assert answer.status_code == 200  # served with the swapped adapter
 
 
+@pytest.mark.timeout(3 * RUN_WAIT_S)
 def test_a_run_started_from_the_page_shows_progress_then_its_adapter(
     live_hub: LiveHub, page: Page
 ) -> None:
@@ -177,14 +198,20 @@ def test_a_run_started_from_the_page_shows_progress_then_its_adapter(
         f"/v1/personalization/messages/{answer_id}",
         json={"edited_content": "You take the 728 bus from the river."},
     )
-    page.get_by_role("button", name="Train now").click()
-    expect(page.locator(".run-progress")).to_be_visible()
-    # Either progress shows, or the run ended (then it must say why): never wait in vain.
-    expect(page.locator(".run-text")).to_contain_text(re.compile("step|Last run"), timeout=240_000)
-    assert "step" in page.locator(".run-text").inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "web-personalization-running-desktop-light.png"))
-    expect(page.locator(".adapter-card")).to_have_count(3, timeout=240_000)
+    with page.expect_response(lambda response: response.url.endswith("/runs")) as started:
+        page.get_by_role("button", name="Train now").click()
+    assert started.value.json()["running"], f"the run did not start: {started.value.text()}"
+    trainer = hold_the_run_at_a_step(live_hub)
+    try:
+        # Held mid-run, the page's next poll shows the progress whatever the machine's speed.
+        expect(page.locator(".run-text")).to_contain_text(re.compile(r"step [1-3] of 3"))
+        expect(page.locator(".run-progress")).to_be_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-personalization-running-desktop-light.png"))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(trainer, signal.SIGCONT)
+    expect(page.locator(".adapter-card")).to_have_count(3, timeout=RUN_WAIT_S * 1000)
     expect(page.locator(".run-text")).to_contain_text("Last run")
     expect(page.locator('.adapter-card[data-version="v0003"]')).to_contain_text("3 steps")
     assert page.errors == []  # type: ignore[attr-defined]
@@ -198,6 +225,7 @@ def test_screenshots_of_the_personalization_page(live_hub: LiveHub, page: Page) 
             page.goto(live_hub.url + "/#/personalization")
             page.reload()
             expect(page.locator(".adapter-card")).to_have_count(3)
+            expect(page.locator(".run-text")).to_contain_text("Last run")
             page.screenshot(path=str(ARTIFACTS / f"web-personalization-{name}-{scheme}.png"))
     page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 1280, "height": 800})

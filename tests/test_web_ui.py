@@ -6,6 +6,7 @@ whole module; the tests run in file order and build on each other like a person'
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser_support import WAIT_MS
 from tests.hub_process import HubProcess, start_hub
@@ -84,6 +85,20 @@ def finished_answers(page: Page) -> Any:
     return page.locator(".msg-assistant:not(.streaming)")
 
 
+def new_chat(page: Page) -> None:
+    """Open a new chat and wait until the page shows it (not the conversation before)."""
+    page.get_by_role("button", name="New chat").click()
+    expect(page.get_by_role("heading", name="How can I help?")).to_be_visible()
+
+
+def answer_replacing(page: Page, replaced: str | None) -> Locator:
+    """The last answer once the hub has stored it (it has an id), and not the one replaced."""
+    answer = page.locator(".msg-assistant").last
+    expect(answer).not_to_have_attribute("data-id", replaced or "")
+    expect(answer).to_have_attribute("data-id", re.compile(r"^\d+$"))
+    return answer
+
+
 def test_first_run_sets_a_passphrase_and_signs_in(live_hub: LiveHub, page: Page) -> None:
     assert "/?setup=" in live_hub.process.log(), "hub serve should print the setup link"
     page.goto(live_hub.url)
@@ -101,25 +116,31 @@ def test_first_run_sets_a_passphrase_and_signs_in(live_hub: LiveHub, page: Page)
 
 
 def test_an_answer_streams_in_token_by_token(live_hub: LiveHub, page: Page) -> None:
-    # Record every length the answer had while streaming, to see it grow piece by piece.
+    # Record every length the answer had while streaming, to see it grow piece by piece, and
+    # whether Stop was offered meanwhile (asked afterwards: a short answer may be done at once).
     page.evaluate(
         """() => {
           window.__lengths = [];
+          window.__stopShown = false;
           new MutationObserver(() => {
             const node = document.querySelector('.msg-assistant.streaming .md');
-            if (node) window.__lengths.push(node.textContent.length);
+            if (!node) return;
+            window.__lengths.push(node.textContent.length);
+            const stop = document.querySelector('.stop-btn');
+            window.__stopShown ||= Boolean(stop && !stop.hidden);
           }).observe(document.body, {subtree: true, childList: true, characterData: true});
         }"""
     )
     send(page, "Name three colours of the rainbow.")
     expect(page.locator(".msg-user .bubble")).to_have_text("Name three colours of the rainbow.")
-    expect(page.get_by_role("button", name="Stop")).to_be_visible()
-    answer = finished_answers(page).last
+    answer = answer_replacing(page, None)
     expect(answer.locator(".meta-speed")).to_contain_text("tok/s")
     expect(answer.locator(".meta-model")).to_have_text("smollm2-135m-instruct")
     expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     lengths = page.evaluate("window.__lengths")
     assert len({n for n in lengths if n > 0}) >= 3, f"the answer did not stream: {lengths}"
+    assert page.evaluate("window.__stopShown"), "Stop was not offered while the answer streamed"
     assert len(answer.locator(".md").inner_text()) > 3
     expect(page.locator("#chat-title")).to_have_text("Name three colours of the rainbow.")
     expect(page.locator(".conv-list li.active")).to_contain_text("Name three colours")
@@ -128,17 +149,20 @@ def test_an_answer_streams_in_token_by_token(live_hub: LiveHub, page: Page) -> N
 
 def test_regenerate_and_edit_the_last_message(live_hub: LiveHub, page: Page) -> None:
     conversation_id = int(page.url.rsplit("/", 1)[1])
+    first = page.locator(".msg-assistant").last.get_attribute("data-id")
     page.get_by_role("button", name="Regenerate").click()
-    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
-    expect(finished_answers(page).last.locator(".meta-speed")).to_be_visible()
+    regenerated = answer_replacing(page, first)
+    expect(regenerated.locator(".meta-speed")).to_be_visible()
     expect(page.locator(".msg-assistant")).to_have_count(1)
+    second = regenerated.get_attribute("data-id")
 
     page.locator(".msg-user").last.get_by_role("button", name="Edit").click()
     editor = page.get_by_role("textbox", name="Edit your message")
     editor.fill("Name two colours of the sea.")
     editor.press("Enter")
     expect(page.locator(".msg-user .bubble")).to_have_text("Name two colours of the sea.")
-    expect(finished_answers(page).last.locator(".meta-speed")).to_be_visible()
+    edited = answer_replacing(page, second)
+    expect(edited.locator(".meta-speed")).to_be_visible()
     stored = live_hub.api("GET", f"/v1/conversations/{conversation_id}").json()["messages"]
     assert [m["role"] for m in stored] == ["user", "assistant"]
     assert stored[0]["content"] == "Name two colours of the sea."
@@ -151,7 +175,7 @@ def test_stop_really_stops_the_generation(live_hub: LiveHub, page: Page) -> None
             live_hub, "hub_generations_total", 'finish_reason="cancelled"'
         )
         tokens_before = metric_total(live_hub, "hub_completion_tokens_total")
-        page.get_by_role("button", name="New chat").click()
+        new_chat(page)
         send(page, "Write a very long story about a lighthouse keeper, in many chapters.")
         page.wait_for_function(
             "() => (document.querySelector('.msg-assistant.streaming .md')?.textContent || '')"
@@ -190,7 +214,7 @@ def test_stop_really_stops_the_generation(live_hub: LiveHub, page: Page) -> None
 def test_html_in_messages_and_model_output_is_shown_as_text(page: Page) -> None:
     page.evaluate("window.__pwned = false")
     attack = '<img src=x onerror="window.__pwned=true"> and <script>window.__pwned=true</script>'
-    page.get_by_role("button", name="New chat").click()
+    new_chat(page)
     send(page, attack)
     expect(page.locator(".msg-user .bubble")).to_have_text(attack)
     expect(finished_answers(page).last.locator(".meta-speed")).to_be_visible()
@@ -235,7 +259,7 @@ def test_screenshots_at_phone_and_desktop_sizes(live_hub: LiveHub, page: Page) -
     ARTIFACTS.mkdir(exist_ok=True)
     live_hub.api("PUT", "/v1/preferences", json={"max_tokens": 200, "temperature": 0})
     try:
-        page.get_by_role("button", name="New chat").click()
+        new_chat(page)
         send(page, "Give me three tips for sleeping well, as a numbered list.")
         expect(finished_answers(page).locator(".meta-speed")).to_be_visible()
     finally:
@@ -248,13 +272,16 @@ def test_screenshots_at_phone_and_desktop_sizes(live_hub: LiveHub, page: Page) -
             page.set_viewport_size({"width": width, "height": height})
             page.reload()
             expect(finished_answers(page).locator(".meta-speed")).to_be_visible()
+            expect(page.locator(".model-badge")).to_have_text("smollm2-135m-instruct")
+            expect(page.locator(".conv-list li.active")).to_have_count(1)
             page.screenshot(path=str(ARTIFACTS / f"web-chat-{name}-{scheme}.png"))
     page.set_viewport_size({"width": 375, "height": 812})
     page.reload()
+    expect(page.locator(".conv-list li.active")).to_have_count(1)
     page.get_by_role("button", name="Open menu").click()
     expect(page.locator(".conv-list")).to_be_in_viewport()
-    page.wait_for_timeout(400)  # let the drawer finish sliding in before the picture
-    page.screenshot(path=str(ARTIFACTS / "web-drawer-phone-dark.png"))
+    # The drawer's slide is finished for the picture instead of waited for.
+    page.screenshot(path=str(ARTIFACTS / "web-drawer-phone-dark.png"), animations="disabled")
     page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 1280, "height": 800})
 
@@ -279,6 +306,7 @@ def test_reload_find_rename_search_and_delete(live_hub: LiveHub, page: Page) -> 
     page.fill("#conversation-search", "no conversation says this")
     expect(page.locator(".conv-empty")).to_have_text("No chats match.")
     page.fill("#conversation-search", "")
+    expect(page.locator(".conv-list a", has_text="lighthouse keeper")).to_be_visible()
 
     page.get_by_role("button", name="Delete conversation").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()

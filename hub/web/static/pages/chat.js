@@ -103,13 +103,20 @@ async function mount(ctx, params) {
     list.replaceChildren(...items);
   }
 
+  // Searches and refreshes overlap (typing, then deleting): only the newest list is drawn, or a
+  // slow earlier answer could bring back a conversation deleted since.
+  let listRun = 0;
   async function refreshList() {
+    const run = ++listRun;
     const query = state.query ? `?q=${encodeURIComponent(state.query)}` : "";
+    let conversations;
     try {
-      state.conversations = (await api("GET", `/v1/conversations${query}`)).data;
+      conversations = (await api("GET", `/v1/conversations${query}`)).data;
     } catch {
-      state.conversations = [];
+      conversations = [];
     }
+    if (run !== listRun) return;
+    state.conversations = conversations;
     drawList();
   }
 

@@ -207,9 +207,13 @@ export function learnToggle() {
   return {
     element,
     show(next) {
+      const same = next === conversation;
       conversation = next;
       element.hidden = !next;
-      problem.textContent = "";
+      // The chat redraws the same conversation often (an answer finishing): that keeps a failed
+      // save's reason on screen and leaves a save in flight alone; another conversation starts clean.
+      if (same && box.disabled) return;
+      if (!same) problem.textContent = "";
       box.checked = Boolean(next) && next.learn === false;
     },
   };

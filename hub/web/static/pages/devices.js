@@ -231,7 +231,7 @@ async function mount(ctx) {
     live.poll();
   }
 
-  function place(device) {
+  function place(device, after) {
     const kind = device.status === "paired" || device.status === "revoked" ? "paired" : "waiting";
     let entry = cards.get(device.id);
     if (entry && entry.kind !== kind) {
@@ -244,7 +244,12 @@ async function mount(ctx) {
       cards.set(device.id, entry);
     }
     entry.card.refresh(device);
-    (kind === "paired" ? paired : waiting).list.append(entry.card.el); // keeps the hub's order
+    // Keep the hub's order, moving a card only when it is out of place: moving it takes the
+    // focus out of its code box while the person types the code.
+    const list = (kind === "paired" ? paired : waiting).list;
+    const next = after.get(list) ? after.get(list).nextElementSibling : list.firstElementChild;
+    if (next !== entry.card.el) list.insertBefore(entry.card.el, next);
+    after.set(list, entry.card.el);
   }
 
   function showDevices(devices) {
@@ -256,7 +261,8 @@ async function mount(ctx) {
       }
     }
     const ordered = [...devices].sort((a, b) => (a.status === "revoked") - (b.status === "revoked"));
-    for (const device of ordered) place(device);
+    const after = new Map(); // list -> the card placed last in it
+    for (const device of ordered) place(device, after);
     waiting.el.hidden = !waiting.list.children.length;
     paired.el.hidden = !paired.list.children.length;
     rangeBar.hidden = !paired.list.querySelector(".chart");

@@ -177,6 +177,7 @@ export function satellitesSection(onChanged) {
     // Waiting first (they need the person), then approved, then revoked; by id within each.
     const order = { discovered: 0, approved: 1, revoked: 2 };
     const sorted = [...rows].sort((a, b) => (order[a.status] ?? 3) - (order[b.status] ?? 3));
+    let previous = null;
     for (const row of sorted) {
       let card = cards.get(row.id);
       if (!card) {
@@ -184,7 +185,10 @@ export function satellitesSection(onChanged) {
         cards.set(row.id, card);
       }
       card.refresh(row);
-      list.append(card.el);
+      // Move a card only when it is out of place: moving it takes the focus off its buttons.
+      const next = previous ? previous.el.nextElementSibling : list.firstElementChild;
+      if (next !== card.el) list.insertBefore(card.el, next);
+      previous = card;
     }
     empty.hidden = rows.length > 0;
   }
