@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 SHELLCHECK := /usr/bin/shellcheck
 SYSTEMD_ANALYZE := /usr/bin/systemd-analyze
 
-.PHONY: run test lint bench clean setup
+.PHONY: run test test-fast lint bench clean setup
 
 setup: $(STAMP)
 
@@ -40,6 +40,10 @@ lint: $(STAMP)
 
 test: lint $(CHROMIUM) $(SHELLCHECK) $(SYSTEMD_ANALYZE)
 	$(BIN)/python -m pytest
+
+# The tests that need no real hub, model or browser (seconds); `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_serving.py

@@ -33,6 +33,7 @@ from hub.voice.service import VoiceService
 from hub.wearables.discovery import HubDiscovery
 from hub.wearables.service import DeviceService
 from hub.web.web_services import WebServices
+from memory.embedder import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +87,11 @@ class Hub:
     personalization: PersonalizationService
 
 
-def build_hub(settings: Settings, loader: ModelLoader | None = None) -> Hub:
-    """Build every service (opening databases, loading nothing heavy yet); ``loader`` replaces
-    llama.cpp in unit tests."""
+def build_hub(
+    settings: Settings, loader: ModelLoader | None = None, embedder: Embedder | None = None
+) -> Hub:
+    """Build every service (opening databases, loading nothing heavy yet); ``loader`` and
+    ``embedder`` replace llama.cpp and the embedding model in unit tests."""
     check_listen_safety(settings)
     ensure_data_dir(settings.data_dir)
     catalog = ModelCatalog(settings.data_dir)
@@ -105,7 +108,7 @@ def build_hub(settings: Settings, loader: ModelLoader | None = None) -> Hub:
     )
     metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy)
     web = WebServices.open(settings.data_dir)
-    memory = open_memory(settings) if settings.memory_enabled else None
+    memory = open_memory(settings, embedder) if settings.memory_enabled else None
     chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)
     devices = DeviceService.open(
         settings.data_dir,

@@ -13,6 +13,21 @@ from tests.hub_process import HubProcess, start_hub
 # Browser fixtures (Debian's Chromium) for the web UI tests.
 pytest_plugins = ["tests.browser_support"]
 
+# Fixtures that start a real hub, load a real model or open a browser: a test that uses one
+# (directly or through another fixture) is in the slow tier; `make test-fast` leaves it out.
+# Fixtures named *_hub start hubs too. A test that starts one in its own body says so with
+# @pytest.mark.slow.
+SLOW_FIXTURES = frozenset({"hub", "client", "embedder", "browser", "context", "page"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a real hub, model or browser as slow."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES or any(name.endswith("_hub") for name in fixtures):
+            item.add_marker(pytest.mark.slow)
+
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
 SECOND_MODEL = "gemma3-270m"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -107,6 +108,7 @@ def test_switching_model_at_run_time(hub: HubProcess) -> None:
     assert active() == DEFAULT_MODEL
 
 
+@pytest.mark.slow
 def test_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
     busy_hub = start_hub(tmp_path / "data", env={"HUB_MAX_QUEUE": "0"})
     try:
@@ -117,7 +119,7 @@ def test_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
             "temperature": 0.8,
             "stream": True,
         }
-        started = threading.Event()
+        started, done = threading.Event(), threading.Event()
 
         def occupy() -> None:
             with httpx.stream(
@@ -125,19 +127,27 @@ def test_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
                 f"{busy_hub.base_url}/v1/chat/completions",
                 json=long_body,
                 headers=busy_hub.headers(),
-                timeout=60,
+                timeout=120,
             ) as response:
                 for _ in response.iter_lines():
                     started.set()
+                    if done.is_set():  # leaving cancels the answer: the model is free at once
+                        return
 
         worker = threading.Thread(target=occupy)
         worker.start()
-        assert started.wait(30)
+        assert started.wait(60)
         refused = post_chat(busy_hub, json=GOOD)
+        done.set()
         error = assert_error(refused, 429, "busy")
         assert error["type"] == "rate_limit_error"
         assert int(refused.headers["Retry-After"]) >= 1
-        worker.join(60)
-        assert post_chat(busy_hub, json=GOOD).status_code == 200
+        worker.join(120)
+        # The model is freed as soon as the hub notices the client left; then it answers again.
+        deadline = time.monotonic() + 60
+        while (status := post_chat(busy_hub, json=GOOD).status_code) == 429:
+            assert time.monotonic() < deadline, "the model was never freed"
+            time.sleep(0.2)
+        assert status == 200
     finally:
         busy_hub.stop()

@@ -212,6 +212,7 @@ def rows_by_table(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Scenario) -> None:
     manifest = json.loads((scenario.backup / MANIFEST_NAME).read_text())
     assert (manifest["format"], manifest["format_version"]) == ("walking-nas-backup", 1)
@@ -235,6 +236,7 @@ def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Sce
     assert verify_backup(scenario.backup).files
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_backup_taken_under_writes_is_consistent(scenario: Scenario) -> None:
     memory_db = scenario.backup / PAYLOAD_DIR / MEMORY_DB_NAME
     for database in (scenario.backup / PAYLOAD_DIR).glob("*.db"):
@@ -260,6 +262,7 @@ def test_backup_taken_under_writes_is_consistent(scenario: Scenario) -> None:
     assert len(notes) < len(scenario.written.notes)  # the writers really went on afterwards
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_backup_holds_every_device_batch_acknowledged_before_it(scenario: Scenario) -> None:
     with sqlite3.connect(scenario.backup / PAYLOAD_DIR / DEVICES_DB_NAME) as conn:
         per_seq = dict(
@@ -277,6 +280,7 @@ def test_backup_holds_every_device_batch_acknowledged_before_it(scenario: Scenar
     assert len(per_seq) < len(scenario.written.device_batches)  # it streamed on afterwards
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_restore_into_an_empty_directory_gives_back_every_row_and_file(
     scenario: Scenario, tmp_path: Path
 ) -> None:
@@ -300,6 +304,7 @@ def test_restore_into_an_empty_directory_gives_back_every_row_and_file(
     assert not (restored / "models").exists()
 
 
+@pytest.mark.slow
 def test_an_older_schema_restores_and_a_real_hub_serves_it(
     scenario: Scenario, tmp_path: Path
 ) -> None:
@@ -346,6 +351,7 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
         assert "m002_fact_jobs" in names  # brought up to date on start
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_restore_refuses_a_data_directory_in_use_or_not_empty(
     scenario: Scenario, tmp_path: Path
 ) -> None:
@@ -369,6 +375,7 @@ def test_restore_refuses_a_data_directory_in_use_or_not_empty(
     assert (kept / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_backup_refuses_a_path_that_is_not_empty(scenario: Scenario, tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
     result = runner.invoke(
@@ -394,6 +401,7 @@ def refusal(backup: Path, tmp_path: Path) -> str:
     return said(result)
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_a_truncated_file_is_refused(scenario: Scenario, tmp_path: Path) -> None:
     backup = damaged_copy(scenario, tmp_path)
     database = backup / PAYLOAD_DIR / MEMORY_DB_NAME
@@ -403,6 +411,7 @@ def test_a_truncated_file_is_refused(scenario: Scenario, tmp_path: Path) -> None
     assert "memory.db is truncated" in message and "use another backup" in message
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_a_tampered_byte_is_refused(scenario: Scenario, tmp_path: Path) -> None:
     backup = damaged_copy(scenario, tmp_path)
     database = backup / PAYLOAD_DIR / CONVERSATIONS_DB_NAME
@@ -413,6 +422,7 @@ def test_a_tampered_byte_is_refused(scenario: Scenario, tmp_path: Path) -> None:
     assert "conversations.db fails its sha256 checksum" in message
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_a_missing_or_extra_file_is_refused(scenario: Scenario, tmp_path: Path) -> None:
     backup = damaged_copy(scenario, tmp_path)
     (backup / PAYLOAD_DIR / "owner_token").unlink()
@@ -422,6 +432,7 @@ def test_a_missing_or_extra_file_is_refused(scenario: Scenario, tmp_path: Path) 
     assert "does not list (extra.db)" in refusal(backup, tmp_path)
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 def test_a_foreign_directory_or_manifest_is_refused(scenario: Scenario, tmp_path: Path) -> None:
     foreign = tmp_path / "photos"
     foreign.mkdir()
@@ -443,6 +454,7 @@ def test_a_foreign_directory_or_manifest_is_refused(scenario: Scenario, tmp_path
         verify_backup(backup)
 
 
+@pytest.mark.slow  # the scenario runs a real hub
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give files away")
 def test_root_restores_files_to_the_data_directory_owner(
     scenario: Scenario, tmp_path: Path

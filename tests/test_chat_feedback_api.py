@@ -11,13 +11,19 @@ from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
 from hub.settings import Settings
+from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path / "data", personalize_enabled=False)
-    app = create_app(settings, loader=lambda name: FakeChatModel())
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        personalize_enabled=False,
+        voice_enabled=False,
+        mdns_enabled=False,
+    )
+    app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
     with TestClient(app) as client:
         token = (tmp_path / "data" / "owner_token").read_text().strip()
         client.headers["Authorization"] = f"Bearer {token}"

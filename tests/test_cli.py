@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from hub.cli.main import app
@@ -117,6 +118,7 @@ def test_chat_talks_to_the_running_hub(hub: HubProcess) -> None:
     assert "loading" not in result.stderr.lower()
 
 
+@pytest.mark.slow
 def test_chat_loads_the_model_itself_when_no_hub_runs(tmp_path: Path) -> None:
     result = hub_cli(
         "chat",

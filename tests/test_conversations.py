@@ -24,6 +24,7 @@ from hub.conversations.store import (
 from hub.engine.types import ChatMessage, Prompt
 from hub.recall.context import DEFAULT_SYSTEM
 from hub.settings import Settings
+from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
 
@@ -155,7 +156,10 @@ def model() -> RecordingModel:
 
 @pytest.fixture
 def api(tmp_path: Path, model: RecordingModel) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=tmp_path / "data"), loader=lambda name: model)
+    # Memory stays on (every turn recalls, with an exact fake embedder); voice and mDNS play no
+    # part in conversations.
+    settings = Settings(data_dir=tmp_path / "data", voice_enabled=False, mdns_enabled=False)
+    app = create_app(settings, loader=lambda name: model, embedder=HashingEmbedder())
     with TestClient(app) as client:
         token = (tmp_path / "data" / "owner_token").read_text().strip()
         client.headers["Authorization"] = f"Bearer {token}"

@@ -137,6 +137,7 @@ def tree_state(root: Path) -> dict[str, tuple[int, int, int, float, str]]:
 @pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("useradd") is None, reason="needs root and useradd"
 )
+@pytest.mark.slow
 def test_install_into_a_root_twice_upgrade_then_uninstall_keeping_the_data(
     tmp_path: Path,
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from devices.samples import Sample
 from tests.devices_support import T0, api, make_client, pair_client, start_device_hub, stored, until
 
@@ -12,6 +14,7 @@ BATCHES = 300
 PER_BATCH = 10
 
 
+@pytest.mark.slow
 def test_hub_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     state_path = tmp_path / "device" / "state.db"

@@ -179,6 +179,7 @@ def outbox_size(state_db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
+@pytest.mark.slow
 def test_simulator_catches_up_after_the_hub_was_away(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     hubs = [start_hub(data_dir, env=DIAL_ENV)]

@@ -273,7 +273,7 @@ def test_pairing_book_limits_wrong_codes() -> None:
             await request.approved
         with pytest.raises(PairingError, match="not waiting to pair") as info:
             book.approve("w", code)
-        assert info.value.status == 404
+        assert info.value.http_status == 404
 
     asyncio.run(asyncio.wait_for(scenario(), 5))
 

@@ -15,6 +15,8 @@ from hub.engine.types import ChatMessage, GenerationStats, SamplingParams
 from hub.models.catalog import ModelCatalog
 from tests.conftest import DEFAULT_MODEL
 
+pytestmark = pytest.mark.slow  # a real model in every test
+
 GREEDY = SamplingParams(max_tokens=24, temperature=0.0, top_k=1)
 QUESTION = [ChatMessage("user", "Name three colours of the rainbow.")]
 

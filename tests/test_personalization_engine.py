@@ -16,6 +16,8 @@ from hub.engine.types import GenerationStats, SamplingParams
 from hub.models.gguf_info import read_gguf_info
 from hub.models.packaged import locate_gemma3
 
+pytestmark = pytest.mark.slow  # a real model in every test
+
 _MODULES = {
     "attn_q": "self_attn.q_proj",
     "attn_k": "self_attn.k_proj",

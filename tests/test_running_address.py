@@ -189,6 +189,7 @@ def serve_command(data_dir: Path, port: int) -> list[str]:
     return [sys.executable, "-m", "hub", "serve", "--port", str(port), "--data-dir", str(data_dir)]
 
 
+@pytest.mark.slow
 def test_the_cli_finds_a_hub_on_another_port_and_outlives_its_crash(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     hub: HubProcess = start_hub(data_dir, env=HUB_ENV)

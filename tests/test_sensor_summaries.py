@@ -306,6 +306,7 @@ def summaries_of(hub: HubProcess, count: int) -> list[dict[str, Any]]:
     raise AssertionError(f"the hub did not store {count} sensor summaries:\n{hub.log()[-3000:]}")
 
 
+@pytest.mark.slow
 def test_a_streamed_glucose_day_is_remembered_once_and_answers_a_question(
     tmp_path: Path,
 ) -> None:

@@ -106,6 +106,7 @@ def test_a_whisper_folder_is_checked(tmp_path: Path) -> None:
         check_model_dir(tmp_path)
 
 
+@pytest.mark.slow
 def test_printed_text_is_read_with_its_spaces_and_near_duplicates_spotted() -> None:
     reader = TextReader(threads=1)
     seen = reader.read(render_text(("Meeting room Atlas", "Budget review at 3")))

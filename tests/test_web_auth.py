@@ -16,6 +16,7 @@ from hub.settings import Settings
 from hub.web.passphrase import PassphraseFile, PassphraseRejectedError
 from hub.web.sessions import SESSIONS_DB_NAME, SqliteSessionStore
 from hub.web.throttle import SignInThrottle
+from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
 PASSPHRASE = "correct horse battery staple"
@@ -91,7 +92,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 def web_client(data_dir: Path, host: str = "192.168.1.20", https: bool = False) -> TestClient:
     model = FakeChatModel(context_length=4096)
-    app = create_app(Settings(data_dir=data_dir), loader=lambda name: model)
+    settings = Settings(data_dir=data_dir, voice_enabled=False, mdns_enabled=False)
+    app = create_app(settings, loader=lambda name: model, embedder=HashingEmbedder())
     base_url = "https://hub.local" if https else "http://hub.local"
     return TestClient(app, base_url=base_url, client=(host, 50000))
 

@@ -30,6 +30,7 @@ from hub.assembly import build_hub, running
 from hub.engine.runner import ModelLoader
 from hub.settings import Settings
 from hub.web.ui import install_web_ui
+from memory.embedder import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +50,11 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings, loader: ModelLoader | None = None) -> FastAPI:
-    """The hub's ASGI app; ``loader`` replaces llama.cpp in unit tests."""
-    hub = build_hub(settings, loader)
+def create_app(
+    settings: Settings, loader: ModelLoader | None = None, embedder: Embedder | None = None
+) -> FastAPI:
+    """The hub's ASGI app; ``loader`` and ``embedder`` replace the real models in unit tests."""
+    hub = build_hub(settings, loader, embedder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
