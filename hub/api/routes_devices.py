@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, WebSocket
-from pydantic import BaseModel, Field
 
 from devices.samples import SAMPLE_KINDS
 from hub.api.auth import require_owner
 from hub.api.deps import DevicesDep
+from hub.api.devices_schemas import DeviceList, DeviceOut, DeviceStatusOut, PairIn, SampleList
 from hub.api.errors import HubAPIError
 from hub.wearables.link import DeviceLink
 from hub.wearables.sockets import AcceptedSocket
@@ -22,16 +22,11 @@ link_router = APIRouter(prefix="/v1/devices", tags=["devices"])
 MAX_SAMPLES = 100_000
 
 
-class PairIn(BaseModel):
-    """The code the device shows."""
-
-    code: str = Field(min_length=1, max_length=20)
-
-
 @router.get("")
-async def read_devices(devices: DevicesDep) -> dict[str, Any]:
+async def read_devices(devices: DevicesDep) -> DeviceList:
     """Paired, revoked and discovered devices with status, last seen and battery."""
-    return {"object": "list", "data": await devices.list_devices()}
+    listings = await devices.list_devices()
+    return DeviceList(data=[DeviceOut.from_domain(listing) for listing in listings])
 
 
 @router.get("/{device_id}/samples")
@@ -42,8 +37,8 @@ async def read_samples(
     since: float | None = None,
     until: float | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = 1000,
-    resolution: Annotated[str, Query(pattern="^(raw|1m|1h)$")] = "raw",
-) -> dict[str, Any]:
+    resolution: Annotated[Literal["raw", "1m", "1h"], Query()] = "raw",
+) -> SampleList:
     """Samples of one device, oldest first; ``since``/``until`` are Unix seconds.
 
     ``resolution`` 1m or 1h gives per-minute or per-hour count, mean, min, max and sum.
@@ -56,21 +51,21 @@ async def read_samples(
         )
     query = SampleQuery(device_id, kind, since, until, limit, resolution)
     data = await devices.samples(query)
-    return {"object": "list", "device_id": device_id, "resolution": resolution, "data": data}
+    return SampleList(device_id=device_id, resolution=resolution, data=data)
 
 
 @router.post("/{device_id}/pair")
-async def create_pairing(device_id: str, body: PairIn, devices: DevicesDep) -> dict[str, Any]:
+async def create_pairing(device_id: str, body: PairIn, devices: DevicesDep) -> DeviceStatusOut:
     """Approve a device waiting to pair with the code it shows."""
     await devices.pair(device_id, body.code)
-    return {"id": device_id, "status": "paired"}
+    return DeviceStatusOut(id=device_id, status="paired")
 
 
 @router.post("/{device_id}/revoke")
-async def revoke_device(device_id: str, devices: DevicesDep) -> dict[str, Any]:
+async def revoke_device(device_id: str, devices: DevicesDep) -> DeviceStatusOut:
     """Cut a device off at once: its keys are forgotten and its open link closed."""
     await devices.revoke(device_id)
-    return {"id": device_id, "status": "revoked"}
+    return DeviceStatusOut(id=device_id, status="revoked")
 
 
 @link_router.websocket("/link")
