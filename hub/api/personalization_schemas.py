@@ -150,41 +150,76 @@ class DatasetPreviewOut(BaseModel):
         )
 
 
-class MetricsOut(BaseModel):
-    """How a model scores; lower is better for every field."""
+class StoredRecord(BaseModel):
+    """Part of an adapter's meta.json, sent as the registry stored it: a record made by an
+    older hub or by hand may lack fields (they are left out, not sent as null) or hold more.
+
+    The adapters route serializes with ``exclude_unset``, which is what leaves absent fields
+    out; every field here is therefore optional.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+
+class AdapterDatasetOut(StoredRecord):
+    """What went into the adapter's dataset."""
+
+    train_examples: int | None = None
+    held_out_examples: int | None = None
+    by_source: dict[str, int] | None = Field(
+        default=None, description="Examples by source: conversation, fact, note, transcript."
+    )
+    preferred: int | None = Field(
+        default=None, description="Answers the person rated good or corrected."
+    )
+    duplicates_dropped: int | None = None
+    excluded_conversations: int | None = None
+    scrubbed: bool | None = Field(default=None, description="Personal identifiers were masked.")
+    sha256: str | None = None
+
+
+class ScoresOut(StoredRecord):
+    """How a model scored; lower is better for every field."""
 
     personal_loss: float | None = Field(
+        default=None,
         description="Mean answer loss on the held-out personal questions; null when there "
-        "were none."
+        "were none.",
     )
-    general_perplexity: float = Field(description="On a fixed general text.")
-    general_questions_loss: float = Field(description="On a few fixed general questions.")
+    general_perplexity: float | None = Field(default=None, description="On a fixed general text.")
+    general_questions_loss: float | None = Field(
+        default=None, description="On a few fixed general questions."
+    )
 
 
-class AdapterMetricsOut(BaseModel):
-    """The adapter's scores and those of what was served when it was made."""
+class AdapterMetricsOut(StoredRecord):
+    """The adapter's scores, and those of what was served when it was made."""
 
-    candidate: MetricsOut
-    current: MetricsOut
+    candidate: ScoresOut | None = None
+    current: ScoresOut | None = None
 
 
-class GateDecisionOut(BaseModel):
+class GateDecisionOut(StoredRecord):
     """Whether the adapter passed the gate, and why."""
 
-    passed: bool
-    reasons: list[str]
+    passed: bool | None = None
+    reasons: list[str] | None = None
 
 
-class TrainingOut(BaseModel):
+class AdapterTrainingOut(StoredRecord):
     """How its training went."""
 
-    steps: int
-    total_steps: int
-    stopped_by_budget: bool = Field(description="The time budget ended training early.")
-    train_tokens: int
-    train_seconds: float
-    tokens_per_second: float
-    wall_seconds: float = Field(description="The whole job: loading, evaluating, exporting.")
+    steps: int | None = None
+    total_steps: int | None = None
+    stopped_by_budget: bool | None = Field(
+        default=None, description="The time budget ended training early."
+    )
+    train_tokens: int | None = None
+    train_seconds: float | None = None
+    tokens_per_second: float | None = None
+    wall_seconds: float | None = Field(
+        default=None, description="The whole job: loading, evaluating, exporting."
+    )
 
 
 class AdapterOut(BaseModel):
@@ -196,23 +231,24 @@ class AdapterOut(BaseModel):
     base_sha256: str = Field(description="The hash of that model's file; it serves only there.")
     architecture: str
     passed_gate: bool
-    dataset: DatasetSummaryOut
+    dataset: AdapterDatasetOut
     metrics: AdapterMetricsOut
     decision: GateDecisionOut
-    training: TrainingOut
+    training: AdapterTrainingOut
     losses: list[float] = Field(description="The training loss after each step.")
     active: bool = Field(description="It is served with its base model now.")
 
     @classmethod
     def from_domain(cls, listing: AdapterListing) -> AdapterOut:
-        """The registry's version, marked active or not."""
+        """The registry's version, marked active or not (every field set, so that
+        ``exclude_unset`` keeps them all)."""
         return cls.model_validate({**asdict(listing.version), "active": listing.active})
 
 
 class AdapterList(BaseModel):
     """Every adapter, newest first."""
 
-    object: Literal["list"] = "list"
+    object: Literal["list"]
     data: list[AdapterOut]
 
 

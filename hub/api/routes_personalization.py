@@ -50,11 +50,14 @@ async def create_run(
     return PersonalizationStatusOut.model_validate(status)
 
 
-@router.get("/adapters")
+# exclude_unset: an adapter's stored parts are sent with the fields its meta.json holds.
+@router.get("/adapters", response_model_exclude_unset=True)
 async def list_adapters(service: PersonalizationDep) -> AdapterList:
     """Every adapter, newest first, with its metrics, dataset summary and losses."""
     listings = await asyncio.to_thread(service.versions)
-    return AdapterList(data=[AdapterOut.from_domain(listing) for listing in listings])
+    return AdapterList(
+        object="list", data=[AdapterOut.from_domain(listing) for listing in listings]
+    )
 
 
 @router.post("/adapters/{version_id}/promote")
