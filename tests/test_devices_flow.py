@@ -15,7 +15,7 @@ from devices.media import MediaFrame
 from devices.protocol import Hello
 from devices.samples import Sample, SensorBatch, Status
 from hub.wearables.dialer import DeviceDialer, dialable, endpoint_url
-from hub.wearables.rates import StreamRates
+from hub.wearables.rates import StreamRateReading, StreamRates
 from hub.wearables.service import DeviceService
 from hub.wearables.store import DeviceNotPairedError, DeviceStore
 from hub.wearables.throttle import LinkThrottle, TokenBucket
@@ -63,29 +63,29 @@ def sensor(seq: int, kinds: list[str]) -> SensorBatch:
 def test_stream_rates_average_over_the_last_minute() -> None:
     clock = Clock(5000.0)
     rates = StreamRates(clock)
-    assert rates.read("w") == {"window_s": 60, "samples_per_s": {}, "frames_per_s": {}}
+    assert rates.read("w") == StreamRateReading(window_s=60, samples_per_s={}, frames_per_s={})
     rates.record("w", [sensor(1, ["heart_rate"] * 10 + ["steps"] * 2)])
     clock.now += 3.5  # a young stream is averaged over its own age, not a whole minute
     rates.record("w", [sensor(2, ["heart_rate"] * 10), MediaFrame("audio", 3, T0, b"\0\0")])
-    assert rates.read("w") == {
-        "window_s": 4,
-        "samples_per_s": {"heart_rate": 5.0, "steps": 0.5},
-        "frames_per_s": {"audio": 0.25, "sensor_batch": 0.5},
-    }
+    assert rates.read("w") == StreamRateReading(
+        window_s=4,
+        samples_per_s={"heart_rate": 5.0, "steps": 0.5},
+        frames_per_s={"audio": 0.25, "sensor_batch": 0.5},
+    )
     clock.now += 58  # the first second has left the window
     rates.record("w", [Status(4, T0, 50, False)])
-    assert rates.read("w") == {
-        "window_s": 60,
-        "samples_per_s": {"heart_rate": round(10 / 60, 2)},
-        "frames_per_s": {
+    assert rates.read("w") == StreamRateReading(
+        window_s=60,
+        samples_per_s={"heart_rate": round(10 / 60, 2)},
+        frames_per_s={
             "audio": round(1 / 60, 2),
             "sensor_batch": round(1 / 60, 2),
             "status": round(1 / 60, 2),
         },
-    }
+    )
     clock.now += 120
-    assert rates.read("w")["samples_per_s"] == {}
-    assert rates.read("other")["frames_per_s"] == {}
+    assert rates.read("w").samples_per_s == {}
+    assert rates.read("other").frames_per_s == {}
 
 
 def test_dial_backoff_doubles_with_jitter_up_to_the_cap(tmp_path: Path) -> None:

@@ -34,9 +34,9 @@ def test_resent_frames_are_stored_once_and_rollups_stay_exact(tmp_path: Path) ->
     assert store.commit("w", [batch(1, T0)]) == 3
     assert len(store.samples(SampleQuery("w", limit=10_000))) == 90
     minutes = store.samples(SampleQuery("w", resolution="1m"))
-    assert sum(row["count"] for row in minutes) == 90
+    assert sum(row.count for row in minutes) == 90
     hours = store.samples(SampleQuery("w", resolution="1h"))
-    assert sum(row["sum"] for row in hours) == pytest.approx(3 * sum(60.0 + i for i in range(30)))
+    assert sum(row.sum for row in hours) == pytest.approx(3 * sum(60.0 + i for i in range(30)))
     store.close()
 
 
@@ -46,7 +46,7 @@ def test_status_media_and_refusal_once_revoked(tmp_path: Path) -> None:
     audio = MediaFrame("audio", 3, T0, b"\x00\x00" * 100)
     store.commit("w", [audio, audio])
     device = store.devices()[0]
-    assert (device["battery"], device["charging"]) == (50, False)  # the newest reading wins
+    assert (device.battery, device.charging) == (50, False)  # the newest reading wins
     assert store.media_count("w") == 1
     assert store.revoke("w")
     assert store.keys_for("w") is None
@@ -62,7 +62,7 @@ def test_pairing_again_starts_a_new_sequence_space(tmp_path: Path) -> None:
     assert store.acked_seq("w") == 0
     assert store.commit("w", [batch(1, T0 + 100)]) == 1
     rows = store.samples(SampleQuery("w", limit=10_000))
-    assert sorted({(row["epoch"], row["seq"]) for row in rows}) == [(0, 1), (1, 1)]
+    assert sorted({(row.epoch, row.seq) for row in rows}) == [(0, 1), (1, 1)]
     store.close()
 
 
@@ -71,6 +71,6 @@ def test_retention_removes_old_raw_samples_but_keeps_rollups(tmp_path: Path) -> 
     store.commit("w", [batch(1, T0), batch(2, T0 + 7200)])
     assert store.prune(T0 + 3600, chunk=7) == 30
     rows = store.samples(SampleQuery("w", limit=10_000))
-    assert {row["seq"] for row in rows} == {2}
-    assert sum(row["count"] for row in store.samples(SampleQuery("w", resolution="1h"))) == 60
+    assert {row.seq for row in rows} == {2}
+    assert sum(row.count for row in store.samples(SampleQuery("w", resolution="1h"))) == 60
     store.close()

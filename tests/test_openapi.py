@@ -162,3 +162,13 @@ def test_streamed_events_are_what_the_documentation_says(api: TestClient) -> Non
     assert chat_events[-1]["choices"] == [] and chat_events[-1]["usage"]["total_tokens"] > 0
     assert "usage" in text_events[-1] and "timings" in text_events[-1]
     assert turn_events[-1]["conversation"]["id"] == conversation
+
+
+def test_no_route_documents_a_422_and_every_route_documents_its_answer(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            assert "422" not in responses, (method, path)  # bad input is answered 400
+            assert "4XX" in responses, (method, path)
+            assert success(spec, method, path), (method, path)

@@ -24,7 +24,7 @@ from hub.api import (
     routes_voice,
 )
 from hub.api.body_limit import BodyLimitMiddleware
-from hub.api.errors import install_error_handlers
+from hub.api.errors import ERROR_RESPONSES, install_error_handlers
 from hub.api.metrics import RequestMetricsMiddleware
 from hub.assembly import build_hub, running
 from hub.engine.runner import ModelLoader
@@ -70,8 +70,8 @@ def create_app(
     )
     app.state.hub = hub
     install_error_handlers(app)
-    for module in ROUTERS:
-        app.include_router(module.router)
+    for module in ROUTERS:  # every route documents the one error shape (hub.api.errors)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)
     install_web_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

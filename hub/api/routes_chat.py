@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Request
 
 from hub.api.auth import require_owner
 from hub.api.deps import ChatDep
-from hub.api.errors import ERROR_RESPONSES
 from hub.api.openai_format import answer_head, chat_completion, finish_reason
 from hub.api.openai_schemas import (
     ChatCompletion,
@@ -27,9 +26,7 @@ from hub.api.sse import (
 from hub.chat.turns import TurnOptions
 from hub.engine.types import ChatMessage, GenerationStats, Sampling
 
-router = APIRouter(
-    prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)], responses=ERROR_RESPONSES
-)
+router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)])
 
 ROLE_ALIASES = {"developer": "system"}
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 
 from hub.api.auth import require_owner
 from hub.api.deps import ChatDep, HubDep
-from hub.api.errors import ERROR_RESPONSES
 from hub.api.openai_format import answer_head, finish_reason, text_completion
 from hub.api.openai_schemas import TextCompletion, TextCompletionChunk, Timings, Usage
 from hub.api.routes_chat import sampling_of
@@ -28,7 +27,6 @@ router = APIRouter(
     prefix="/v1",
     tags=["completions"],
     dependencies=[Depends(require_owner)],
-    responses=ERROR_RESPONSES,
 )
 
 

@@ -19,7 +19,6 @@ from hub.api.conversation_schemas import (
 )
 from hub.api.conversation_stream import stream_conversation_turn
 from hub.api.deps import ChatDep, WebDep
-from hub.api.errors import ERROR_RESPONSES
 from hub.api.sse import EventStream, event_stream_doc
 from hub.chat.conversation import start_conversation_turn
 
@@ -27,7 +26,6 @@ router = APIRouter(
     prefix="/v1/conversations",
     tags=["conversations"],
     dependencies=[Depends(require_owner)],
-    responses=ERROR_RESPONSES,
 )
 
 MAX_MESSAGE_CHARS = 32_000

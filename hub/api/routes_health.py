@@ -8,7 +8,6 @@ from fastapi.responses import Response
 from hub import __version__
 from hub.api.auth import require_owner
 from hub.api.deps import HubDep
-from hub.api.errors import ERROR_RESPONSES
 from hub.api.health_schemas import HealthStatus
 
 router = APIRouter(tags=["health"])
@@ -32,7 +31,6 @@ async def read_health() -> HealthStatus:
             "requests, tokens, latency, the model queue.",
             "content": {PROMETHEUS_TEXT: {"schema": {"type": "string"}}},
         },
-        **ERROR_RESPONSES,
     },
 )
 async def read_metrics(hub: HubDep) -> Response:

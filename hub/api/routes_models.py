@@ -9,14 +9,12 @@ from fastapi import APIRouter, Depends
 from hub.api.auth import require_owner
 from hub.api.catalog_schemas import ActiveModel, ModelList, ModelObject
 from hub.api.deps import HubDep
-from hub.api.errors import ERROR_RESPONSES
 from hub.api.schemas import ActiveModelRequest
 
 router = APIRouter(
     prefix="/v1/models",
     tags=["models"],
     dependencies=[Depends(require_owner)],
-    responses=ERROR_RESPONSES,
 )
 
 

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_owner
 from hub.api.deps import WebDep
-from hub.api.errors import ERROR_RESPONSES
 from hub.api.web_schemas import Preferences
 from hub.conversations.preferences import ChatPreferences
 
@@ -17,7 +16,6 @@ router = APIRouter(
     prefix="/v1/preferences",
     tags=["preferences"],
     dependencies=[Depends(require_owner)],
-    responses=ERROR_RESPONSES,
 )
 
 

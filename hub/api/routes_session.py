@@ -10,13 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_web_client
 from hub.api.deps import WebDep
-from hub.api.errors import ERROR_RESPONSES
 from hub.api.web_schemas import SessionStatus, SignedIn
 from hub.web.passphrase import MAX_PASSPHRASE_CHARS
 from hub.web.sessions import SESSION_LIFETIME_SECONDS
 from hub.web.sign_in import SESSION_COOKIE
 
-router = APIRouter(prefix="/v1/session", tags=["session"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/session", tags=["session"])
 
 WebClientDep = Annotated[None, Depends(require_web_client)]
 

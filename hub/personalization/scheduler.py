@@ -60,6 +60,6 @@ async def _nightly(service: PersonalizationService, activity: ModelActivity) -> 
         except Exception:
             logger.exception("the nightly personalization run could not start")
             continue
-        if status.get("running") is None and service.last_outcome is not None:
+        if status.running is None and service.last_outcome is not None:
             logger.info("nightly personalization skipped: %s", service.last_outcome.message)
         await service.wait()

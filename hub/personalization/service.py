@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from adapters.job import read_progress
 from adapters.registry import AdapterRegistry, AdapterVersion
@@ -25,6 +24,13 @@ from hub.personalization.jobs import (
 )
 from hub.personalization.questions import with_model_questions
 from hub.personalization.served import ServedAdapters
+from hub.personalization.status import (
+    AdapterListing,
+    LastRun,
+    PersonalizationStatus,
+    RunProgress,
+    Schedule,
+)
 from hub.settings import Settings
 from memory.sqlite_database import LockedDatabase
 
@@ -80,7 +86,7 @@ class PersonalizationService:
         """The hash of a catalog model's file (cached); blocking."""
         return self.served.base_sha256_of(model_name)
 
-    async def start_run(self, force: bool) -> dict[str, Any]:
+    async def start_run(self, force: bool) -> PersonalizationStatus:
         """Plan and start a run in the background; returns the status (or why it skipped)."""
         if self.current is not None:
             raise RunInProgressError(
@@ -144,43 +150,35 @@ class PersonalizationService:
             return self.last_outcome
         return await asyncio.shield(state.task)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> PersonalizationStatus:
         """The run going on (with its progress), the last outcome and the active adapter."""
         state = self.current
-        running: dict[str, Any] | None = None
+        running: RunProgress | None = None
         if state is not None and state.plan.job_dir is not None:
-            events = read_progress(state.plan.job_dir)
-            steps = [e for e in events if e.get("event") == "step"]
-            running = {
-                "job": state.plan.job_dir.name,
-                "started_at": state.started_at,
-                "resumed": state.plan.resumed,
-                "phase": events[-1]["event"] if events else "starting",
-                "step": steps[-1]["step"] if steps else 0,
-                "total_steps": steps[-1]["total_steps"] if steps else None,
-                "eta_seconds": steps[-1]["eta_seconds"] if steps else None,
-                "tokens_per_second": steps[-1]["tokens_per_second"] if steps else None,
-                "losses": [e["loss"] for e in steps],
-                "pid": state.process.pid if state.process else None,
-            }
-        last = self.last_outcome
-        return {
-            "running": running,
-            "last_outcome": {"status": last.status, "message": last.message} if last else None,
-            "last_run": self.registry.read_state().get("last_run"),
-            "model": self.runner.active,
-            "schedule": {
-                "enabled": self.settings.personalize_enabled,
-                "time": self.settings.personalize_time,
-                "min_new_examples": self.settings.personalize_min_new_examples,
-            },
-        }
+            running = RunProgress.of(
+                state.plan.job_dir.name,
+                state.started_at,
+                state.plan.resumed,
+                state.process.pid if state.process else None,
+                read_progress(state.plan.job_dir),
+            )
+        return PersonalizationStatus(
+            running=running,
+            last_outcome=self.last_outcome,
+            last_run=LastRun.from_state(self.registry.read_state()),
+            model=self.runner.active,
+            schedule=Schedule(
+                enabled=self.settings.personalize_enabled,
+                time=self.settings.personalize_time,
+                min_new_examples=self.settings.personalize_min_new_examples,
+            ),
+        )
 
-    def versions(self) -> list[dict[str, Any]]:
+    def versions(self) -> list[AdapterListing]:
         """Every adapter, newest first, marked active where it is."""
         active = set(self.registry.active_ids().values())
         return [
-            {**version.to_json(), "active": version.id in active}
+            AdapterListing(version, version.id in active)
             for version in reversed(self.registry.versions())
         ]
 

@@ -15,6 +15,15 @@ from hub.wearables.store import DataFrame
 WINDOW_S = 60
 
 
+@dataclass(frozen=True)
+class StreamRateReading:
+    """A device's stream rates over the last minute (or its age, when younger)."""
+
+    window_s: int  # the seconds averaged over
+    samples_per_s: dict[str, float]  # by sample kind; kinds with nothing in the window left out
+    frames_per_s: dict[str, float]  # by frame type (sensor_batch, status, audio, camera)
+
+
 @dataclass
 class _Counter:
     """Counts per second for the last WINDOW_S seconds."""
@@ -67,24 +76,20 @@ class StreamRates:
         for kind, count in frame_counts.items():
             rates.frames.setdefault(kind, _Counter()).add(second, count)
 
-    def read(self, device_id: str) -> dict[str, object]:
+    def read(self, device_id: str) -> StreamRateReading:
         """Samples/s per sample kind and frames/s per frame type, averaged over the last minute
         (or over the time since the hub first stored anything of the device, when shorter)."""
         rates = self._devices.get(device_id)
         now = int(self._clock())
         if rates is None:
-            return {"window_s": WINDOW_S, "samples_per_s": {}, "frames_per_s": {}}
+            return StreamRateReading(WINDOW_S, {}, {})
         window = max(1, min(WINDOW_S, now - rates.first_second + 1))
 
         def per_second(counters: dict[str, _Counter]) -> dict[str, float]:
             totals = {kind: counter.total(now) for kind, counter in sorted(counters.items())}
             return {kind: round(total / window, 2) for kind, total in totals.items() if total}
 
-        return {
-            "window_s": window,
-            "samples_per_s": per_second(rates.samples),
-            "frames_per_s": per_second(rates.frames),
-        }
+        return StreamRateReading(window, per_second(rates.samples), per_second(rates.frames))
 
     def forget(self, device_id: str) -> None:
         """Drop a device's counters (revoked)."""

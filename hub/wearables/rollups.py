@@ -11,9 +11,23 @@ never stored twice, so the rollups are exact.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from dataclasses import dataclass
 
 RESOLUTIONS = {"1m": 60, "1h": 3600}
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRollup:
+    """One bucket of one kind's numeric samples (as GET /v1/devices/{id}/samples shows it)."""
+
+    kind: str
+    t: float
+    """The start of the minute or hour, Unix seconds."""
+    count: int
+    mean: float
+    min: float
+    max: float
+    sum: float
 
 
 def add_rollups_after(conn: sqlite3.Connection, device_id: str, after_id: int) -> None:
@@ -41,7 +55,7 @@ def read_rollups(
     since: float | None,
     until: float | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[SampleRollup]:
     """Rollup rows, oldest first: t is the bucket's start."""
     clauses = ["device_id = ?", "resolution = ?"]
     params: list[str | float | int] = [device_id, RESOLUTIONS[resolution]]
@@ -56,14 +70,6 @@ def read_rollups(
         [*params, limit],
     ).fetchall()
     return [
-        {
-            "kind": kind_,
-            "t": bucket,
-            "count": count,
-            "mean": total / count,
-            "min": low,
-            "max": high,
-            "sum": total,
-        }
+        SampleRollup(kind_, bucket, count, total / count, low, high, total)
         for kind_, bucket, count, total, low, high in rows
     ]

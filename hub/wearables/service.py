@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from devices.discovery import DeviceAdvert
 from devices.errors import REPLACED, REVOKED
@@ -17,9 +17,11 @@ from devices.pairing import PairingBook, new_secret
 from devices.protocol import ErrorMessage, Hello
 from hub.errors import HubError
 from hub.wearables.group_commit import GroupCommitter
+from hub.wearables.listing import DeviceListing, MdnsEndpoint, Sighting, sightings
 from hub.wearables.rates import StreamRates
 from hub.wearables.retention import prune_forever
-from hub.wearables.store import DataFrame, DeviceStore, SampleQuery
+from hub.wearables.rollups import SampleRollup
+from hub.wearables.store import DataFrame, DeviceRecord, DeviceStore, SampleQuery, StoredSample
 
 logger = logging.getLogger(__name__)
 
@@ -173,49 +175,35 @@ class DeviceService:
         """A device's mDNS record went away."""
         self.discovered.pop(name, None)
 
-    async def list_devices(self) -> list[dict[str, Any]]:
+    async def list_devices(self) -> list[DeviceListing]:
         """Paired, revoked and discovered devices, with status, last seen and battery."""
-        rows = await asyncio.to_thread(self.store.devices)
+        records = await asyncio.to_thread(self.store.devices)
         adverts = {advert.device_id: (advert, seen) for advert, seen in self.discovered.values()}
         waiting = {hello.device_id for hello in self.pairing.waiting()}
-        unpaired: dict[str, dict[str, Any]] = {}
-        for device_id, (hello, seen) in self.heard.items():
-            unpaired[device_id] = {
-                "id": device_id,
-                "kind": hello.kind,
-                "model": hello.model,
-                "capabilities": list(hello.capabilities),
-                "status": "discovered",
-                "last_seen": seen,
-            }
-        for device_id, (advert, seen) in adverts.items():
-            unpaired.setdefault(device_id, {}).update(
-                id=device_id,
-                kind=advert.kind,
-                model=advert.model,
-                capabilities=list(advert.capabilities),
-                status="waiting_to_pair" if advert.waiting_to_pair else "discovered",
-                last_seen=max(seen, unpaired.get(device_id, {}).get("last_seen") or 0),
-            )
-        known = {row["id"] for row in rows}
-        rows.extend(row for device_id, row in sorted(unpaired.items()) if device_id not in known)
-        for row in rows:
-            advert_seen = adverts.get(row["id"])
-            row["connected"] = row["id"] in self.links
-            row["rates"] = self.rates.read(row["id"])
-            row["waiting_to_pair"] = row["id"] in waiting or bool(
-                advert_seen and advert_seen[0].waiting_to_pair and row["status"] != "paired"
-            )
-            if row["waiting_to_pair"] and row["status"] == "discovered":
-                row["status"] = "waiting_to_pair"
-            row["mdns"] = None
-            if advert_seen is not None:
-                advert = advert_seen[0]
-                row["mdns"] = {"address": advert.address, "port": advert.port}
-        return rows
+        known = {record.id for record in records}
+        listed: list[DeviceRecord | Sighting] = [*records]
+        listed += (s for s in sightings(self.heard, adverts, waiting) if s.id not in known)
+        return [self._listing(device, adverts.get(device.id), waiting) for device in listed]
 
-    async def samples(self, query: SampleQuery) -> list[dict[str, Any]]:
-        """Stored samples of one device."""
+    def _listing(
+        self,
+        device: DeviceRecord | Sighting,
+        advert_seen: tuple[DeviceAdvert, float] | None,
+        waiting: set[str],
+    ) -> DeviceListing:
+        advert = advert_seen[0] if advert_seen else None
+        # A revoked device that asks to pair again keeps its status but shows that it asks.
+        asks = bool(advert and advert.waiting_to_pair and device.status != "paired")
+        return DeviceListing(
+            device,
+            connected=device.id in self.links,
+            rates=self.rates.read(device.id),
+            waiting_to_pair=device.id in waiting or asks,
+            mdns=None if advert is None else MdnsEndpoint(advert.address, advert.port),
+        )
+
+    async def samples(self, query: SampleQuery) -> list[StoredSample] | list[SampleRollup]:
+        """Stored samples of one device, or their rollups at a coarser resolution."""
         return await asyncio.to_thread(self.store.samples, query)
 
     async def close(self) -> None:

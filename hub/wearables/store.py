@@ -16,7 +16,7 @@ from devices.protocol import Hello
 from devices.samples import SensorBatch, Status
 from devices.sensor_kinds import SENSOR_KINDS
 from hub.wearables.migrations import MIGRATIONS
-from hub.wearables.rollups import add_rollups_after, read_rollups
+from hub.wearables.rollups import SampleRollup, add_rollups_after, read_rollups
 from memory.sqlite_database import LockedDatabase, open_database
 
 DEVICES_DB_NAME = "devices.db"
@@ -29,6 +29,39 @@ DEVICE_COLUMNS = (
 
 class DeviceNotPairedError(Exception):
     """The device is not (or no longer) paired; its frames are refused."""
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A device the hub has paired at some time, as devices.db keeps it."""
+
+    id: str
+    kind: str
+    model: str
+    capabilities: tuple[str, ...]
+    status: str  # "paired" or "revoked"
+    paired_at: float | None
+    revoked_at: float | None
+    last_seen: float | None
+    acked_seq: int
+    battery: int | None
+    charging: bool | None
+    status_at: float | None  # when the battery reading was taken, on the device's clock
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSample:
+    """One raw sample as stored (and as GET /v1/devices/{id}/samples shows it)."""
+
+    epoch: int
+    """The pairing it came under: each pairing starts a new sequence space."""
+    seq: int
+    """The sequence number of the frame that brought it."""
+    kind: str
+    t: float
+    """When it was measured, Unix seconds."""
+    v: float | list[int | float] | None
+    """A number, or a list of numbers for a vector kind (imu, location)."""
 
 
 @dataclass(frozen=True)
@@ -208,18 +241,18 @@ class DeviceStore:
                 ],
             )
 
-    def devices(self) -> list[dict[str, Any]]:
+    def devices(self) -> list[DeviceRecord]:
         """Every device ever paired, with its status, last seen and battery."""
         with self._db.reading() as db:
             cursor = db.execute(f"SELECT {DEVICE_COLUMNS} FROM devices ORDER BY id")
             names = [c[0] for c in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         for row in rows:
-            row["capabilities"] = json.loads(row["capabilities"])
+            row["capabilities"] = tuple(json.loads(row["capabilities"]))
             row["charging"] = None if row["charging"] is None else bool(row["charging"])
-        return rows
+        return [DeviceRecord(**row) for row in rows]
 
-    def samples(self, query: SampleQuery) -> list[dict[str, Any]]:
+    def samples(self, query: SampleQuery) -> list[StoredSample] | list[SampleRollup]:
         """Samples of one device, oldest first, filtered by kind and time."""
         if query.resolution != "raw":
             with self._db.reading() as db:
@@ -253,13 +286,7 @@ class DeviceStore:
         with self._db.reading() as db:
             rows = db.execute(sql, [*params, query.limit]).fetchall()
         return [
-            {
-                "epoch": epoch,
-                "seq": seq,
-                "kind": kind,
-                "t": t,
-                "v": json.loads(data) if data else value,
-            }
+            StoredSample(epoch, seq, kind, t, json.loads(data) if data else value)
             for epoch, seq, kind, t, value, data in rows
         ]
 
