@@ -80,9 +80,12 @@ class HubClient:
         """GET a JSON document; a 4xx or 5xx raises with the hub's message."""
         return self._checked(self.http.get(path))
 
-    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def post(
+        self, path: str, body: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
         """POST JSON and read the JSON answer."""
-        return self._checked(self.http.post(path, json=body))
+        wait = httpx.Timeout(timeout, connect=10.0) if timeout else self.http.timeout
+        return self._checked(self.http.post(path, json=body, timeout=wait))
 
     @staticmethod
     def _checked(response: httpx.Response) -> dict[str, Any]:

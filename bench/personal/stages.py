@@ -17,6 +17,7 @@ from .judge import contains_term, judge, normalize
 
 HIT_K = 3
 POLL_S = 2.0
+START_RUN_TIMEOUT_S = 3600.0
 Tick = Callable[[str], None]
 
 # Heuristic tags that help a person read the failures; they do not change the verdict.
@@ -245,7 +246,10 @@ Progress = Callable[[str, int, int | None], None]
 def run_personalization(client: HubClient, progress: Progress) -> RunReport:
     """Start a forced run, follow it to its end, and read the adapter it made."""
     started = time.perf_counter()
-    status = client.post("/v1/personalization/runs", {"force": True})
+    # The hub answers only once the model has written its questions for the facts that the
+    # templates cannot phrase (up to personalize_model_questions generations): on a busy
+    # machine that alone can take many minutes.
+    status = client.post("/v1/personalization/runs", {"force": True}, timeout=START_RUN_TIMEOUT_S)
     while status.get("running") is not None:
         running = status["running"]
         progress(
