@@ -233,6 +233,12 @@ class Evaluation:
         with self.progress:
             for person in self.persons:
                 self.evaluate(person)
+                self.save()  # a long run that fails later keeps what it measured
+
+    def save(self) -> None:
+        """Write --json (when asked) with everything measured so far."""
+        if self.args.json:
+            self.args.json.write_text(json.dumps(self.document(), indent=2, ensure_ascii=False))
 
     def evaluate(self, person: Person) -> None:
         """All steps for one person."""
@@ -423,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluation.run()
     except (RuntimeError, OSError, httpx.HTTPError) as exc:
         evaluation.console.print(f"[red]evaluation failed:[/red] {exc}")
+        evaluation.save()
         return 1
     except KeyboardInterrupt:
         evaluation.console.print("[yellow]interrupted[/yellow] (the hubs were stopped)")
@@ -442,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         f"steps: {json.dumps(evaluation.timings)}"
     )
     if args.json:
-        args.json.write_text(json.dumps(evaluation.document(), indent=2, ensure_ascii=False))
+        evaluation.save()
         console.print(f"saved {args.json}")
     return 2 if leaked else 0
 
