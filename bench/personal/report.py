@@ -62,7 +62,12 @@ def summarize(records: list[Answered], names: list[str]) -> dict[str, Any]:
     }
     wrong = [r for r in answers if not r.correct]
     failures = Counter(tag for r in wrong for tag in [r.reason, *r.tags])
-    return {**summary, "answer_failures": dict(failures.most_common())}
+    right = Counter(tag for r in answers if r.correct for tag in r.tags)
+    return {
+        **summary,
+        "answer_failures": dict(failures.most_common()),
+        "right_answer_tags": dict(right.most_common()),
+    }
 
 
 def summary_json(summary: dict[str, Any]) -> dict[str, Any]:
@@ -108,3 +113,6 @@ def print_failures(console: Console, rows: list[tuple[str, str, dict[str, Any]]]
         if label.endswith("total") and summary["answer_failures"]:
             tags = ", ".join(f"{k} {v}" for k, v in summary["answer_failures"].items())
             console.print(f"{label}: wrong answers with memory: {tags}")
+        if label.endswith("total") and summary["right_answer_tags"]:
+            tags = ", ".join(f"{k} {v}" for k, v in summary["right_answer_tags"].items())
+            console.print(f"{label}: right answers that also show: {tags}")

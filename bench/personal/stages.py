@@ -111,8 +111,9 @@ def retrieval(
 
 
 def failure_tags(answer: str, person: Person, fact_id: str, distractors: Distractors) -> list[str]:
-    """What a wrong answer looks like: refusal, talk about the prompt, echoed metadata, another
-    of the person's facts, a distractor's entity."""
+    """What an answer looks like beyond its verdict: refusal, talk about the prompt, echoed
+    metadata, another of the person's facts, a distractor's entity (kept for right answers too:
+    a right answer that echoes "[1] (2025-02-03, fact) ..." is right by the key terms only)."""
     tags = []
     if _REFUSES.search(answer):
         tags.append("refuses")
@@ -173,7 +174,7 @@ def ask_person(
                 reason=verdict.reason,
                 missing=verdict.missing,
                 rivals_named=verdict.rivals_named,
-                tags=[] if verdict.correct else failure_tags(text, person, q.fact_id, distractors),
+                tags=failure_tags(text, person, q.fact_id, distractors),
                 cited=cited,
                 citations=[str(c.get("snippet", ""))[:120] for c in citations],
                 seconds=seconds,
