@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -195,6 +199,28 @@ def test_distractors_are_many_distinct_and_never_contain_an_answer(
     terms = answer_terms(persons)
     assert not [t for t in texts if any(contains_term(t, term) for term in terms)]
     assert load_distractors(persons) == distractors  # the same every run
+
+
+def test_distractors_are_the_same_in_every_process(persons: list[Person]) -> None:
+    script = (
+        "from bench.personal.dataset import load_distractors, load_persons; "
+        "print([n.text for n in load_distractors(load_persons()).notes])"
+    )
+    root = Path(__file__).resolve().parent.parent
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for seed in ("1", "2")
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
+    outputs = [r.stdout for r in runs]
+    assert outputs[0] == outputs[1]
+    assert outputs[0].strip() == str([n.text for n in load_distractors(persons).notes])
 
 
 def test_general_questions_are_answerable_by_key_terms() -> None:

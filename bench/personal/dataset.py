@@ -140,7 +140,8 @@ def answer_terms(persons: list[Person]) -> list[str]:
 def _fill(template: str, fills: dict[str, list[str]], rng: random.Random) -> str:
     """The template with each field drawn from its fills; a field used twice gets two values."""
     names = _FIELD.findall(template)
-    drawn = {name: rng.sample(fills[name], names.count(name)) for name in set(names)}
+    # In order of appearance, never a set's order: that changes with each process's hash seed.
+    drawn = {name: rng.sample(fills[name], names.count(name)) for name in dict.fromkeys(names)}
     return _FIELD.sub(lambda m: drawn[m.group(1)].pop(), template)
 
 
