@@ -1,0 +1,1 @@
+"""Data and helpers of bench/bench_personal.py: persons, distractors, the judge, the hub."""
