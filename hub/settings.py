@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     memory_context_tokens: int = Field(
         default=400, ge=0, description="Most prompt tokens a chat turn spends on memories."
     )
+    memory_context_items: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="Most memories a chat turn gives the model; the small default model answers "
+        "best from one, a larger model may use more.",
+    )
     memory_min_similarity: float = Field(
         default=0.35, ge=-1.0, le=1.0, description="Weakest match a chat turn is given."
     )
