@@ -234,7 +234,13 @@ def test_the_next_run_resumes_passes_the_gate_and_the_model_now_knows_the_person
     assert version["active"] and version["passed_gate"]
     assert version["training"]["steps"] == 8
     candidate, current = version["metrics"]["candidate"], version["metrics"]["current"]
-    assert candidate["personal_loss"] < current["personal_loss"] * 0.9
+    # The gate judged answers: it answers more held-out questions than the bare model did.
+    assert candidate["questions"] == current["questions"] >= 3
+    assert candidate["answered"] > current["answered"], version["metrics"]
+    assert version["decision"]["reasons"][0].startswith(f"answers {candidate['answered']} of ")
+    gained = version["metrics"]["now_answered"]
+    assert gained and all(g["question"] and g["expected"] and g["answer"] for g in gained)
+    assert candidate["personal_loss"] < current["personal_loss"]  # shown, no longer judged
     assert len(version["losses"]) == 8
 
     for question, fact in QUESTIONS.items():
@@ -327,6 +333,7 @@ def test_an_adapter_trained_on_noise_is_rejected_by_the_gate(person: Person) -> 
     version = registry.register(job)
     assert version.passed_gate is False
     assert any("not better" in r or "too much worse" in r for r in version.decision["reasons"])
+    assert version.metrics["candidate"]["answered"] <= version.metrics["current"]["answered"]
     listed = api(person.hub, "GET", "/v1/personalization/adapters").json()["data"]
     assert [(v["id"], v["active"], v["passed_gate"]) for v in listed] == [
         (version.id, False, False),
@@ -350,6 +357,7 @@ def run_cli(person: Person, *args: str) -> str:
 def test_the_cli_lists_reports_and_shows_the_dataset(person: Person) -> None:
     listed = run_cli(person, "list")
     assert "v0001" in listed and "passed" in listed and "rejected" in listed
+    assert "held-out questions (before: " in listed and "now answers: " in listed
     assert "active adapter: v0001" in run_cli(person, "status")
     shown = run_cli(person, "dataset", "--show")
     assert "Pistachio" in shown and "held out" in shown

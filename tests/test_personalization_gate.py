@@ -186,6 +186,8 @@ def test_the_list_shows_answers_before_and_after_with_examples() -> None:
     # A record an older hub wrote has no counts and no examples; it still lists.
     old = {**version, "active": False, "passed_gate": False, "metrics": {"candidate": {}}}
     assert "were not judged" in "\n".join(adapter_lines(old))
+    none = {**version, "metrics": {"candidate": {"answered": 0, "questions": 0}}}
+    assert "no held-out questions to judge it by" in adapter_lines(none)[1]
 
 
 def test_adapter_records_written_before_answers_were_judged_still_load(tmp_path: Path) -> None:

@@ -237,6 +237,8 @@ def adapter_lines(version: dict[str, Any]) -> list[str]:
         lines[0] += ", active"
     if candidate.get("questions") is None:
         lines.append("  held-out questions were not judged when this adapter was made")
+    elif candidate["questions"] == 0:
+        lines.append("  no held-out questions to judge it by")
     else:
         lines.append(
             f"  answers {_answered(candidate)} held-out questions (before: {_answered(current)})"

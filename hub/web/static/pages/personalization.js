@@ -92,6 +92,7 @@ function answersLine(version) {
   const candidate = version.metrics.candidate || {};
   const current = version.metrics.current || {};
   if (candidate.questions === undefined || candidate.questions === null) return null;
+  if (candidate.questions === 0) return h("p", { class: "adapter-answers", text: "No held-out questions to judge it by" });
   return h(
     "p",
     { class: "adapter-answers" },
