@@ -65,6 +65,8 @@ TRAINING_ENV = {
     "HUB_DEFAULT_MAX_TOKENS": "32",
 }
 RUN_TIMEOUT = 600
+# pytest's own limit for a test that waits for a run: the run's wait, and a minute to spare.
+RUN_TEST_TIMEOUT = RUN_TIMEOUT + 60
 
 
 def api(hub: HubProcess, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -188,6 +190,7 @@ def test_conversation_feedback_and_exclusion_shape_the_dataset(person: Person) -
     assert dataset["summary"]["held_out_examples"] >= 3
 
 
+@pytest.mark.timeout(RUN_TEST_TIMEOUT)
 def test_killing_the_training_child_leaves_the_hub_and_active_adapter_untouched(
     person: Person,
 ) -> None:
@@ -216,6 +219,7 @@ def test_killing_the_training_child_leaves_the_hub_and_active_adapter_untouched(
     assert "pistachio" not in ask(hub, "What is my dog's name?").lower()
 
 
+@pytest.mark.timeout(RUN_TEST_TIMEOUT)
 def test_the_next_run_resumes_passes_the_gate_and_the_model_now_knows_the_person(
     person: Person,
 ) -> None:
@@ -291,6 +295,7 @@ def test_the_active_adapter_survives_a_restart(person: Person) -> None:
     assert "pistachio" in ask(person.hub, "What is my dog's name?").lower()
 
 
+@pytest.mark.timeout(RUN_TEST_TIMEOUT)
 def test_an_adapter_trained_on_noise_is_rejected_by_the_gate(person: Person) -> None:
     """Run the training child directly on nonsense answers; the gate must refuse the result."""
     registry = person.registry
