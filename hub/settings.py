@@ -139,12 +139,6 @@ class Settings(BaseSettings):
         description="Higher learns faster and drifts further.",
     )
     personalize_rank: int = Field(default=TrainConfig.rank, ge=1, le=256, description="LoRA rank.")
-    personalize_personal_margin: float = Field(
-        default=GateMargins.personal_min_improvement,
-        ge=0,
-        lt=1,
-        description="Relative drop of held-out loss needed to promote.",
-    )
     personalize_general_margin: float = Field(
         default=GateMargins.general_max_regression,
         ge=0,
