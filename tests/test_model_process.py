@@ -72,6 +72,25 @@ def test_a_cancel_stops_the_child_and_leaves_nothing_for_the_next_request(
     assert answer(model) == expected
 
 
+def test_a_cancel_that_arrives_after_the_answer_finished_is_harmless(
+    model: ModelProcess,
+) -> None:
+    expected = answer(model)
+    one_token = SamplingParams(max_tokens=1, temperature=0.0, top_k=1)
+    for _ in range(5):  # the child is usually done before the cancel reaches it
+        pieces = list(
+            model.generate(model.render_chat(QUESTION), one_token, GenerationStats(), lambda: True)
+        )
+        assert len(pieces) <= 1
+        stream = model.generate(
+            model.render_chat(QUESTION), one_token, GenerationStats(), lambda: False
+        )
+        next(stream, None)
+        stream.close()
+    assert model.render_text("still answering").tokens
+    assert answer(model) == expected
+
+
 def test_a_crashed_child_fails_one_request_and_the_next_one_starts_it_again(
     model: ModelProcess,
 ) -> None:

@@ -108,6 +108,8 @@ def serve_model(conn: Connection, spec: ModelSpec) -> None:
         if op == "generate":
             _generate_in_child(conn, model, *args)
             continue
+        if op == "cancel":
+            continue  # meant for a generation that finished before it arrived: nothing to stop
         try:
             if op == "render_chat":
                 result: Any = model.render_chat(*args)
