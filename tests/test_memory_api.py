@@ -238,3 +238,42 @@ def test_questions_asked_in_chat_are_not_kept_as_memories(hub: HubProcess) -> No
     assert api(hub, "POST", "/v1/chat/completions", json=body).status_code == 200
     kept = api(hub, "GET", "/v1/memory?kind=message&limit=1000").json()["data"]
     assert asked not in [item["text"] for item in kept]
+
+
+def test_an_answer_given_a_memory_says_what_the_memory_says(hub: HubProcess) -> None:
+    facts = [
+        "My sister Oriana lives in Tavira.",
+        "Oriana's husband repairs boats in Olhão.",
+        "I keep my passport in the blue folder.",
+    ]
+    ids = api(
+        hub,
+        "POST",
+        "/v1/memory/batch",
+        json={"items": [{"text": t, "kind": "fact"} for t in facts]},
+    ).json()["ids"]
+    body = {
+        "model": DEFAULT_MODEL,
+        "messages": [{"role": "user", "content": "Which town would I visit to see my sibling?"}],
+        "max_tokens": 40,
+        "temperature": 0,
+    }
+    answer = api(hub, "POST", "/v1/chat/completions", json=body).json()
+    assert "Tavira" in answer["choices"][0]["message"]["content"]
+    assert [citation["id"] for citation in answer["citations"]] == [ids[0]]
+
+    with httpx.stream(
+        "POST",
+        f"{hub.base_url}/v1/chat/completions",
+        json={**body, "stream": True},
+        headers=hub.headers(),
+        timeout=120,
+    ) as response:
+        events = [
+            json.loads(line[6:])
+            for line in response.iter_lines()
+            if line.startswith("data: ") and line != "data: [DONE]"
+        ]
+    streamed = "".join(event["choices"][0]["delta"].get("content") or "" for event in events)
+    assert streamed == answer["choices"][0]["message"]["content"]
+    assert events[-1]["choices"][0]["finish_reason"] == "stop"
