@@ -31,11 +31,20 @@ def test_an_answer_that_invents_or_ignores_its_memories_is_drawn_from_none() -> 
         "Your sister lives in a lovely town.",  # nothing the question did not already hold
     ]:
         assert check_grounding(answer, [SISTER], question).source is None, answer
+    # Half the date, or a dose without its amount, is not what the memory says.
+    niece = "My niece Yasmina's birthday is on 28 February."
+    for answer, memory, asked in [
+        ("Send Yasmina a card on her birthday!", niece, "When should I send Yasmina a card?"),
+        ("Yasmina's birthday is in February.", niece, "When is my niece's birthday?"),
+        ("You take venlafaxine every morning.", DOSE, "How much venlafaxine do I take?"),
+    ]:
+        assert check_grounding(answer, [memory], asked).source is None, answer
 
 
 def test_only_questions_the_memories_should_answer_are_checked() -> None:
     assert asks_about("Which city is my sister in?", [SISTER])
     assert asks_about("When is Dário's birthday?", ["My son Dário was born on 3 March 2014."])
+    assert asks_about("What does Grandma cook for the holiday?", ["Grandma makes msemen."])
     assert not asks_about("What is the capital of France?", [OTHER])
 
 

@@ -27,6 +27,10 @@ QUESTION_LABEL = "Question: "
 # facts and notes hold whenever they were written down.
 DATED_KINDS = frozenset({"message", "transcript", "sensor_summary", "image_text"})
 FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|our|ours|us)\b", re.I)
+# Family members called by what the person calls them ("What does Dad farm?") are the person's.
+FAMILY_NAMES = re.compile(
+    r"\b(mum|mom|mummy|mommy|dad|daddy|grandma|grandpa|granny|grandad|granddad|nan|nana)\b", re.I
+)
 
 
 def citation(number: int, hit: SearchHit) -> dict[str, Any]:
@@ -43,8 +47,8 @@ def citation(number: int, hit: SearchHit) -> dict[str, Any]:
 
 
 def about_the_person(question: str) -> bool:
-    """True when the question asks about the person themselves ("my", "I", "we")."""
-    return FIRST_PERSON.search(question) is not None
+    """True when the question asks about the person or their family ("my", "I", "we", "Dad")."""
+    return FIRST_PERSON.search(question) is not None or FAMILY_NAMES.search(question) is not None
 
 
 def ordered_for(question: str, hits: list[SearchHit]) -> list[SearchHit]:

@@ -72,8 +72,9 @@ class Grounding:
 
 
 def check_grounding(answer: str, memories: list[str], question: str) -> Grounding:
-    """The memory ``answer`` repeats a piece of that the question did not already hold, as long
-    as the answer names no number or name that neither a memory nor the question holds."""
+    """The memory ``answer`` repeats a piece of that the question did not already hold (all of
+    its numbers and at least one of its names that the question does not hold), as long as the
+    answer names no number or name that neither a memory nor the question holds."""
     asked = content_words(question)
     said = content_words(answer)
     known = asked | set().union(*(content_words(m) for m in memories)) if memories else asked
@@ -82,6 +83,10 @@ def check_grounding(answer: str, memories: list[str], question: str) -> Groundin
         return Grounding(None)
     best, best_shared = None, 0
     for index, memory in enumerate(memories):
+        telling = _specific_words(memory) - asked
+        numbers = {word for word in telling if any(ch.isdigit() for ch in word)}
+        if (telling and not said & telling) or not numbers <= said:
+            continue  # it leaves out a number, or every name, the memory would tell
         shared = len(said & (content_words(memory) - asked))
         if shared > best_shared:
             best, best_shared = index, shared
