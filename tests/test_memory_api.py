@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import numpy as np
@@ -106,6 +107,22 @@ def test_embeddings_work_with_the_openai_client(client: openai.OpenAI) -> None:
     assert answer.usage.prompt_tokens > 0
 
 
+def streamed_events(hub: HubProcess, body: dict[str, object]) -> list[dict[str, Any]]:
+    """The chunks of ``body`` asked with streaming on."""
+    with httpx.stream(
+        "POST",
+        f"{hub.base_url}/v1/chat/completions",
+        json={**body, "stream": True},
+        headers=hub.headers(),
+        timeout=120,
+    ) as response:
+        return [
+            json.loads(line[6:])
+            for line in response.iter_lines()
+            if line.startswith("data: ") and line != "data: [DONE]"
+        ]
+
+
 def test_chat_answers_with_citations_of_the_right_memory(hub: HubProcess) -> None:
     facts = [
         "Marguerite Okafor is my aunt; she is a beekeeper in Normandy.",
@@ -130,18 +147,7 @@ def test_chat_answers_with_citations_of_the_right_memory(hub: HubProcess) -> Non
     assert ids[2] not in cited
     assert {"id", "snippet", "kind", "happened_at", "score"} <= set(answer["citations"][0])
 
-    with httpx.stream(
-        "POST",
-        f"{hub.base_url}/v1/chat/completions",
-        json={**body, "stream": True},
-        headers=hub.headers(),
-        timeout=120,
-    ) as response:
-        events = [
-            json.loads(line[6:])
-            for line in response.iter_lines()
-            if line.startswith("data: ") and line != "data: [DONE]"
-        ]
+    events = streamed_events(hub, body)
     last = [event for event in events if event["choices"][0]["finish_reason"]][-1]
     assert [citation["id"] for citation in last["citations"]] == cited
 
@@ -263,18 +269,7 @@ def test_an_answer_given_a_memory_says_what_the_memory_says(hub: HubProcess) -> 
     assert "Tavira" in answer["choices"][0]["message"]["content"]
     assert [citation["id"] for citation in answer["citations"]] == [ids[0]]
 
-    with httpx.stream(
-        "POST",
-        f"{hub.base_url}/v1/chat/completions",
-        json={**body, "stream": True},
-        headers=hub.headers(),
-        timeout=120,
-    ) as response:
-        events = [
-            json.loads(line[6:])
-            for line in response.iter_lines()
-            if line.startswith("data: ") and line != "data: [DONE]"
-        ]
+    events = streamed_events(hub, body)
     streamed = "".join(event["choices"][0]["delta"].get("content") or "" for event in events)
     assert streamed == answer["choices"][0]["message"]["content"]
     assert events[-1]["choices"][0]["finish_reason"] == "stop"
