@@ -29,6 +29,22 @@ class TrainConfig:
     time_budget_seconds: float = 1800.0
     checkpoint_every_steps: int = 10
     seed: int = 0
+    # Frozen base weights in bfloat16 while training, where the CPU computes it natively
+    # (twice as fast as float32 there); the adapter itself always trains in float32.
+    bf16: bool = True
+
+
+@dataclass(frozen=True)
+class DatasetRecipe:
+    """How many training examples each kind of memory becomes, and what is mixed in."""
+
+    questions_per_fact: int = 12  # a fact about the person, asked this many ways
+    questions_per_other_fact: int = 4  # a fact about someone else ("Ana's dog is Rex")
+    questions_per_note: int = 2  # a note or transcript
+    context_per_fact: int = 2  # the fact asked with it among other memories in the prompt
+    context_distractors: int = 3  # other memories beside it
+    general_fraction: float = 0.15  # share of general questions (adapters/data) against drift
+    max_held_out_facts: int = 60  # facts with a question kept aside for the gate
 
 
 @dataclass(frozen=True)
