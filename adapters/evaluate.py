@@ -1,15 +1,18 @@
-"""Evaluation: held-out personal questions, general perplexity, a few general questions."""
+"""Evaluation: held-out personal questions (answered and judged, and their loss), general
+perplexity, a few general questions."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from typing import Any
 
 import torch
 
+from adapters.answers import JudgedAnswer, answer_and_judge
 from adapters.chat_format import TokenizedExample, tokenize_pair
 from adapters.examples import TrainingExample
 from adapters.trainer import collate
@@ -19,11 +22,14 @@ PERPLEXITY_WINDOW = 256
 
 @dataclass(frozen=True)
 class Metrics:
-    """How a model (base, or base with an adapter) scores; lower is better for every field."""
+    """How a model (base, or base with an adapter) scores: held-out personal questions answered
+    right (higher is better), and losses and perplexity (lower is better)."""
 
     personal_loss: float  # mean answer-token loss on held-out personal questions
     general_perplexity: float  # on adapters/data/general_text.txt
     general_questions_loss: float  # mean answer-token loss on adapters/data/general_questions.json
+    answered: int = 0  # held-out personal questions answered right
+    questions: int = 0  # held-out personal questions judged (those with key terms)
 
     def to_json(self) -> dict[str, float]:
         """A JSON-ready form."""
@@ -31,12 +37,22 @@ class Metrics:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Metrics:
-        """Read ``to_json``'s form."""
+        """Read ``to_json``'s form (a record from before answers were judged has no counts)."""
         return cls(
             float(data["personal_loss"]),
             float(data["general_perplexity"]),
             float(data["general_questions_loss"]),
+            int(data.get("answered", 0)),
+            int(data.get("questions", 0)),
         )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's scores and its judged answer to each held-out personal question."""
+
+    metrics: Metrics
+    answers: list[JudgedAnswer]
 
 
 def general_text() -> str:
@@ -92,17 +108,26 @@ def perplexity(model: Any, tokenizer: Any, text: str) -> float:
 
 
 def evaluate(
-    model: Any, tokenizer: Any, held_out: list[TrainingExample], max_seq_tokens: int
-) -> Metrics:
-    """Score ``model`` as it is now (with whatever adapter is enabled)."""
+    model: Any,
+    tokenizer: Any,
+    held_out: list[TrainingExample],
+    max_seq_tokens: int,
+    on_answering: Callable[[int, int], None] = lambda done, total: None,
+) -> Evaluation:
+    """Score ``model`` as it is now (with whatever adapter is enabled); ``on_answering`` hears
+    (answered, total) while it answers the held-out questions."""
     model.eval()
     pad_id = int(tokenizer.pad_token_id)
 
     def tokenized(examples: list[TrainingExample]) -> list[TokenizedExample]:
         return [tokenize_pair(tokenizer, e.prompt, e.answer, max_seq_tokens) for e in examples]
 
-    return Metrics(
+    answers = answer_and_judge(model, tokenizer, held_out, on_answering)
+    metrics = Metrics(
         personal_loss=answer_loss(model, tokenized(held_out), pad_id),
         general_perplexity=perplexity(model, tokenizer, general_text()),
         general_questions_loss=answer_loss(model, tokenized(general_questions()), pad_id),
+        answered=sum(1 for a in answers if a.correct),
+        questions=len(answers),
     )
+    return Evaluation(metrics, answers)

@@ -50,6 +50,8 @@ class AdapterVersion:
     architecture: str
     passed_gate: bool
     dataset: dict[str, Any] = field(default_factory=dict)
+    # "candidate" and "current" scores (adapters.evaluate.Metrics); "now_answered" and
+    # "now_missed": a few held-out questions whose verdict changed (adapters.answers).
     metrics: dict[str, Any] = field(default_factory=dict)
     decision: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
@@ -151,7 +153,12 @@ class AdapterRegistry:
             architecture=str(result.get("architecture", "")),
             passed_gate=bool(result["decision"]["passed"]),
             dataset=summary,
-            metrics={"candidate": result["candidate"], "current": result["current"]},
+            metrics={
+                "candidate": result["candidate"],
+                "current": result["current"],
+                # Examples of questions answered now and missed before, and the reverse.
+                **result.get("answers", {}),
+            },
             decision=result["decision"],
             training={
                 key: result[key]

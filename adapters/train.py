@@ -1,8 +1,9 @@
 """The training child process: `python -m adapters.train JOB_DIR`.
 
-Reads job.json and the dataset in JOB_DIR, scores what is served now, trains a LoRA adapter with
-a deadline (resuming from a checkpoint), scores it, applies the gate and writes the adapter (peft
-weights and a GGUF LoRA) and result.json. Progress goes to progress.jsonl line by line.
+Reads job.json and the dataset in JOB_DIR, scores what is served now (its answers to the held-out
+personal questions, judged, and its losses), trains a LoRA adapter with a deadline (resuming from
+a checkpoint), scores it the same way, applies the gate and writes the adapter (peft weights and a
+GGUF LoRA) and result.json. Progress goes to progress.jsonl line by line.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.answers import changed_answers
 from adapters.base_model import load_base
 from adapters.chat_format import tokenize_example
 from adapters.config import TrainConfig
 from adapters.dataset import Dataset
-from adapters.evaluate import evaluate
+from adapters.evaluate import Evaluation, evaluate
 from adapters.export_gguf import LoraShape, write_gguf_lora
 from adapters.gate import decide
 from adapters.job import (
@@ -63,6 +65,19 @@ def load_saved_lora(base_model: Any, folder: Path) -> Any:
     return model
 
 
+def scored(
+    job_dir: Path, what: str, model: Any, tokenizer: Any, dataset: Dataset, max_seq_tokens: int
+) -> Evaluation:
+    """``evaluate`` with its progress told in progress.jsonl; ``what`` is "current" or
+    "candidate"."""
+    append_progress(job_dir, "evaluating", what=what)
+
+    def answering(done: int, total: int) -> None:
+        append_progress(job_dir, "answering", what=what, answered=done, questions=total)
+
+    return evaluate(model, tokenizer, dataset.held_out, max_seq_tokens, answering)
+
+
 def run_job(job_dir: Path) -> dict[str, Any]:
     """Run the whole job; returns (and writes) its result."""
     started = time.monotonic()
@@ -73,13 +88,16 @@ def run_job(job_dir: Path) -> dict[str, Any]:
     append_progress(job_dir, "loading", model=spec.model_name)
     base = load_base(Path(spec.base_model_path), spec.threads)
 
-    append_progress(job_dir, "evaluating", what="current")
     if spec.active_adapter_dir:
         current_model = load_saved_lora(base.model, Path(spec.active_adapter_dir))
-        current = evaluate(current_model, base.tokenizer, dataset.held_out, config.max_seq_tokens)
+        current = scored(
+            job_dir, "current", current_model, base.tokenizer, dataset, config.max_seq_tokens
+        )
         base.model = current_model.unload()
     else:
-        current = evaluate(base.model, base.tokenizer, dataset.held_out, config.max_seq_tokens)
+        current = scored(
+            job_dir, "current", base.model, base.tokenizer, dataset, config.max_seq_tokens
+        )
 
     tokenized = [tokenize_example(base.tokenizer, e, config.max_seq_tokens) for e in dataset.train]
     model = add_lora(base.model, config)
@@ -109,9 +127,8 @@ def run_job(job_dir: Path) -> dict[str, Any]:
         lambda step: append_progress(job_dir, "checkpoint", step=step),
     )
     load_lora_state(model, outcome.best_state)
-    append_progress(job_dir, "evaluating", what="candidate")
-    candidate = evaluate(model, base.tokenizer, dataset.held_out, config.max_seq_tokens)
-    decision = decide(candidate, current, spec.margins)
+    candidate = scored(job_dir, "candidate", model, base.tokenizer, dataset, config.max_seq_tokens)
+    decision = decide(candidate.metrics, current.metrics, spec.margins)
 
     append_progress(job_dir, "exporting")
     save_lora(job_dir / "adapter", outcome.best_state, config)
@@ -120,8 +137,9 @@ def run_job(job_dir: Path) -> dict[str, Any]:
     write_gguf_lora(job_dir / "adapter" / GGUF_FILE, numpy_state, shape, spec.base_sha256)
     result = {
         "status": "done",
-        "candidate": candidate.to_json(),
-        "current": current.to_json(),
+        "candidate": candidate.metrics.to_json(),
+        "current": current.metrics.to_json(),
+        "answers": changed_answers(current.answers, candidate.answers),
         "decision": decision.to_json(),
         "steps": outcome.steps,
         "total_steps": outcome.total_steps,

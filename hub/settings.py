@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     memory_context_tokens: int = Field(
         default=400, ge=0, description="Most prompt tokens a chat turn spends on memories."
     )
+    memory_context_items: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="Most memories a chat turn gives the model; the small default model answers "
+        "best from one, a larger model may use more.",
+    )
     memory_min_similarity: float = Field(
         default=0.35, ge=-1.0, le=1.0, description="Weakest match a chat turn is given."
     )
@@ -141,12 +148,6 @@ class Settings(BaseSettings):
         description="Higher learns faster and drifts further.",
     )
     personalize_rank: int = Field(default=TrainConfig.rank, ge=1, le=256, description="LoRA rank.")
-    personalize_personal_margin: float = Field(
-        default=GateMargins.personal_min_improvement,
-        ge=0,
-        lt=1,
-        description="Relative drop of held-out loss needed to promote.",
-    )
     personalize_general_margin: float = Field(
         default=GateMargins.general_max_regression,
         ge=0,

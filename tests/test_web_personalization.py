@@ -1,6 +1,7 @@
-"""The web UI's Personalization page in a real browser against a real hub: adapters with their
-metrics and loss curves, promote and roll back (swapping real GGUF adapters in llama.cpp), and a
-run started from the page with its live progress until its adapter appears; then screenshots."""
+"""The web UI's Personalization page in a real browser against a real hub: adapters with the
+held-out questions they answer (before and after, with examples), their metrics and loss curves,
+promote and roll back (swapping real GGUF adapters in llama.cpp), and a run started from the page
+with its live progress until its adapter appears; then screenshots."""
 
 from __future__ import annotations
 
@@ -80,29 +81,57 @@ def seed_registry(data_dir: Path) -> None:
             "architecture": "llama",
             "passed_gate": passed,
             "dataset": {"train_examples": 180 + number, "held_out_examples": 20},
-            "metrics": {
+            "training": {"steps": 40, "train_seconds": 412.0, "tokens_per_second": 196.0},
+            "losses": losses,
+        }
+        if passed:
+            # A record of this hub: held-out questions answered before and after, and examples.
+            meta["metrics"] = {
                 "candidate": {
-                    "personal_loss": 0.82 if passed else 2.31,
-                    "general_perplexity": 18.2 if passed else 41.7,
+                    "answered": 14,
+                    "questions": 23,
+                    "personal_loss": 0.82,
+                    "general_perplexity": 18.2,
                     "general_questions_loss": 1.35,
                 },
                 "current": {
+                    "answered": 2,
+                    "questions": 23,
                     "personal_loss": 2.12,
                     "general_perplexity": 16.5,
                     "general_questions_loss": 1.41,
                 },
-            },
-            "decision": {
-                "passed": passed,
-                "reasons": [
-                    "personal loss 0.820 vs 2.120 (needs ≤ 1.908): better"
-                    if passed
-                    else "personal loss 2.310 vs 2.120 (needs ≤ 1.908): not better enough"
+                "now_answered": [
+                    {
+                        "question": "Where does my sister live?",
+                        "expected": "Tavira",
+                        "answer": "Your sister Oriana lives in Tavira.",
+                        "answer_before": "I don't know where your sister lives.",
+                    }
                 ],
-            },
-            "training": {"steps": 40, "train_seconds": 412.0, "tokens_per_second": 196.0},
-            "losses": losses,
-        }
+                "now_missed": [
+                    {
+                        "question": "What is my dog's name?",
+                        "expected": "Pistachio",
+                        "answer": "Your dog is called Luna.",
+                        "answer_before": "Pistachio.",
+                    }
+                ],
+            }
+            meta["decision"] = {
+                "passed": True,
+                "reasons": ["answers 14 of 23 held-out questions, against 2 now: better"],
+            }
+        else:
+            # A record an older hub wrote, before answers were judged: it must still show.
+            meta["metrics"] = {
+                "candidate": {"personal_loss": 2.31, "general_perplexity": 41.7},
+                "current": {"personal_loss": 2.12, "general_perplexity": 16.5},
+            }
+            meta["decision"] = {
+                "passed": False,
+                "reasons": ["personal loss 2.310 vs 2.120 (needs ≤ 1.908): not better enough"],
+            }
         (folder / "meta.json").write_text(json.dumps(meta))
     write_json_atomically(registry.root / "active.json", {"history": {sha: ["v0001"]}})
 
@@ -150,12 +179,22 @@ def test_the_page_lists_adapters_with_metrics_and_loss_curves(
     first = page.locator('.adapter-card[data-version="v0001"]')
     expect(first.locator(".adapter-badge")).to_have_text("active")
     expect(first).to_contain_text("passed the gate")
+    expect(first.locator(".adapter-answers")).to_have_text(
+        "Answers 14 of 23 held-out questions (before: 2 of 23)"
+    )
+    gained = first.locator(".adapter-examples.gained")
+    expect(gained).to_contain_text("Where does my sister live?")
+    expect(gained).to_contain_text("Your sister Oriana lives in Tavira.")
+    expect(gained).to_contain_text("expected: Tavira")
+    expect(first.locator(".adapter-examples.lost")).to_contain_text("Your dog is called Luna.")
+    expect(first.locator("table")).to_contain_text("14 of 23")
     expect(first.locator("table")).to_contain_text("0.820")
     points = first.locator("polyline.loss-line").get_attribute("points") or ""
     assert len(points.split()) == 40
-    expect(page.locator('.adapter-card[data-version="v0002"]')).to_contain_text(
-        "rejected by the gate"
-    )
+    older = page.locator('.adapter-card[data-version="v0002"]')
+    expect(older).to_contain_text("rejected by the gate")
+    expect(older.locator("table")).to_contain_text("41.70")  # an older record still shows
+    expect(older.locator(".adapter-answers")).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -213,7 +252,12 @@ def test_a_run_started_from_the_page_shows_progress_then_its_adapter(
             os.kill(trainer, signal.SIGCONT)
     expect(page.locator(".adapter-card")).to_have_count(3, timeout=RUN_WAIT_S * 1000)
     expect(page.locator(".run-text")).to_contain_text("Last run")
-    expect(page.locator('.adapter-card[data-version="v0003"]')).to_contain_text("3 steps")
+    made = page.locator('.adapter-card[data-version="v0003"]')
+    expect(made).to_contain_text("3 steps")
+    # Its held-out questions were answered and judged (or there were none to judge it by).
+    expect(made.locator(".adapter-answers")).to_contain_text(
+        re.compile(r"Answers \d+ of \d+ held-out question|No held-out questions")
+    )
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -45,8 +45,8 @@ class RunProgressOut(BaseModel):
     started_at: float = Field(description="Unix seconds.")
     resumed: bool = Field(description="It carries on from a killed run's checkpoint.")
     phase: str = Field(
-        description="The newest progress event (starting, loading, evaluating, training, step, "
-        "checkpoint, exporting, done, error)."
+        description="The newest progress event (starting, loading, evaluating, answering, "
+        "training, step, checkpoint, exporting, done, error)."
     )
     step: int = Field(description="Optimizer steps done.")
     total_steps: int | None = Field(description="Steps planned; null before the first step.")
@@ -54,6 +54,13 @@ class RunProgressOut(BaseModel):
     tokens_per_second: float | None
     losses: list[float] = Field(description="The training loss after each step so far.")
     pid: int | None = Field(description="The training child's process id.")
+    answered: int | None = Field(
+        default=None,
+        description="While answering the held-out questions (phase answering): how many so far.",
+    )
+    questions: int | None = Field(
+        default=None, description="While answering: how many held-out questions there are."
+    )
 
 
 class OutcomeOut(BaseModel):
@@ -179,8 +186,15 @@ class AdapterDatasetOut(StoredRecord):
 
 
 class ScoresOut(StoredRecord):
-    """How a model scored; lower is better for every field."""
+    """How a model scored: held-out personal questions answered right (higher is better), and
+    losses and perplexity (lower is better)."""
 
+    answered: int | None = Field(
+        default=None,
+        description="Held-out personal questions it answered right (judged by key terms); "
+        "absent in records made before answers were judged.",
+    )
+    questions: int | None = Field(default=None, description="Held-out personal questions judged.")
     personal_loss: float | None = Field(
         default=None,
         description="Mean answer loss on the held-out personal questions; null when there "
@@ -192,11 +206,30 @@ class ScoresOut(StoredRecord):
     )
 
 
+class ChangedAnswerOut(StoredRecord):
+    """A held-out question this adapter answers differently from what was served before."""
+
+    question: str | None = None
+    expected: str | None = Field(
+        default=None,
+        description="What a right answer contains (or the reference answer it was judged by).",
+    )
+    answer: str | None = Field(default=None, description="This adapter's answer.")
+    answer_before: str | None = Field(default=None, description="The answer of what was served.")
+
+
 class AdapterMetricsOut(StoredRecord):
-    """The adapter's scores, and those of what was served when it was made."""
+    """The adapter's scores, those of what was served when it was made, and examples of
+    questions whose verdict changed."""
 
     candidate: ScoresOut | None = None
     current: ScoresOut | None = None
+    now_answered: list[ChangedAnswerOut] | None = Field(
+        default=None, description="A few questions it answers right that were missed before."
+    )
+    now_missed: list[ChangedAnswerOut] | None = Field(
+        default=None, description="A few questions answered right before that it misses."
+    )
 
 
 class GateDecisionOut(StoredRecord):

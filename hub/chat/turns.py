@@ -10,12 +10,14 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hub.chat.grounded import grounded_rewriter
 from hub.engine.chat_model import ChatModel
 from hub.engine.context_window import fit_chat
-from hub.engine.runner import Generation, ModelRunner, finished_generation
+from hub.engine.runner import Generation, ModelRunner, finished_generation, rewritten_generation
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, Sampling, SamplingParams
 from hub.models.catalog import ModelCatalog
 from hub.recall.chat_memory import MemoryTurn, recall_for_turn
+from hub.recall.grounding import asks_about
 from hub.recall.service import MemoryService
 
 
@@ -41,6 +43,11 @@ class ChatTurn:
 
     generation: Generation
     citations: list[dict[str, Any]] = field(default_factory=list)
+
+    def cite_only(self, index: int) -> None:
+        """The answer drew on the ``index``-th memory given: cite that one (numbered 1)."""
+        if 0 <= index < len(self.citations):
+            self.citations[:] = [{**self.citations[index], "number": 1}]
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,13 @@ class ChatTurns:
 
         generation = await self.runner.start(model, prepare)
         self.count_when_finished(generation)
-        return ChatTurn(generation, recall.citations)
+        turn = ChatTurn(generation, recall.citations)
+        notes = [hit.snippet for hit in recall.given]
+        if notes and asks_about(recall.question, notes):
+            turn.generation = rewritten_generation(
+                generation, grounded_rewriter(recall.question, notes, turn.cite_only)
+            )
+        return turn
 
     def count_when_finished(self, generation: Generation) -> None:
         """Count the generation in the metrics once the model is done with it."""

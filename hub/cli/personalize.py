@@ -85,9 +85,12 @@ def _progress_bar() -> Progress:
 def _show_running(progress: Progress, task: Any, running: dict[str, Any]) -> None:
     eta = running.get("eta_seconds")
     losses = running.get("losses") or []
+    phase = str(running.get("phase", "starting"))
+    if running.get("questions"):
+        phase += f" {running.get('answered', 0)}/{running['questions']}"
     progress.update(
         task,
-        description=str(running.get("phase", "starting")),
+        description=phase,
         completed=running.get("step") or 0,
         total=running.get("total_steps") or None,
         loss=f"{losses[-1]:.3f}" if losses else "-",
@@ -106,8 +109,11 @@ def _watch(poll: Callable[[], dict[str, Any] | None]) -> None:
 def _running_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     steps = [e for e in events if e.get("event") == "step"]
     last = steps[-1] if steps else {}
+    newest = events[-1] if events else {}
     return {
-        "phase": events[-1]["event"] if events else "starting",
+        "phase": newest.get("event", "starting"),
+        "answered": newest.get("answered"),
+        "questions": newest.get("questions"),
         "step": last.get("step", 0),
         "total_steps": last.get("total_steps"),
         "eta_seconds": last.get("eta_seconds"),
@@ -208,24 +214,61 @@ def _versions(settings: Settings, client: HubClient | None) -> list[dict[str, An
     return [{**v.to_json(), "active": v.id in active} for v in reversed(registry.versions())]
 
 
+def _answered(scores: dict[str, Any]) -> str:
+    if scores.get("questions") is None:
+        return "not judged"
+    return f"{scores.get('answered', 0)}/{scores['questions']}"
+
+
+def _number(scores: dict[str, Any], key: str, digits: int) -> str:
+    value = scores.get(key)
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def adapter_lines(version: dict[str, Any]) -> list[str]:
+    """One adapter as `hub personalize list` prints it: what it is, how it answers the held-out
+    questions against what was served before, and examples of answers that changed."""
+    metrics = version.get("metrics") or {}
+    candidate, current = metrics.get("candidate") or {}, metrics.get("current") or {}
+    made = datetime.fromtimestamp(version["created_at"]).strftime("%Y-%m-%d %H:%M")
+    gate = "passed the gate" if version["passed_gate"] else "rejected by the gate"
+    lines = [f"{version['id']}  {made}  {version['model_name']}  {gate}"]
+    if version.get("active"):
+        lines[0] += ", active"
+    if candidate.get("questions") is None:
+        lines.append("  held-out questions were not judged when this adapter was made")
+    elif candidate["questions"] == 0:
+        lines.append("  no held-out questions to judge it by")
+    else:
+        lines.append(
+            f"  answers {_answered(candidate)} held-out questions (before: {_answered(current)})"
+        )
+    lines.append(
+        f"  personal loss {_number(candidate, 'personal_loss', 3)} (before "
+        f"{_number(current, 'personal_loss', 3)}), general perplexity "
+        f"{_number(candidate, 'general_perplexity', 2)} (before "
+        f"{_number(current, 'general_perplexity', 2)})"
+    )
+    for key, label in (("now_answered", "now answers"), ("now_missed", "now misses")):
+        for example in metrics.get(key) or []:
+            lines.append(
+                f"  {label}: {example.get('question', '')!r} -> {example.get('answer', '')!r} "
+                f"(expected {example.get('expected', '')!r})"
+            )
+    return lines
+
+
 @app.command(name="list")
 def list_adapters(data_dir: DataDirOption = None) -> None:
-    """Every adapter, newest first, with its gate result and metrics."""
+    """Every adapter, newest first: its gate result, how many held-out questions it answers
+    against what was served before, and examples of answers that changed."""
     with _connection(data_dir) as (settings, client):
         versions = _versions(settings, client)
-    table = Table("version", "made", "model", "gate", "active", "personal loss", "general ppl")
+    if not versions:
+        console.print("no adapters yet; train one with `hub personalize run`")
     for version in versions:
-        candidate = version["metrics"].get("candidate", {})
-        table.add_row(
-            version["id"],
-            datetime.fromtimestamp(version["created_at"]).strftime("%Y-%m-%d %H:%M"),
-            version["model_name"],
-            "passed" if version["passed_gate"] else "rejected",
-            "yes" if version["active"] else "",
-            f"{candidate.get('personal_loss', float('nan')):.3f}",
-            f"{candidate.get('general_perplexity', float('nan')):.2f}",
-        )
-    console.print(table if versions else "no adapters yet; train one with `hub personalize run`")
+        # The person's own words may hold brackets: print them as they are, not as markup.
+        console.print("\n".join(adapter_lines(version)), markup=False, highlight=False)
 
 
 @app.command()

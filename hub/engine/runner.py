@@ -60,6 +60,8 @@ class Generation:
     _pieces: asyncio.Queue[object]
     _cancel: threading.Event
     _finished: asyncio.Future[None] = field(repr=False)
+    # The task feeding ``_pieces`` when this generation is another one's text rewritten.
+    _relay: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._iterate()
@@ -102,6 +104,28 @@ class Generation:
     async def wait_finished(self) -> None:
         """Wait until the model has stopped working on this generation."""
         await asyncio.shield(self._finished)
+
+
+PieceRewriter = Callable[["Generation"], AsyncIterator[str]]
+
+
+def rewritten_generation(inner: Generation, rewrite: PieceRewriter) -> Generation:
+    """A Generation whose text is what ``rewrite`` makes of ``inner``'s (it may hold text back,
+    or cancel ``inner`` and say something else); same model, stats and finish; cancelling it
+    cancels ``inner``."""
+    pieces: asyncio.Queue[object] = asyncio.Queue()
+
+    async def relay() -> None:
+        try:
+            async for piece in rewrite(inner):
+                pieces.put_nowait(piece)
+        except Exception as exc:  # the reader sees the failure as the generation's own
+            pieces.put_nowait(exc)
+        finally:
+            pieces.put_nowait(_DONE)
+
+    task = asyncio.get_running_loop().create_task(relay(), name="rewritten-generation")
+    return Generation(inner.model_name, inner.stats, pieces, inner._cancel, inner._finished, task)
 
 
 def finished_generation(model_name: str, text: str) -> Generation:

@@ -70,11 +70,9 @@ def train_config(settings: Settings) -> TrainConfig:
 
 
 def gate_margins(settings: Settings) -> GateMargins:
-    """Gate margins from the hub's settings."""
-    return GateMargins(
-        personal_min_improvement=settings.personalize_personal_margin,
-        general_max_regression=settings.personalize_general_margin,
-    )
+    """Gate margins from the hub's settings (the gate judges personal answers by counting them:
+    one more right answer is needed, with no setting; see adapters/gate.py)."""
+    return GateMargins(general_max_regression=settings.personalize_general_margin)
 
 
 @dataclass
@@ -214,7 +212,12 @@ def finish_run(settings: Settings, plan: RunPlan, exit_code: int | None) -> RunO
         version = registry.register(plan.job_dir)
         if version.passed_gate:
             registry.promote(version.id)
-            outcome = RunOutcome("promoted", f"adapter {version.id} passed the gate and is active")
+            reasons = version.decision.get("reasons") or [""]
+            outcome = RunOutcome(
+                "promoted",
+                f"adapter {version.id} passed the gate and is active"
+                + (f": it {reasons[0]}" if reasons[0].startswith("answers") else ""),
+            )
         else:
             reasons = "; ".join(version.decision.get("reasons", []))
             outcome = RunOutcome("rejected", f"adapter {version.id} was rejected: {reasons}")

@@ -20,13 +20,15 @@ class RunProgress:
     job: str
     started_at: float
     resumed: bool
-    phase: str  # the newest progress event: loading, evaluating, training, step, exporting, ...
+    phase: str  # the newest progress event: loading, evaluating, answering, training, step, ...
     step: int
     total_steps: int | None
     eta_seconds: float | None
     tokens_per_second: float | None
     losses: tuple[float, ...]
     pid: int | None
+    answered: int | None = None  # while answering the held-out questions: how many so far
+    questions: int | None = None  # ... of how many
 
     @classmethod
     def of(
@@ -40,6 +42,8 @@ class RunProgress:
         """The progress told by ``events`` (``adapters.job.read_progress``)."""
         steps = [event for event in events if event.get("event") == "step"]
         last = steps[-1] if steps else {}
+        newest = events[-1] if events else {}
+        answering = newest if newest.get("event") == "answering" else {}
         return cls(
             job=job,
             started_at=started_at,
@@ -51,6 +55,8 @@ class RunProgress:
             tokens_per_second=last.get("tokens_per_second"),
             losses=tuple(event["loss"] for event in steps),
             pid=pid,
+            answered=answering.get("answered"),
+            questions=answering.get("questions"),
         )
 
 

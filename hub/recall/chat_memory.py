@@ -13,7 +13,14 @@ from typing import Any
 from hub.engine.chat_model import ChatModel
 from hub.engine.types import ChatMessage
 from hub.recall.commands import ConfirmForget, Forget, Remember, find_command, forget_question
-from hub.recall.context import citation, memory_block, with_default_system, with_memories
+from hub.recall.context import (
+    chosen_notes,
+    citation,
+    note_text,
+    ordered_for,
+    with_default_system,
+    with_notes,
+)
 from hub.recall.message_policy import worth_remembering
 from hub.recall.service import MemoryService
 from memory.errors import UnknownMemoryError
@@ -38,16 +45,21 @@ class MemoryTurn:
     citations: list[dict[str, Any]] = field(default_factory=list)
     hits: list[SearchHit] = field(default_factory=list)
     budget: int = 0
+    most: int = 1
+    # The memories the model was given, in the order it read them (set by ``apply``).
+    given: list[SearchHit] = field(default_factory=list)
+    question: str = ""
 
     def apply(self, model: ChatModel, messages: list[ChatMessage]) -> list[ChatMessage]:
         """Add the memories that fit the budget (runs on the model's thread; fills citations)."""
         messages = with_default_system(messages)
         if not self.hits or self.budget <= 0:
             return messages
-        block, self.citations = memory_block(
-            self.hits, model, min(self.budget, model.context_length // 4)
-        )
-        return with_memories(messages, block)
+        budget = min(self.budget, model.context_length // 4)
+        hits = ordered_for(self.question, self.hits)
+        self.given = chosen_notes(hits, model, budget, self.most)
+        self.citations = [citation(number, hit) for number, hit in enumerate(self.given, 1)]
+        return with_notes(messages, [note_text(hit) for hit in self.given])
 
 
 def _same(a: str, b: str) -> bool:
@@ -147,7 +159,9 @@ def recall_sync(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTur
         _keep_message(memory, said, hits)
     except Exception:  # keeping the message must never cost the person their answer
         logger.exception("could not store the chat message as a memory")
-    return MemoryTurn(hits=hits, budget=memory.context_tokens)
+    return MemoryTurn(
+        hits=hits, budget=memory.context_tokens, most=memory.context_items, question=said
+    )
 
 
 async def recall_for_turn(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTurn:

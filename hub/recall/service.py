@@ -61,6 +61,7 @@ class MemoryService:
     embedder: Embedder
     jobs: FactJobQueue
     context_tokens: int
+    context_items: int
     min_similarity: float
     store_messages: bool
     extract_facts: bool
@@ -98,6 +99,7 @@ def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryS
         embedder=embedder,
         jobs=FactJobQueue(str(path)),
         context_tokens=settings.memory_context_tokens,
+        context_items=settings.memory_context_items,
         min_similarity=settings.memory_min_similarity,
         store_messages=settings.memory_store_messages,
         extract_facts=settings.memory_extract_facts,

@@ -1,4 +1,5 @@
-// Personalization: nightly LoRA runs, their metrics and loss curves, promote and roll back.
+// Personalization: nightly LoRA runs, the held-out questions each adapter answers (with examples),
+// its other metrics and loss curve, promote and roll back.
 
 import { api } from "../api.js";
 import { h, iconButton, relativeTime } from "../dom.js";
@@ -8,6 +9,7 @@ const PHASES = {
   starting: "Starting",
   loading: "Loading the model",
   evaluating: "Scoring",
+  answering: "Answering held-out questions",
   training: "Training",
   step: "Training",
   checkpoint: "Training",
@@ -68,6 +70,7 @@ function metricRows(version) {
   const current = version.metrics.current || {};
   const row = (label, key, digits) =>
     h("tr", {}, h("th", { scope: "row", text: label }), h("td", { text: current[key]?.toFixed(digits) ?? "–" }), h("td", { text: candidate[key]?.toFixed(digits) ?? "–" }));
+  const answered = (scores) => (scores.questions === undefined || scores.questions === null ? "–" : `${scores.answered ?? 0} of ${scores.questions}`);
   return h(
     "table",
     { class: "adapter-metrics" },
@@ -75,11 +78,54 @@ function metricRows(version) {
     h(
       "tbody",
       {},
+      h("tr", {}, h("th", { scope: "row", text: "Held-out questions answered" }), h("td", { text: answered(current) }), h("td", { text: answered(candidate) })),
       row("Personal questions (loss)", "personal_loss", 3),
       row("General text (perplexity)", "general_perplexity", 2),
       row("General questions (loss)", "general_questions_loss", 3),
     ),
   );
+}
+
+/** The headline: how many held-out questions it answers against what was served before (records
+ * made before answers were judged have no counts, and no headline). */
+function answersLine(version) {
+  const candidate = version.metrics.candidate || {};
+  const current = version.metrics.current || {};
+  if (candidate.questions === undefined || candidate.questions === null) return null;
+  if (candidate.questions === 0) return h("p", { class: "adapter-answers", text: "No held-out questions to judge it by" });
+  return h(
+    "p",
+    { class: "adapter-answers" },
+    `Answers ${candidate.answered ?? 0} of ${plural(candidate.questions, "held-out question")}`,
+    h("span", { class: "muted", text: ` (before: ${current.answered ?? "–"} of ${current.questions ?? candidate.questions})` }),
+  );
+}
+
+/** A few questions whose verdict changed: answered now and missed before, and the reverse. */
+function answerExamples(version) {
+  const section = (title, examples, kind) =>
+    examples && examples.length
+      ? h(
+          "section",
+          { class: `adapter-examples ${kind}` },
+          h("h4", { text: title }),
+          h(
+            "ul",
+            {},
+            examples.map((example) =>
+              h(
+                "li",
+                {},
+                h("span", { class: "example-question", text: example.question }),
+                " → ",
+                h("span", { class: "example-answer", text: example.answer || "(no answer)" }),
+                h("span", { class: "muted example-expected", text: ` · expected: ${example.expected}` }),
+              ),
+            ),
+          ),
+        )
+      : null;
+  return [section("Now answers", version.metrics.now_answered, "gained"), section("Now misses", version.metrics.now_missed, "lost")];
 }
 
 function versionCard(version, onPromote) {
@@ -104,6 +150,8 @@ function versionCard(version, onPromote) {
         `${training.tokens_per_second ?? "–"} tokens/s · ${duration(training.train_seconds)}` +
         (training.stopped_by_budget ? " · stopped at the time budget" : ""),
     ),
+    answersLine(version),
+    answerExamples(version),
     lossCurve(version.losses, `Training loss of ${version.id}`),
     metricRows(version),
     h("ul", { class: "adapter-reasons" }, (version.decision?.reasons || []).map((reason) => h("li", { text: reason }))),
@@ -161,7 +209,12 @@ async function mount(ctx) {
       progressBar.value = running.step || 0;
       progressBar.hidden = false;
       const phase = PHASES[running.phase] || running.phase;
-      progressText.textContent = `${phase}${total ? ` · step ${running.step} of ${total}` : ""} · about ${duration(running.eta_seconds)} left` + (running.resumed ? " · resumed" : "");
+      const steps = total ? ` · step ${running.step} of ${total}` : "";
+      // While it answers the held-out questions, their count says how far it is (training's ETA does not).
+      const done = running.questions
+        ? ` · ${running.answered ?? 0} of ${running.questions}${total ? ` · after step ${running.step} of ${total}` : ""}`
+        : `${steps} · about ${duration(running.eta_seconds)} left`;
+      progressText.textContent = `${phase}${done}` + (running.resumed ? " · resumed" : "");
       liveCurve.replaceChildren(lossCurve(running.losses, "Training loss so far"));
     } else {
       progressBar.hidden = true;

@@ -1,0 +1,74 @@
+"""Answers given with memories say what the memories say.
+
+The start of such an answer (its first sentence) is held back and checked against the memories
+the model was given (hub.recall.grounding). When it draws on one of them, it is sent, and the
+rest streams as usual. When it draws on none (the small model ignored the note, talked about
+the prompt, or named something no note says), the model is stopped and the answer is the best
+memory itself, restated, with its citation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+
+from hub.engine.runner import Generation, PieceRewriter
+from hub.recall.grounding import check_grounding, restated
+
+logger = logging.getLogger(__name__)
+
+# The first sentence ends at . ! ? before a space, or at a line break ("3.5 km" stays whole).
+SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+# At most this much is held back while the first sentence is still unfinished.
+HOLD_CHARS = 300
+
+
+def first_sentence(text: str) -> str | None:
+    """The first sentence of ``text`` once it is complete, else None."""
+    found = SENTENCE_END.search(text)
+    return text[: found.end()].strip() if found else None
+
+
+def grounded_rewriter(
+    question: str, memories: list[str], on_source: Callable[[int], None]
+) -> PieceRewriter:
+    """A rewrite of an answer given ``memories``: passed on when its start draws on one of them
+    (``on_source`` is told which), else replaced by the first memory restated."""
+
+    async def rewrite(inner: Generation) -> AsyncIterator[str]:
+        held = ""
+        checked = refused = False
+        async for batch in inner.batches():
+            if checked:
+                for piece in batch:
+                    yield piece
+                continue
+            held += "".join(batch)
+            start = first_sentence(held)
+            if start is None and len(held) < HOLD_CHARS:
+                continue
+            if (source := check_grounding(start or held, memories, question).source) is None:
+                refused = True
+                break  # leaving the loop stops the model
+            on_source(source)
+            checked = True
+            yield held
+        if checked:
+            return
+        await inner.wait_finished()
+        if not refused:
+            if inner.stats.finish_reason == "cancelled":
+                return  # the person stopped it before its first sentence was out
+            # It finished within its first sentence: check what it said.
+            source = check_grounding(held, memories, question).source if held else None
+            if source is not None:
+                on_source(source)
+                yield held
+                return
+        inner.stats.finish_reason = "stop"  # the answer is complete, not cut short
+        logger.info("answer %r not drawn from its memories; answering with the memory", held[:80])
+        on_source(0)
+        yield restated(memories[0])
+
+    return rewrite

@@ -1,0 +1,111 @@
+"""Is an answer drawn from the memories it was given? And, when it is not, the answer the
+memory itself gives.
+
+A small model sometimes ignores the notes in front of it, talks about the prompt, or names
+something no note says. A sentence that says what the memory says, with its citation, beats a
+fluent wrong one: so the hub checks the start of every answer given with memories, and when it
+is not drawn from them, answers with the best memory restated instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from adapters.dataset import second_person
+from hub.recall.context import about_the_person
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# Words that carry no content of their own: a shared one proves nothing about where an answer
+# came from.
+STOPWORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads better as text)
+        "a about above after again against all am an and any are as at be because been before "
+        "being below between both but by can could did do does doing down during each few for "
+        "from further had has have having he her here hers herself him himself his how i if in "
+        "into is it its itself just me more most my myself no nor not now of off on once only or "
+        "other our ours ourselves out over own same she should so some such than that the their "
+        "theirs them themselves then there these they this those through to too under until up "
+        "very was we were what when where which while who whom why will with would you your yours "
+        "yourself yourselves usually always often every also still yes ok okay i'm i've i'd "
+        "you're it's that's there's answer question note notes fact facts user know tell remember "
+    ).split()
+)
+
+
+def stem(word: str) -> str:
+    """A word without its English ending, so "lives", "lived" and "live" compare equal."""
+    word = word.lower().removesuffix("'s")
+    for ending in ("ing", "ed", "es", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            word = word[: -len(ending)]
+            break
+    return word.removesuffix("e") if len(word) > 3 else word
+
+
+def content_words(text: str) -> set[str]:
+    """The stems of the words of ``text`` that carry content."""
+    words = (word.removesuffix("'s") for word in _WORD.findall(text.lower()))
+    return {stem(word) for word in words if word not in STOPWORDS}
+
+
+def _specific_words(text: str) -> set[str]:
+    """Numbers and capitalised words after a sentence's first: what an answer must not invent."""
+    found: set[str] = set()
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        for index, token in enumerate(re.findall(r"[A-Za-z0-9][\w'-]*", sentence)):
+            if any(ch.isdigit() for ch in token) or (index > 0 and token[0].isupper()):
+                found.add(token.lower().strip("'"))
+    return {stem(word) for word in found - STOPWORDS}
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """Which given memory an answer draws on (its index), or None when it draws on none."""
+
+    source: int | None
+
+    @property
+    def grounded(self) -> bool:
+        """True when the answer says something a given memory says."""
+        return self.source is not None
+
+
+def check_grounding(answer: str, memories: list[str], question: str) -> Grounding:
+    """The memory ``answer`` repeats a piece of that the question did not already hold, as long
+    as the answer names no number or name that neither a memory nor the question holds."""
+    asked = content_words(question)
+    said = content_words(answer)
+    known = asked | set().union(*(content_words(m) for m in memories)) if memories else asked
+    invented = {word for word in _specific_words(answer) if word not in known}
+    if invented:
+        return Grounding(None)
+    best, best_shared = None, 0
+    for index, memory in enumerate(memories):
+        shared = len(said & (content_words(memory) - asked))
+        if shared > best_shared:
+            best, best_shared = index, shared
+    return Grounding(best)
+
+
+def asks_about(question: str, memories: list[str]) -> bool:
+    """Whether a question is one the memories should answer: it is about the person ("my",
+    "I", "we"), or names something (a name, a number) that a memory names too. A general
+    question ("what is the capital of France?") is neither, and is answered as the model will."""
+    if about_the_person(question):
+        return True
+    named = _specific_words(question) | {w.lower() for w in re.findall(r"\b[A-Z][\w'-]+", question)}
+    named = {stem(word) for word in named - STOPWORDS}
+    return any(named & content_words(memory) for memory in memories)
+
+
+def restated(memory: str) -> str:
+    """The memory in the assistant's words: "My sister lives in Porto." becomes "Your sister
+    lives in Porto." (a first-person note reads as said back to its author)."""
+    text = " ".join(memory.split())
+    if not text:
+        return text
+    text = second_person(text)
+    if text[-1] not in ".!?":
+        text += "."
+    return text[0].upper() + text[1:]
