@@ -27,6 +27,9 @@ from adapters.fact_examples import (
     general_examples,
     item_examples,
 )
+
+# Re-exported: the hub restates memories with it too (hub/recall/grounding.py).
+from adapters.fact_examples import second_person as second_person
 from adapters.fact_questions import can_phrase
 
 TRAIN_FILE = "train.jsonl"

@@ -6,22 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.examples import SourceText
-from hub.engine.types import ChatMessage, Prompt
-from hub.recall.context import memory_block, with_default_system, with_memories
+from hub.engine.types import ChatMessage
+from hub.recall.context import note_text, ordered_for, with_default_system, with_notes
 from memory.types import MemoryItem, SearchHit
-
-# Training examples show a handful of short memories: never near any real budget.
-_BUDGET_TOKENS = 100_000
-
-
-class _CharCounter:
-    """Stands in for the model where memory_block only counts tokens (about 4 characters each)."""
-
-    context_length = 4 * _BUDGET_TOKENS
-
-    def render_text(self, text: str) -> Prompt:
-        """Roughly as many tokens as the model would make of ``text``."""
-        return Prompt([0] * (len(text) // 4 + 1))
 
 
 def _hit(memory: SourceText) -> SearchHit:
@@ -42,7 +29,8 @@ def _hit(memory: SourceText) -> SearchHit:
 def training_context(memories: Sequence[SourceText], question: str) -> tuple[str, str]:
     """(system message, user message) as the hub sends them for ``question`` when retrieval
     returns ``memories`` in this order."""
-    block, _ = memory_block([_hit(m) for m in memories], _CharCounter(), _BUDGET_TOKENS)  # type: ignore[arg-type]
-    messages = with_memories(with_default_system([ChatMessage("user", question)]), block)
+    hits = ordered_for(question, [_hit(m) for m in memories])
+    messages = with_default_system([ChatMessage("user", question)])
+    messages = with_notes(messages, [note_text(hit) for hit in hits])
     system = next((m.content for m in messages if m.role == "system"), "")
     return system, messages[-1].content
