@@ -50,7 +50,7 @@ class DatasetRecipe:
     questions_per_note: int = 2  # a note or transcript
     context_per_fact: int = 2  # the fact asked with it among other memories in the prompt
     # Other memories beside it: none, as the hub gives the model one note by default
-    # (memory_context_items); a hub set to give more is shown more in training too.
+    # (memory_context_items).
     context_distractors: int = 0
     general_fraction: float = 0.15  # share of general questions (adapters/data) against drift
     max_held_out_facts: int = 60  # facts with a question kept aside for the gate
