@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.examples import TrainingExample
+
 # The hub's own transcript format for models without a chat template (base models); the hub
 # stops generating at the next "\nUser:", so the model learns to write it after an answer.
 PLAIN_PROMPT = "User: {prompt}\nAssistant:"
@@ -24,14 +26,19 @@ class TokenizedExample:
         return len(self.prompt_ids) + len(self.answer_ids)
 
 
-def prompt_text(tokenizer: Any, prompt: str) -> str:
-    """The text the hub sends for a single user message, ending where the answer starts."""
+def prompt_text(tokenizer: Any, prompt: str, system: str = "") -> str:
+    """The text the hub sends for a single user message (after ``system`` when given, else
+    the model's own default), ending where the answer starts."""
+    messages = [{"role": "user", "content": prompt}]
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
     if getattr(tokenizer, "chat_template", None):
         rendered: str = tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+            messages, add_generation_prompt=True, tokenize=False
         )
         return rendered
-    return PLAIN_PROMPT.format(prompt=prompt)
+    plain = PLAIN_PROMPT.format(prompt=prompt)
+    return f"{system}\n{plain}" if system else plain
 
 
 def answer_text(tokenizer: Any, answer: str) -> str:
@@ -41,12 +48,21 @@ def answer_text(tokenizer: Any, answer: str) -> str:
     return PLAIN_ANSWER.format(answer=answer)
 
 
-def tokenize_pair(tokenizer: Any, prompt: str, answer: str, max_tokens: int) -> TokenizedExample:
-    """Token ids of one example, the answer cut to fit ``max_tokens`` in all."""
-    prompt_ids = list(tokenizer(prompt_text(tokenizer, prompt))["input_ids"])
+def tokenize_pair(
+    tokenizer: Any, prompt: str, answer: str, max_tokens: int, system: str = ""
+) -> TokenizedExample:
+    """Token ids of one example, cut to fit ``max_tokens`` in all."""
+    prompt_ids = list(tokenizer(prompt_text(tokenizer, prompt, system))["input_ids"])
     answer_ids = list(
         tokenizer(answer_text(tokenizer, answer), add_special_tokens=False)["input_ids"]
     )
-    prompt_ids = prompt_ids[-max(1, max_tokens // 2) :]
-    answer_ids = answer_ids[: max(1, max_tokens - len(prompt_ids))]
+    # A long answer keeps at least half the room; a short one leaves the rest to the prompt,
+    # so memories shown in the prompt keep their system message.
+    answer_ids = answer_ids[: max(1, max_tokens // 2, max_tokens - len(prompt_ids))]
+    prompt_ids = prompt_ids[-max(1, max_tokens - len(answer_ids)) :]
     return TokenizedExample(prompt_ids, answer_ids)
+
+
+def tokenize_example(tokenizer: Any, example: TrainingExample, max_tokens: int) -> TokenizedExample:
+    """Token ids of a training example, with its own system message when it has one."""
+    return tokenize_pair(tokenizer, example.prompt, example.answer, max_tokens, example.system)

@@ -6,11 +6,12 @@ import hashlib
 import itertools
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from adapters.curation import deduplicate, scrub_example, split_held_out
+from adapters.config import DatasetRecipe
+from adapters.curation import deduplicate, scrub_example, scrub_text, split_held_out
 from adapters.examples import (
     PersonInputs,
     SourceConversation,
@@ -19,6 +20,17 @@ from adapters.examples import (
     read_examples,
     write_examples,
 )
+from adapters.fact_examples import (
+    ContextRenderer,
+    about_the_person,
+    context_examples,
+    general_examples,
+    item_examples,
+)
+
+# Re-exported: the hub restates memories with it too (hub/recall/grounding.py).
+from adapters.fact_examples import second_person as second_person
+from adapters.fact_questions import can_phrase
 
 TRAIN_FILE = "train.jsonl"
 HELD_OUT_FILE = "held_out.jsonl"
@@ -26,83 +38,19 @@ SUMMARY_FILE = "summary.json"
 # Phone numbers, emails and street addresses are replaced before training unless told not to.
 SCRUB_PII = True
 
-_POSSESSIVE_FACT = re.compile(
-    r"^(?:my|the user's|user's)\s+(?P<subject>.+?)\s+(?P<verb>is|are|was|were)\s+"
-    r"(?P<value>.+?)[.!]?$",
-    re.IGNORECASE,
-)
-_FIRST_TO_SECOND = {
-    "i": "you",
-    "me": "you",
-    "my": "your",
-    "mine": "yours",
-    "am": "are",
-    "i'm": "you're",
-    "myself": "yourself",
-    "we": "you",
-    "our": "your",
-}
-_WORD_OR_OTHER = re.compile(r"[A-Za-z']+|[^A-Za-z']+")
-_TIME_WORDS = ("birthday", "anniversary", "date", "day", "when")
-
-
-def second_person(text: str) -> str:
-    """Turn the person's own words ("my sister") into the assistant's ("your sister")."""
-    out: list[str] = []
-    for piece in _WORD_OR_OTHER.findall(text):
-        swapped = _FIRST_TO_SECOND.get(piece.lower())
-        if swapped is None:
-            out.append(piece)
-            continue
-        # "I" is upper case anywhere; only a sentence's first word keeps its capital.
-        starts_sentence = not "".join(out).strip() or "".join(out).rstrip()[-1] in ".!?"
-        out.append(swapped.capitalize() if starts_sentence else swapped)
-    return "".join(out)
-
 
 def has_template(fact_text: str) -> bool:
-    """Whether the templates can turn this fact into specific questions ("My X is Y.")."""
-    return _POSSESSIVE_FACT.match(" ".join(fact_text.split())) is not None
+    """Whether the question rules can ask for a part of this fact (else the model may write a
+    question for it)."""
+    return can_phrase(fact_text)
 
 
-def fact_questions(fact: SourceText) -> list[TrainingExample]:
-    """Question/answer pairs for one fact, made by templates and by the local model."""
-    sentence = " ".join(fact.text.split()).rstrip()
-    answer = second_person(sentence)
-    if not answer.endswith((".", "!", "?")):
-        answer += "."
-    found = _POSSESSIVE_FACT.match(sentence)
-    model_prompts = list(fact.questions)
-    if found is None:
-        prompts = [
-            "What do you know about me?",
-            "Tell me one thing you remember about me.",
-            "What is something you know about me?",
-        ]
-        return [TrainingExample(p, answer, "fact", fact.id) for p in model_prompts + prompts]
-    subject, verb, value = found.group("subject"), found.group("verb"), found.group("value")
-    wh = "When" if any(word in subject.lower() for word in _TIME_WORDS) else "What"
-    prompts = [
-        f"{wh} {verb} my {subject}?",
-        f"Do you know {wh.lower()} my {subject} {verb}?",
-        f"Remind me: {wh.lower()} {verb} my {subject}?",
-        f"Tell me my {subject}.",
-    ]
-    return [
-        TrainingExample(p, answer, "fact", fact.id, expect=value) for p in prompts + model_prompts
-    ]
-
-
-def text_example(item: SourceText) -> TrainingExample:
-    """A note or transcript as something the person can ask the assistant to recall."""
-    words = item.text.split()
-    topic = " ".join(words[:6]) + ("…" if len(words) > 6 else "")
-    if item.kind == "transcript":
-        when = item.happened_at[:10] or "recently"
-        prompt = f"What did I say on {when} about {topic}?"
-    else:
-        prompt = f"What did I note about {topic}?"
-    return TrainingExample(prompt, second_person(item.text), item.kind, item.id)
+def fact_questions(
+    fact: SourceText, count: int = DatasetRecipe.questions_per_fact
+) -> list[TrainingExample]:
+    """A fact asked ``count`` ways (model-written questions first), answered in the second
+    person."""
+    return item_examples(fact, count, hold_out=False).train
 
 
 def conversation_examples(conversation: SourceConversation) -> list[TrainingExample]:
@@ -172,28 +120,130 @@ def _dataset_hash(train: list[TrainingExample], held_out: list[TrainingExample])
     return digest.hexdigest()
 
 
+def _forms_per_item(item: SourceText, recipe: DatasetRecipe) -> int:
+    if item.kind != "fact":
+        return recipe.questions_per_note
+    return (
+        recipe.questions_per_fact
+        if about_the_person(item.text)
+        else recipe.questions_per_other_fact
+    )
+
+
+def _interleave(per_item: list[list[TrainingExample]]) -> list[TrainingExample]:
+    """Round by round: every item's first form, then every item's second, ... so a run that
+    can afford only part of the data still sees every memory (the trainer keeps a prefix)."""
+    out: list[TrainingExample] = []
+    for round_ in range(max((len(forms) for forms in per_item), default=0)):
+        out += [forms[round_] for forms in per_item if round_ < len(forms)]
+    return out
+
+
+def _spread(main: list[TrainingExample], extra: list[TrainingExample]) -> list[TrainingExample]:
+    """``extra`` spread evenly through ``main``."""
+    if not extra:
+        return main
+    out: list[TrainingExample] = []
+    step = (len(main) + len(extra)) / len(extra)
+    slots = {int(i * step) for i in range(len(extra))}
+    pending, index = list(extra), 0
+    for position in range(len(main) + len(extra)):
+        if position in slots and pending:
+            out.append(pending.pop(0))
+        elif index < len(main):
+            out.append(main[index])
+            index += 1
+    return out + pending + main[index:]
+
+
+def _same(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+MAX_MERGED_ANSWERS = 3
+
+
+def _merge_shared_prompts(examples: list[TrainingExample]) -> list[TrainingExample]:
+    """One example per question: a question two or three memories share ("What do you know
+    about my sister?") is answered with all of them, never once with each; one that more share
+    says too little to learn and is left out."""
+    first: dict[tuple[str, str], int] = {}
+    out: list[TrainingExample] = []
+    for example in examples:
+        key = (example.system, _same(example.prompt))
+        if key not in first:
+            first[key] = len(out)
+            out.append(example)
+            continue
+        kept = out[first[key]]
+        if example.answer not in kept.answer:
+            merged = f"{kept.answer} {example.answer}"
+            out[first[key]] = replace(kept, answer=merged, expect="", preferred=True)
+    # preferred marks a merged answer here; it is reset before the examples leave.
+    return [
+        replace(e, preferred=False) if e.source != "conversation" else e
+        for e in out
+        if not (e.source != "conversation" and e.preferred and _answers(e) > MAX_MERGED_ANSWERS)
+    ]
+
+
+def _answers(example: TrainingExample) -> int:
+    return len(re.findall(r"[.!?](?:\s|$)", example.answer))
+
+
 def build_dataset(
-    inputs: PersonInputs, scrub: bool = SCRUB_PII, held_out_fraction: float = 0.1
+    inputs: PersonInputs,
+    scrub: bool = SCRUB_PII,
+    held_out_fraction: float = 0.1,
+    recipe: DatasetRecipe | None = None,
+    context: ContextRenderer | None = None,
 ) -> Dataset:
-    """Turn the person's data into curated, split training examples."""
-    examples: list[TrainingExample] = []
+    """Turn the person's data into curated, split training examples: conversations as they
+    were, facts and notes asked many ways (a question per fact kept aside, not trained on),
+    facts asked among other memories when ``context`` renders them, general questions mixed in."""
+    recipe = recipe or DatasetRecipe()
+    conversations: list[TrainingExample] = []
     excluded = 0
     for conversation in inputs.conversations:
         if conversation.excluded:
             excluded += 1
             continue
-        examples.extend(conversation_examples(conversation))
-    for item in inputs.texts:
-        if item.kind == "fact":
-            examples.extend(fact_questions(item))
-        elif item.kind in ("note", "transcript") and item.text.strip():
-            examples.append(text_example(item))
+        conversations.extend(conversation_examples(conversation))
+    kept, dropped = deduplicate(
+        [scrub_example(e) for e in conversations] if scrub else conversations
+    )
+    train_conversations, held_out = split_held_out(kept, held_out_fraction)
+
+    items = [t for t in inputs.texts if t.text.strip() and t.kind in ("fact", "note", "transcript")]
     if scrub:
-        examples = [scrub_example(example) for example in examples]
-    kept, dropped = deduplicate(examples)
-    train, held_out = split_held_out(kept, held_out_fraction)
+        # Scrubbed before questions and memory prompts are made from them: scrubbing a rendered
+        # prompt would take its memories' dates for phone numbers.
+        items = [replace(t, text=scrub_text(t.text)) for t in items]
+    own_facts = [t for t in items if t.kind == "fact" and about_the_person(t.text)]
+    other_facts = [t for t in items if t.kind == "fact" and not about_the_person(t.text)]
+    # The gate judges by the facts trained first: the person's own (others' when none).
+    held_ids = {t.id for t in (own_facts or other_facts)[: recipe.max_held_out_facts]}
+    first: list[list[TrainingExample]] = []  # facts about the person
+    then: list[list[TrainingExample]] = []  # facts about others, notes, transcripts
+    for item in sorted(items, key=lambda t: hashlib.sha256(t.id.encode()).hexdigest()):
+        made = item_examples(item, _forms_per_item(item, recipe), item.id in held_ids)
+        forms = made.train
+        if context is not None and item in own_facts:
+            shown = context_examples(made, items, recipe, context)
+            forms = forms[:1] + shown + forms[1:]
+        (first if item in own_facts else then).append(forms)
+        if made.held_out is not None:
+            held_out.append(made.held_out)
+    # Most important first, as the trainer keeps a prefix when the time budget is short: the
+    # person's conversations and facts about them, then the rest, each round by round.
+    personal = train_conversations + _interleave(first) + _interleave(then)
+    asked_aside = {_same(e.prompt) for e in held_out}
+    personal = [e for e in _merge_shared_prompts(personal) if _same(e.prompt) not in asked_aside]
+    fraction = min(max(recipe.general_fraction, 0.0), 0.9)
+    general = general_examples(round(len(personal) * fraction / (1 - fraction)), "general")
+    train = _spread(personal, general) if personal else []
     by_source: dict[str, int] = {}
-    for example in kept:
+    for example in train + held_out:
         by_source[example.source] = by_source.get(example.source, 0) + 1
     summary = DatasetSummary(
         train_examples=len(train),

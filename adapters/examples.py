@@ -81,6 +81,7 @@ class TrainingExample:
     source_id: str
     preferred: bool = False
     expect: str = ""  # a short piece a correct answer contains, when known
+    system: str = ""  # the system message, when not the model's own default
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from adapters.answers import changed_answers
 from adapters.base_model import load_base
-from adapters.chat_format import tokenize_pair
+from adapters.chat_format import tokenize_example
 from adapters.config import TrainConfig
 from adapters.dataset import Dataset
 from adapters.evaluate import Evaluation, evaluate
@@ -99,10 +99,7 @@ def run_job(job_dir: Path) -> dict[str, Any]:
             job_dir, "current", base.model, base.tokenizer, dataset, config.max_seq_tokens
         )
 
-    tokenized = [
-        tokenize_pair(base.tokenizer, e.prompt, e.answer, config.max_seq_tokens)
-        for e in dataset.train
-    ]
+    tokenized = [tokenize_example(base.tokenizer, e, config.max_seq_tokens) for e in dataset.train]
     model = add_lora(base.model, config)
 
     def report(step: StepReport) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +17,13 @@ import torch
 from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
 from adapters.export_gguf import LORA_TARGET_MODULES
+from adapters.schedule import Plan, batch_schedule, calibration_batches, learning_rate, plan_to_fit
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoint.pt"
+# A shared prefix shorter than this is not worth a separate forward pass.
+MIN_SHARED_PREFIX = 8
 
 
 @dataclass
@@ -38,7 +41,8 @@ class StepReport:
 
 @dataclass
 class TrainOutcome:
-    """What training left: the best adapter weights and how it went."""
+    """What training left: the adapter weights at the end (``best_state``, the name the job
+    reads) and how it went."""
 
     best_state: dict[str, torch.Tensor]
     best_loss: float
@@ -96,21 +100,67 @@ def collate(batch: list[TokenizedExample], pad_id: int) -> dict[str, torch.Tenso
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def batch_schedule(count: int, config: TrainConfig) -> list[list[int]]:
-    """Example indices for every step: shuffled per epoch with the seed, capped at max_steps."""
-    rng = random.Random(config.seed)
-    steps: list[list[int]] = []
-    for _ in range(config.epochs):
-        order = list(range(count))
-        rng.shuffle(order)
-        steps.extend(
-            order[start : start + config.batch_size] for start in range(0, count, config.batch_size)
+def shared_prefix(batch: list[TokenizedExample]) -> int:
+    """How many leading prompt tokens every example of ``batch`` has in common (each keeps at
+    least one prompt token of its own)."""
+    if len(batch) < 2:
+        return 0
+    first = batch[0].prompt_ids
+    length = min(len(e.prompt_ids) for e in batch) - 1
+    for index in range(max(length, 0)):
+        if any(e.prompt_ids[index] != first[index] for e in batch[1:]):
+            return index
+    return max(length, 0)
+
+
+def batch_loss(model: Any, batch: list[TokenizedExample], pad_id: int) -> torch.Tensor:
+    """Mean answer-token loss of ``batch``, the same as ``model(**collate(batch)).loss`` but
+    cheaper for llama models: the chat prefix every example shares (a default system prompt
+    is half of a short example) runs once for the whole batch, and the vocabulary projection
+    runs only where an answer token is predicted."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(inner.config, "model_type", "") != "llama":
+        return model(**collate(batch, pad_id)).loss  # type: ignore[no-any-return]
+    shared = shared_prefix(batch)
+    if shared < MIN_SHARED_PREFIX:
+        shared = 0
+    rows = [TokenizedExample(e.prompt_ids[shared:], e.answer_ids) for e in batch]
+    tensors = collate(rows, pad_id)
+    ids, mask, labels = tensors["input_ids"], tensors["attention_mask"], tensors["labels"]
+    extra: dict[str, Any] = {}
+    if shared:
+        # transformers renamed past_key_values to cache; take whichever this version has.
+        cache_arg = (
+            "cache"
+            if "cache" in inspect.signature(inner.model.forward).parameters
+            else ("past_key_values")
         )
-    return steps[: config.max_steps]
+        prefix = inner.model(input_ids=torch.tensor([batch[0].prompt_ids[:shared]]), use_cache=True)
+        cache = getattr(prefix, cache_arg)
+        for layer in cache.layers:
+            layer.keys = layer.keys.expand(len(batch), -1, -1, -1)
+            layer.values = layer.values.expand(len(batch), -1, -1, -1)
+        positions = torch.arange(shared, shared + ids.shape[1])
+        mask = torch.cat([torch.ones((len(batch), shared), dtype=mask.dtype), mask], dim=1)
+        extra = {
+            cache_arg: cache,
+            "use_cache": True,
+            "position_ids": positions.expand(len(batch), -1),
+            "cache_position": positions,
+        }
+    hidden = inner.model(input_ids=ids, attention_mask=mask, **extra).last_hidden_state
+    targets = labels[:, 1:]
+    predicted = targets != -100
+    logits = inner.lm_head(hidden[:, :-1][predicted])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[predicted])
 
 
 def save_checkpoint(
-    folder: Path, model: Any, optimizer: torch.optim.Optimizer, outcome: TrainOutcome
+    folder: Path,
+    model: Any,
+    optimizer: torch.optim.Optimizer,
+    outcome: TrainOutcome,
+    plan: Plan | None = None,
 ) -> None:
     """Write the training state atomically, so a kill never leaves half a checkpoint."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,10 +175,32 @@ def save_checkpoint(
             "losses": outcome.losses,
             "tokens": outcome.tokens,
             "train_seconds": outcome.train_seconds,
+            "plan_kept": -1 if plan is None else plan.kept,
         },
         partial,
     )
     os.replace(partial, folder / CHECKPOINT_FILE)
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (else it is emulated, slower than float32)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else False
+
+
+def _frozen_to(model: Any, dtype: torch.dtype) -> None:
+    """Cast the frozen base weights to ``dtype``; the adapter's own weights stay float32."""
+    for parameter in model.parameters():
+        if not parameter.requires_grad and parameter.is_floating_point():
+            parameter.data = parameter.data.to(dtype)
+
+
+def _time_fraction(trained: float, deadline: float | None) -> float:
+    """How much of the time budget training has used (0 without a deadline)."""
+    if deadline is None:
+        return 0.0
+    left = max(deadline - time.monotonic(), 0.0)
+    return trained / max(trained + left, 1e-9)
 
 
 def train_lora(
@@ -141,44 +213,66 @@ def train_lora(
     deadline: float | None = None,
     on_checkpoint: Callable[[int], None] = lambda step: None,
 ) -> TrainOutcome:
-    """Train until the schedule ends or the deadline (monotonic time) passes, resuming from a
-    checkpoint in ``checkpoint_dir`` when there is one; returns the best weights seen."""
-    schedule = batch_schedule(len(examples), config)
+    """Train on ``examples`` (most important first), resuming from a checkpoint in
+    ``checkpoint_dir`` when there is one. After a few calibration steps the epochs are fitted
+    to the time left before the deadline (monotonic time): a big dataset keeps its leading
+    examples. Returns the weights as they are at the end: the learning rate has decayed by then,
+    and the gate judges them."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
-    outcome = TrainOutcome(lora_state(model), math.inf, 0, len(schedule), False)
+    plan: Plan | None = None
+    outcome = TrainOutcome(lora_state(model), math.inf, 0, 0, False)
     saved = checkpoint_dir / CHECKPOINT_FILE
     if saved.exists():
         state = torch.load(saved, weights_only=True)
         load_lora_state(model, state["lora"])
         optimizer.load_state_dict(state["optimizer"])
-        outcome.best_state = state["best"]
-        outcome.best_loss = float(state["best_loss"])
         outcome.steps = int(state["step"])
         outcome.losses = [float(x) for x in state["losses"]]
         outcome.tokens = int(state["tokens"])
         outcome.train_seconds = float(state["train_seconds"])
-        logger.info("resuming training at step %d of %d", outcome.steps, len(schedule))
+        if int(state.get("plan_kept", -1)) > 0:
+            plan = Plan(int(state["plan_kept"]), len(examples))
+        logger.info("resuming training at step %d", outcome.steps)
+    schedule = batch_schedule(len(examples), config, plan)
+    calibration = len(calibration_batches(len(examples), config))
+    half = config.bf16 and native_bf16()
+    if half:
+        _frozen_to(model, torch.bfloat16)
     model.train()
     smoothed = outcome.losses[-1] if outcome.losses else math.nan
     started = time.monotonic() - outcome.train_seconds
-    for step in range(outcome.steps, len(schedule)):
+    step = outcome.steps
+    while step < len(schedule):
         if deadline is not None and time.monotonic() >= deadline:
             outcome.stopped_by_budget = True
             break
-        batch = collate([examples[i] for i in schedule[step]], pad_id)
-        loss = model(**batch).loss
-        loss.backward()
+        if plan is None and step >= calibration and step < len(schedule):
+            seconds_left = math.inf if deadline is None else deadline - time.monotonic()
+            per_token = outcome.train_seconds / max(outcome.tokens, 1)
+            plan = plan_to_fit([e.length for e in examples], config, per_token, seconds_left)
+            schedule = batch_schedule(len(examples), config, plan)
+            if plan.kept < plan.total:
+                logger.info("the time budget fits %d of %d examples", plan.kept, plan.total)
+            continue
+        rate = learning_rate(
+            config, step, len(schedule), _time_fraction(outcome.train_seconds, deadline)
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        rows = [examples[i] for i in schedule[step]]
+        loss = batch_loss(model, rows, pad_id)
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         value = float(loss.detach())
         smoothed = value if math.isnan(smoothed) else 0.7 * smoothed + 0.3 * value
-        outcome.steps = step + 1
+        step += 1
+        outcome.steps = step
         outcome.losses.append(value)
-        outcome.tokens += int(batch["attention_mask"].sum())
+        outcome.tokens += sum(row.length for row in rows)
         outcome.train_seconds = time.monotonic() - started
-        rate = outcome.tokens / max(outcome.train_seconds, 1e-9)
         per_step = outcome.train_seconds / max(outcome.steps, 1)
         on_step(
             StepReport(
@@ -187,21 +281,19 @@ def train_lora(
                 loss=value,
                 tokens=outcome.tokens,
                 elapsed_seconds=outcome.train_seconds,
-                tokens_per_second=rate,
+                tokens_per_second=outcome.tokens / max(outcome.train_seconds, 1e-9),
                 eta_seconds=per_step * (len(schedule) - outcome.steps),
             )
         )
-        at_checkpoint = outcome.steps % config.checkpoint_every_steps == 0
-        if at_checkpoint or outcome.steps == len(schedule):
-            if smoothed <= outcome.best_loss:
-                outcome.best_loss = smoothed
-                outcome.best_state = lora_state(model)
-            save_checkpoint(checkpoint_dir, model, optimizer, outcome)
+        if outcome.steps % config.checkpoint_every_steps == 0 or outcome.steps == len(schedule):
+            save_checkpoint(checkpoint_dir, model, optimizer, outcome, plan)
             on_checkpoint(outcome.steps)
-    if math.isinf(outcome.best_loss) or (
-        not outcome.stopped_by_budget and smoothed <= outcome.best_loss
-    ):
-        outcome.best_state = lora_state(model)
-        outcome.best_loss = smoothed
+    if half:
+        # Back to float32 for evaluation: the base weights come back rounded to bfloat16's 8
+        # bits, far finer than the 4-bit quantization the hub serves them with.
+        _frozen_to(model, torch.float32)
+    outcome.total_steps = len(schedule)
+    outcome.best_state = lora_state(model)
+    outcome.best_loss = smoothed
     model.eval()
     return outcome

@@ -28,7 +28,8 @@ from adapters.base_model import load_base
 from adapters.chat_format import tokenize_pair
 from adapters.dataset import Dataset
 from adapters.job import JobSpec, read_result
-from adapters.trainer import add_lora, batch_schedule, collate
+from adapters.schedule import batch_schedule
+from adapters.trainer import add_lora, collate
 from hub.conversations.store import AssistantAnswer, SqliteConversationStore
 from hub.models.catalog import ModelCatalog
 from hub.personalization.jobs import (

@@ -15,7 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from adapters.config import GateMargins, TrainConfig, training_threads
+from adapters.config import DatasetRecipe, GateMargins, TrainConfig, training_threads
 from adapters.dataset import SCRUB_PII
 
 SETTINGS_FILE_NAME = "hub.toml"
@@ -126,6 +126,15 @@ class Settings(BaseSettings):
     )
     personalize_epochs: int = Field(
         default=TrainConfig.epochs, ge=1, description="Passes over the dataset."
+    )
+    personalize_batch_size: int = Field(
+        default=TrainConfig.batch_size, ge=1, le=256, description="Examples per training step."
+    )
+    personalize_questions_per_fact: int = Field(
+        default=DatasetRecipe.questions_per_fact,
+        ge=1,
+        le=200,
+        description="Ways each fact about you is asked in training.",
     )
     personalize_checkpoint_steps: int = Field(
         default=TrainConfig.checkpoint_every_steps,

@@ -50,8 +50,8 @@ QUESTIONS = {
     "When is my sister Ines's birthday?": "14th of March",
     "What is my favourite café?": "Lumière",
 }
-# Tiny, so the module stays within its time budget: 8 steps at a high learning rate over about
-# 10 short examples.
+# Tiny, so the module stays within its time budget: 8 steps at a very high learning rate over
+# about 20 short examples (each fact asked 3 ways, not the nightly 12; general ones mixed in).
 TRAINING_ENV = {
     "HUB_MEMORY_ENABLED": "false",
     "HUB_PERSONALIZE_ENABLED": "false",
@@ -59,7 +59,8 @@ TRAINING_ENV = {
     "HUB_PERSONALIZE_CHECKPOINT_STEPS": "4",
     "HUB_PERSONALIZE_EPOCHS": "100",
     "HUB_PERSONALIZE_THREADS": "2",
-    "HUB_PERSONALIZE_LEARNING_RATE": "0.001",
+    "HUB_PERSONALIZE_LEARNING_RATE": "0.003",
+    "HUB_PERSONALIZE_QUESTIONS_PER_FACT": "3",
     "HUB_PERSONALIZE_MIN_NEW_EXAMPLES": "1",
     "HUB_THREADS": "2",
     "HUB_DEFAULT_MAX_TOKENS": "32",

@@ -55,14 +55,12 @@ def conversation(cid: str, *pairs: tuple[str, str, str | None, str | None], excl
 
 def test_facts_become_questions_asked_several_ways_answered_in_the_second_person() -> None:
     examples = fact_questions(SourceText("f1", "fact", "My dog's name is Pistachio."))
-    assert [e.prompt for e in examples][:2] == [
-        "What is my dog's name?",
-        "Do you know what my dog's name is?",
-    ]
+    prompts = [e.prompt for e in examples]
+    assert "What is my dog's name?" in prompts
+    assert len(set(prompts)) == len(prompts) >= 8
     assert {e.answer for e in examples} == {"Your dog's name is Pistachio."}
-    assert {e.expect for e in examples} == {"Pistachio"}
     birthday = fact_questions(SourceText("f2", "fact", "my sister's birthday is 14 March"))
-    assert birthday[0].prompt == "When is my sister's birthday?"
+    assert "When is my sister's birthday?" in [e.prompt for e in birthday]
     assert second_person("I told my sister I'm late") == "You told your sister you're late"
 
 
@@ -82,7 +80,8 @@ def test_edited_and_good_answers_are_preferred_bad_ones_and_excluded_conversatio
         ]
     )
     dataset = build_dataset(inputs, held_out_fraction=0.0)
-    answers = {e.prompt: (e.answer, e.preferred) for e in dataset.train}
+    # General questions are mixed in against drift; the person's own examples are these.
+    answers = {e.prompt: (e.answer, e.preferred) for e in dataset.train if e.source != "general"}
     assert answers == {
         "Where do I swim?": ("At the Alfama public pool.", True),
         "Best time to swim?": ("Early morning.", True),
@@ -303,19 +302,19 @@ def test_the_model_writes_questions_for_facts_the_templates_cannot_phrase() -> N
     from hub.personalization.questions import usable_question, with_model_questions
 
     async def scenario() -> None:
-        model = FakeChatModel(reply="Which tea do I drink at night?")
+        model = FakeChatModel(reply="Which tea do I have before bed?")
         runner = ModelRunner(lambda name: model, "fake", max_queue=4)
         inputs = PersonInputs(
             texts=[
-                SourceText("f1", "fact", "I drink chamomile tea at night."),
+                SourceText("f1", "fact", "Chamomile before bed, always."),
                 SourceText("f2", "fact", "My dog's name is Pistachio."),
                 SourceText("n1", "note", "Buy oat milk."),
             ]
         )
         asked = await with_model_questions(runner, inputs, limit=5)
-        assert [t.questions for t in asked.texts] == [("Which tea do I drink at night?",), (), ()]
+        assert [t.questions for t in asked.texts] == [("Which tea do I have before bed?",), (), ()]
         prompts = [e.prompt for e in fact_questions(asked.texts[0])]
-        assert prompts[0] == "Which tea do I drink at night?"
+        assert prompts[0] == "Which tea do I have before bed?"
         assert await with_model_questions(runner, inputs, limit=0) == inputs
         await runner.close()
 
@@ -329,9 +328,12 @@ def test_a_nightly_job_gets_the_adapters_defaults_unless_settings_say_otherwise(
     settings = Settings(data_dir=tmp_path)
     assert train_config(settings) == TrainConfig()
     assert gate_margins(settings) == GateMargins()
-    # The values the README documents and nightly runs have always used.
-    assert (settings.personalize_learning_rate, settings.personalize_max_steps) == (3e-4, 300)
+    # The recipe's values (docs/benchmarks.md): a high rate, and the time budget ends a run.
+    assert (settings.personalize_learning_rate, settings.personalize_time_budget_minutes) == (
+        1e-3,
+        12,
+    )
     assert gate_margins(settings).general_max_regression == 0.5
-    tuned = Settings(data_dir=tmp_path, personalize_rank=8, personalize_learning_rate=1e-3)
+    tuned = Settings(data_dir=tmp_path, personalize_rank=8, personalize_learning_rate=3e-4)
     assert (train_config(tuned).rank, train_config(tuned).alpha) == (8, 16)
-    assert train_config(tuned).learning_rate == 1e-3
+    assert train_config(tuned).learning_rate == 3e-4

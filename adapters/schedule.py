@@ -1,0 +1,88 @@
+"""What a run trains on, step by step, and at what learning rate, within its time budget.
+
+The dataset lists examples most important first (every memory's first question, then every
+memory's second, ...). A run first trains a few steps on the leading examples to measure its
+speed on this machine, then keeps as many leading examples as its epochs fit in the time left:
+a month of data is trained on its most important part rather than cut off mid-epoch. The
+learning rate warms up, then decays along a cosine to a tenth by the planned end (or by the
+deadline, whichever comes first), so a run stopped by its budget still ends annealed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from adapters.config import TrainConfig
+
+CALIBRATION_STEPS = 4
+# Share of the time left that the plan fills; the rest absorbs a machine that slows down and
+# leaves room for evaluating and exporting the adapter.
+PLAN_FILL = 0.8
+WARMUP_FRACTION = 0.06
+FINAL_LR_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many leading examples the epochs go over (all of them unless the budget says less)."""
+
+    kept: int
+    total: int
+
+
+def _epoch_batches(indices: list[int], config: TrainConfig, rng: random.Random) -> list[list[int]]:
+    steps: list[list[int]] = []
+    for _ in range(config.epochs):
+        order = list(indices)
+        rng.shuffle(order)
+        steps += [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    return steps
+
+
+def calibration_batches(count: int, config: TrainConfig) -> list[list[int]]:
+    """The first steps: the leading (most important) examples, in order."""
+    size = config.batch_size
+    return [
+        list(range(start, min(start + size, count)))
+        for start in range(0, min(count, CALIBRATION_STEPS * size), size)
+    ]
+
+
+def batch_schedule(count: int, config: TrainConfig, plan: Plan | None = None) -> list[list[int]]:
+    """Example indices for every step: the calibration steps, then ``config.epochs`` shuffled
+    passes over the plan's leading examples (all by default), capped at ``max_steps``."""
+    kept = count if plan is None else min(plan.kept, count)
+    steps = calibration_batches(count, config)
+    steps += _epoch_batches(list(range(kept)), config, random.Random(config.seed))
+    return steps[: config.max_steps]
+
+
+def fit_examples(lengths: list[int], epochs: int, affordable_tokens: float) -> int:
+    """How many leading examples fit ``epochs`` passes in ``affordable_tokens`` (at least one)."""
+    used = 0.0
+    for index, length in enumerate(lengths):
+        used += length * epochs
+        if used > affordable_tokens:
+            return max(index, 1)
+    return len(lengths)
+
+
+def plan_to_fit(
+    lengths: list[int], config: TrainConfig, seconds_per_token: float, seconds_left: float
+) -> Plan:
+    """Keep the leading examples whose epochs fit in the time left at the measured speed."""
+    affordable = PLAN_FILL * seconds_left / max(seconds_per_token, 1e-9)
+    return Plan(fit_examples(lengths, config.epochs, affordable), len(lengths))
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int, time_fraction: float) -> float:
+    """Warm-up, then cosine decay to FINAL_LR_FRACTION of the peak by the end of the steps or
+    of the time budget, whichever is nearer."""
+    warmup = max(1, round(WARMUP_FRACTION * total_steps))
+    if step < warmup:
+        return config.learning_rate * (step + 1) / warmup
+    progress = min(1.0, max((step - warmup) / max(1, total_steps - warmup), time_fraction))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return config.learning_rate * (FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * cosine)

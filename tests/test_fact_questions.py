@@ -1,0 +1,139 @@
+"""The question generator on fact shapes a person tells the hub: which questions it asks, what
+a right answer must contain, and how a fact becomes training examples (fast, no model)."""
+
+from __future__ import annotations
+
+from adapters.config import DatasetRecipe
+from adapters.dataset import build_dataset
+from adapters.examples import PersonInputs, SourceText
+from adapters.fact_examples import item_examples, second_person
+from adapters.fact_frames import parse_fact
+from adapters.fact_questions import can_phrase, questions_for
+
+
+def asked(text: str, family: str | None = None) -> dict[str, str]:
+    """Question text -> expected answer words."""
+    return {q.text: q.expect for q in questions_for(text) if family in (None, q.family)}
+
+
+def test_a_relative_living_somewhere_is_asked_where_by_relation_name_and_synonym() -> None:
+    questions = asked("My sister Oriana lives in Tavira.")
+    for question in (
+        "Where does my sister Oriana live?",
+        "Where does my sister live?",
+        "Where does Oriana live?",
+        "Where does my sibling live?",
+        "Remind me where Oriana lives.",
+    ):
+        assert questions[question] == "Tavira", question
+    assert "Where does Oriana reside?" in questions
+    assert "Who lives in Tavira?" in questions  # reversed: from the value to the person
+    assert "What do you know about my sister?" in questions
+    assert "Tell me about Oriana." in questions
+
+
+def test_a_daily_dose_is_asked_how_much_and_when() -> None:
+    questions = asked("I take 50 mg of sertraline every morning.")
+    assert questions["How much sertraline do I take?"] == "50 mg of sertraline"
+    assert questions["What dose of sertraline do I take?"] == "50 mg of sertraline"
+    assert questions["When do I take 50 mg of sertraline?"] == "morning"
+
+
+def test_a_date_is_asked_when_and_on_what_date() -> None:
+    questions = asked("Our wedding anniversary is on 14 June.")
+    assert questions["When is our wedding anniversary?"] == "14 June"
+    assert questions["What date is our wedding anniversary?"] == "14 June"
+    assert "When is our marriage anniversary?" in questions
+
+
+def test_a_person_at_a_place_is_asked_who_and_where() -> None:
+    questions = asked("My dentist is Dr. Costa at the Riverside clinic.")
+    assert questions["Who is my dentist?"] == "Dr. Costa"
+    assert questions["Where is my dentist?"] == "Riverside clinic"
+    assert "Who is Dr. Costa?" in questions
+    assert "Who is my tooth doctor?" in questions
+
+
+def test_a_routine_is_asked_how_far_where_and_when() -> None:
+    questions = asked("I usually run 5 km along the river on Wednesday evenings.")
+    assert questions["How far do I run along the river?"] == "5 km"
+    assert questions["When do I run 5 km along the river?"] == "Wednesday evenings"
+    assert questions["Where do I run 5 km?"] == "river"
+    assert "How far do I jog along the river?" in questions
+
+
+def test_names_times_and_people_get_their_own_question_words() -> None:
+    assert asked("Our cat is a black tabby called Miso.")["What is our cat called?"] == "Miso"
+    assert asked("Our cat is a black tabby called Miso.")["What kind of cat do we have?"] == (
+        "black tabby"
+    )
+    assert asked("I wake up at 6:15 on weekdays.")["What time do I wake up?"] == "6:15"
+    assert asked("I do yoga with Priya Nair.")["Who do I do yoga with?"] == "Priya Nair"
+    assert asked("My husband Tom is allergic to peanuts.")["What is my spouse allergic to?"] == (
+        "peanuts"
+    )
+
+
+def test_a_note_to_self_is_asked_as_something_to_do() -> None:
+    questions = asked("Call Ana about the drill before the weekend.")
+    assert questions["Who do I need to call about the drill?"] == "Ana"
+    assert questions["When do I need to call Ana?"] == "weekend"
+    assert asked("Shopping list: eggs, oat milk and bread.")["What is on my shopping list?"] == (
+        "eggs , oat milk and bread"
+    )
+
+
+def test_facts_about_others_keep_their_owner() -> None:
+    questions = asked("Bruno's sister lives in Braga.")
+    assert questions["Where does Bruno's sister live?"] == "Braga"
+    assert "Where does my sister live?" not in questions
+
+
+def test_sentences_the_rules_cannot_read_get_no_specific_question() -> None:
+    assert not can_phrase("Lovely weather!")
+    assert parse_fact("Lovely weather!").frames == []
+    examples = item_examples(SourceText("n1", "note", "Lovely weather!"), 2, hold_out=True)
+    assert examples.held_out is None
+    assert [e.prompt for e in examples.train] == [
+        "What did I tell you about Lovely weather!?",
+        "What do you remember about Lovely weather!?",
+    ]
+
+
+def test_answers_restate_the_fact_in_the_second_person() -> None:
+    assert second_person("I was born in Porto and my dog is Rex.") == (
+        "You were born in Porto and your dog is Rex."
+    )
+    made = item_examples(SourceText("f1", "fact", "I'm allergic to wasps."), 4, hold_out=True)
+    assert {e.answer for e in made.train} == {"You're allergic to wasps."}
+
+
+def test_each_fact_keeps_one_question_aside_never_trained_on() -> None:
+    facts = [
+        SourceText("f1", "fact", "My sister Oriana lives in Tavira."),
+        SourceText("f2", "fact", "My staff badge number is 40917."),
+        SourceText("f3", "fact", "Our dog is a grey whippet called Biscoito."),
+        SourceText("n1", "note", "Call Ana about the drill before the weekend."),
+    ]
+    recipe = DatasetRecipe(questions_per_fact=6, questions_per_note=2, general_fraction=0.25)
+    dataset = build_dataset(PersonInputs(texts=facts), recipe=recipe)
+    assert sorted(e.source_id for e in dataset.held_out) == ["f1", "f2", "f3"]
+    trained = {e.prompt for e in dataset.train}
+    for held in dataset.held_out:
+        assert held.prompt not in trained
+        assert held.expect and held.expect in held.answer.replace("your", "my")
+    by_source = dataset.summary.by_source
+    assert by_source["fact"] == 3 * 6 + 3 and by_source["note"] == 2
+    assert by_source["general"] == round((3 * 6 + 2) * 0.25 / 0.75)
+    assert build_dataset(PersonInputs(texts=facts), recipe=recipe) == dataset  # deterministic
+
+
+def test_a_question_two_facts_share_is_answered_with_both() -> None:
+    facts = [
+        SourceText("f1", "fact", "My sister Oriana lives in Tavira."),
+        SourceText("f2", "fact", "My sister Oriana is allergic to cats."),
+    ]
+    dataset = build_dataset(PersonInputs(texts=facts), recipe=DatasetRecipe(questions_per_fact=30))
+    about = [e for e in dataset.train if e.prompt == "What do you know about my sister?"]
+    assert len(about) == 1
+    assert "Tavira" in about[0].answer and "cats" in about[0].answer

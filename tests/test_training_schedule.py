@@ -1,0 +1,105 @@
+"""The training loop's exact parts on a tiny random llama: the shared-prefix loss equals the plain
+one, the schedule calibrates then keeps what the budget fits, the learning rate anneals."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from adapters.chat_format import TokenizedExample
+from adapters.config import TrainConfig
+from adapters.schedule import (
+    CALIBRATION_STEPS,
+    FINAL_LR_FRACTION,
+    Plan,
+    batch_schedule,
+    fit_examples,
+    learning_rate,
+)
+from adapters.trainer import add_lora, batch_loss, collate, shared_prefix, train_lora
+
+PREFIX = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+
+
+def tiny_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    model = add_lora(LlamaForCausalLM(config), TrainConfig(rank=4, alpha=8))
+    for name, parameter in model.named_parameters():
+        if "lora_B" in name:  # fresh LoRA is zero: make it matter for the comparison
+            torch.nn.init.normal_(parameter, std=0.2)
+    return model
+
+
+def batch() -> list[TokenizedExample]:
+    return [
+        TokenizedExample([*PREFIX, 20, 21], [30, 31, 32]),
+        TokenizedExample([*PREFIX, 22], [33, 34]),
+        TokenizedExample([*PREFIX, 23, 24, 25, 26], [35]),
+    ]
+
+
+def gradients(model: torch.nn.Module, loss: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad()
+    loss.backward()
+    return [p.grad.clone() for p in model.parameters() if p.requires_grad and p.grad is not None]
+
+
+def test_the_shared_prefix_loss_and_gradients_equal_the_plain_ones() -> None:
+    model = tiny_model()
+    assert shared_prefix(batch()) == len(PREFIX)
+    plain = model(**collate(batch(), 0)).loss
+    fast = batch_loss(model, batch(), 0)
+    assert float(fast) == pytest.approx(float(plain), rel=1e-5)
+    for left, right in zip(gradients(model, plain), gradients(model, fast), strict=True):
+        assert torch.allclose(left, right, atol=1e-5)
+    alone = [TokenizedExample([1, 2, 3], [4, 5])]  # nothing shared: the plain path
+    assert shared_prefix(alone) == 0
+    assert float(batch_loss(model, alone, 0)) == pytest.approx(
+        float(model(**collate(alone, 0)).loss), rel=1e-5
+    )
+
+
+def test_the_schedule_calibrates_on_the_leading_examples_then_keeps_what_fits() -> None:
+    config = TrainConfig(batch_size=2, epochs=2, max_steps=1000)
+    full = batch_schedule(20, config)
+    assert full[:CALIBRATION_STEPS] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert len(full) == CALIBRATION_STEPS + 2 * 10
+    kept = batch_schedule(20, config, Plan(kept=6, total=20))
+    assert {i for step in kept[CALIBRATION_STEPS:] for i in step} == set(range(6))
+    assert fit_examples([10] * 20, epochs=2, affordable_tokens=120) == 6
+    assert fit_examples([10] * 20, epochs=2, affordable_tokens=1e9) == 20
+    assert fit_examples([10] * 20, epochs=2, affordable_tokens=1) == 1
+    assert len(batch_schedule(20, TrainConfig(batch_size=2, epochs=2, max_steps=5))) == 5
+
+
+def test_the_learning_rate_warms_up_then_anneals_by_the_end_of_steps_or_time() -> None:
+    config = TrainConfig(learning_rate=1e-3)
+    rates = [learning_rate(config, step, 100, 0.0) for step in range(100)]
+    assert rates[0] < rates[5] == pytest.approx(1e-3)
+    assert rates[-1] == pytest.approx(1e-3 * FINAL_LR_FRACTION, rel=0.01)
+    assert all(a >= b for a, b in itertools.pairwise(rates[5:]))
+    halfway_in_time = learning_rate(config, 20, 100, 1.0)
+    assert halfway_in_time == pytest.approx(1e-3 * FINAL_LR_FRACTION)
+
+
+def test_a_run_trains_resumes_and_ends_annealed(tmp_path: Path) -> None:
+    examples = [TokenizedExample([*PREFIX, 20 + i % 5], [30 + i % 7, 31]) for i in range(12)]
+    config = TrainConfig(batch_size=3, epochs=2, max_steps=100, checkpoint_every_steps=2)
+    first = train_lora(tiny_model(), examples, 0, config, tmp_path, deadline=None)
+    assert first.steps == first.total_steps == CALIBRATION_STEPS + 2 * 4
+    assert not first.stopped_by_budget and not math.isnan(first.best_loss)
+    resumed = train_lora(tiny_model(), examples, 0, config, tmp_path)  # from the last checkpoint
+    assert resumed.steps == first.steps and resumed.losses == first.losses
