@@ -19,6 +19,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from adapters.lexicon import MONTHS
+
 UNITS = {
     "zero": 0,
     "one": 1,
@@ -88,20 +90,6 @@ ORDINAL_TENS = {
 }
 ORDINALS = {**ORDINAL_UNITS, **ORDINAL_TEENS, **ORDINAL_TENS}
 FILLERS = {"of", "the"}
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 # Letters that carry no separable accent in Unicode.
 _UNDECOMPOSABLE = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d"})
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")

@@ -107,6 +107,14 @@ def test_embeddings_work_with_the_openai_client(client: openai.OpenAI) -> None:
     assert answer.usage.prompt_tokens > 0
 
 
+def add_facts(hub: HubProcess, facts: list[str]) -> list[str]:
+    """Store ``facts`` as fact memories; their ids, in order."""
+    items = [{"text": text, "kind": "fact"} for text in facts]
+    response = api(hub, "POST", "/v1/memory/batch", json={"items": items})
+    ids: list[str] = response.json()["ids"]
+    return ids
+
+
 def streamed_events(hub: HubProcess, body: dict[str, object]) -> list[dict[str, Any]]:
     """The chunks of ``body`` asked with streaming on."""
     with httpx.stream(
@@ -129,12 +137,7 @@ def test_chat_answers_with_citations_of_the_right_memory(hub: HubProcess) -> Non
         "Marguerite Okafor's birthday is on 9 October.",
         "I parked my bicycle behind the library.",
     ]
-    ids = api(
-        hub,
-        "POST",
-        "/v1/memory/batch",
-        json={"items": [{"text": t, "kind": "fact"} for t in facts]},
-    ).json()["ids"]
+    ids = add_facts(hub, facts)
     body = {
         "model": DEFAULT_MODEL,
         "messages": [{"role": "user", "content": "What does my aunt Marguerite do for a living?"}],
@@ -253,12 +256,7 @@ def test_an_answer_given_a_memory_says_what_the_memory_says(hub: HubProcess) -> 
         "Oriana's husband repairs boats in Olhão.",
         "I keep my passport in the blue folder.",
     ]
-    ids = api(
-        hub,
-        "POST",
-        "/v1/memory/batch",
-        json={"items": [{"text": t, "kind": "fact"} for t in facts]},
-    ).json()["ids"]
+    ids = add_facts(hub, facts)
     body = {
         "model": DEFAULT_MODEL,
         "messages": [{"role": "user", "content": "Which town would I visit to see my sibling?"}],
