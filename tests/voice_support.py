@@ -58,7 +58,7 @@ async def memories(hub: HubProcess, kind: str) -> list[dict[str, Any]]:
 
 
 async def wait_for_memory(
-    hub: HubProcess, kind: str, words: tuple[str, ...], timeout: float = 60
+    hub: HubProcess, kind: str, words: tuple[str, ...], timeout: float = 180
 ) -> dict[str, Any]:
     """The first memory of ``kind`` whose text holds every one of ``words`` (any case)."""
     seen: list[str] = []
