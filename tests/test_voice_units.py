@@ -20,6 +20,7 @@ from devices.perception.vad_process import SileroProcess
 from devices.sim.glasses import render_text
 from hub.voice.assistant import complete_sentences
 from hub.voice.audio_pipeline import AudioPipeline, HeardUtterance
+from hub.voice.camera_pipeline import CameraPipeline
 from hub.voice.satellite_store import SatelliteStore, UnknownSatelliteError
 from hub.voice.transcripts import TranscriptKeeper
 from hub.voice.wake import only_wake_phrase, request_after_wake_phrase
@@ -199,3 +200,14 @@ def test_the_pipeline_tells_requests_from_talk_and_waits_after_a_bare_wake_phras
     pipeline._take("buds", MediaFrame("audio", 3, t + 0.5, b"", talk="end"))
     assert asked[-1].request == "Call mum" and asked[-1].utterance.ended_by == "push_to_talk"
     assert engines.prompts[-1] is None and engines.prompts[0] == "Hey hub,"
+
+
+def test_camera_frames_that_arrive_together_are_all_accounted_for() -> None:
+    pipeline = CameraPipeline(engines=None, store=None)  # type: ignore[arg-type]  # never read
+    frames = [MediaFrame("camera", seq, float(seq), b"jpeg") for seq in range(3)]
+    pipeline.frames_stored("glasses-1", frames)  # three in one batch: the newest is read
+    pipeline.frames_stored("glasses-1", [MediaFrame("camera", 3, 3.0, b"jpeg")])
+    counts = pipeline.counts
+    assert counts.frames == 4
+    # Every frame but the one waiting to be read is accounted for as superseded.
+    assert counts.superseded == 3 and list(pipeline._pending) == ["glasses-1"]

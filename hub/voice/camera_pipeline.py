@@ -76,17 +76,16 @@ class CameraPipeline:
     def frames_stored(self, device_id: str, frames: Sequence[object]) -> None:
         """Note the newest camera frame (called on the event loop); older unread ones are
         dropped, since reading falls behind a camera and the newest view matters most."""
-        newest = None
-        for frame in frames:
-            if isinstance(frame, MediaFrame) and frame.type == "camera":
-                newest = frame
-                self.counts.frames += 1
-        if newest is None:
+        camera = [f for f in frames if isinstance(f, MediaFrame) and f.type == "camera"]
+        if not camera:
             return
+        self.counts.frames += len(camera)
+        # Frames that arrived together: only the newest is read, the others are superseded.
+        self.counts.superseded += len(camera) - 1
         with self._wake:
             if device_id in self._pending:
                 self.counts.superseded += 1
-            self._pending[device_id] = newest
+            self._pending[device_id] = camera[-1]
             self._wake.notify()
 
     def _work(self) -> None:
