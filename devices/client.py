@@ -13,30 +13,36 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed
 
-from devices.errors import AUTH_FAILED, PAIRING_FAILED, REPLACED, REVOKED
-from devices.link_auth import auth_message, check_server_signature, make_proof
+from devices.errors import AUTH_FAILED, PAIRING_FAILED, REPLACED, REVOKED, ProtocolError
+from devices.link_auth import VerifierKeys, auth_message, check_server_signature, make_proof
+from devices.link_crypto import MAX_LINK_FRAME, EphemeralKey, FrameOpener, FrameSealer, LinkKeys
 from devices.media import MediaFrame, SpeechFrame, decode_speech
 from devices.outbox import DeviceState
 from devices.pairing import new_pairing_code
+from devices.pake import DevicePake
 from devices.protocol import (
     Ack,
     Challenge,
     ErrorMessage,
     Hello,
     Message,
-    Paired,
+    PairingConfirm,
+    PairingOffer,
     PairingPending,
+    PairingRetry,
     Proof,
     Welcome,
     decode,
     encode,
 )
 from devices.samples import Sample, SensorBatch, Status
+from devices.sealed_connection import SealedConnection
 
 logger = logging.getLogger(__name__)
 
-# Above the spec's largest frame (2 MiB), so an oversized frame is the hub's to refuse.
-MAX_LINK_FRAME = 4 * 1024 * 1024
+# Offers made with a wrong code that one pairing code survives: a rogue hub dialing a device
+# that waits to pair gets this many guesses (of a million) before the device shows a new code.
+MAX_WRONG_OFFERS = 5
 
 
 class LinkRefusedError(Exception):
@@ -89,6 +95,7 @@ class DeviceClient:
         self.on_speech = on_speech or (lambda frame: None)
         self.max_backoff = max_backoff
         self.pairing_code: str | None = None
+        self._wrong_offers = 0
         self.acked = 0
         self.linked = asyncio.Event()
         self._new_frames = asyncio.Event()
@@ -125,7 +132,7 @@ class DeviceClient:
             except LinkRefusedError as exc:
                 logger.warning("hub refused the link: %s", exc)
                 await self.refused(exc, trusted=True)
-            except (OSError, ConnectionClosed, TimeoutError) as exc:
+            except (OSError, ConnectionClosed, TimeoutError, ProtocolError) as exc:
                 logger.info("no link to the hub (%s); retrying in %.1f s", exc, pause)
             except Exception:
                 logger.exception("link failed; retrying in %.1f s", pause)
@@ -136,12 +143,10 @@ class DeviceClient:
 
     async def refused(self, exc: LinkRefusedError, trusted: bool) -> None:
         """React to the hub's error: forget the secret when the hub says it no longer holds it
-        (``trusted``: the device dialed the hub it chose; on a link someone else dialed, only
-        a revocation after the hub proved itself counts), start over after failed pairing."""
+        (``trusted``: the device dialed the hub it chose; a revocation counts only sealed, after
+        the hub proved itself), start over after failed pairing."""
         code = exc.error.code
-        if (code == REVOKED and (trusted or exc.authenticated)) or (
-            trusted and code == AUTH_FAILED
-        ):
+        if (code == REVOKED and exc.authenticated) or (trusted and code == AUTH_FAILED):
             await self.forget_secret()
         elif code == PAIRING_FAILED:
             self.pairing_code = None
@@ -157,6 +162,7 @@ class DeviceClient:
         same on every link, so a person reads one code whichever hub they approve it on."""
         if self.pairing_code is None:
             self.pairing_code = new_pairing_code()
+            self._wrong_offers = 0
             self.on_code(self.pairing_code)
         return self.pairing_code
 
@@ -167,19 +173,17 @@ class DeviceClient:
 
     async def serve_link(self, ws: Connection) -> None:
         """Run one link over an open WebSocket, whichever side dialed it: the device says
-        hello first, proves its secret, then streams its outbox; a newer link takes over."""
+        hello first, proves its secret, then streams its outbox sealed; a newer link takes
+        over."""
         self._open.add(ws)
         try:
-            await self._handshake(ws)
+            channel = await self._handshake(ws)
             for older in self._open - {ws}:
                 await older.close(1000, REPLACED)  # never two live links for one device
             self.linked.set()
-            sender = asyncio.create_task(self._send_outbox(ws))
+            sender = asyncio.create_task(self._send_outbox(channel))
             try:
-                await self._read_acks(ws)
-            except LinkRefusedError as exc:
-                exc.authenticated = True
-                raise
+                await self._read_acks(channel)
             finally:
                 sender.cancel()
                 await asyncio.gather(sender, return_exceptions=True)
@@ -188,70 +192,132 @@ class DeviceClient:
             if not self._open:
                 self.linked.clear()
 
-    async def _handshake(self, ws: Connection) -> None:
+    async def _handshake(self, ws: Connection) -> SealedConnection:
         secret = await asyncio.to_thread(self.state.secret)
-        nonce = secrets.token_bytes(16)
-        code = None if secret is not None else self.current_code()
         identity = self.identity
+        nonce = secrets.token_bytes(16)
+        link_key = EphemeralKey()
+        pake = None if secret is not None else DevicePake(self.current_code(), identity.device_id)
         hello = Hello(
-            identity.device_id, identity.kind, identity.model, identity.capabilities, nonce, code
+            identity.device_id,
+            identity.kind,
+            identity.model,
+            identity.capabilities,
+            nonce,
+            link_key.public,
+            None if pake is None else pake.message,
         )
         await ws.send(encode(hello))
-        message = await self._receive(ws)
-        if isinstance(message, PairingPending):
-            message = await self._receive(ws)
-            if not isinstance(message, Paired):
-                raise LinkRefusedError(ErrorMessage(PAIRING_FAILED, f"got {message.TYPE}"))
-            secret = message.secret
-            await asyncio.to_thread(self.state.set_secret, secret)
-            self.pairing_code = None
-            self.on_paired()
-            for other in self._open - {ws}:
-                await other.close(1000, "paired with another hub")
-            message = await self._receive(ws)
+        message = await self._receive_clear(ws)
+        if isinstance(message, PairingPending) and pake is not None:
+            secret = await self._pair(ws, pake)
+            message = await self._receive_clear(ws)
         if not isinstance(message, Challenge) or secret is None:
-            raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "expected a challenge"))
-        signed = auth_message(identity.device_id, nonce, message.nonce)
+            raise LinkRefusedError(
+                ErrorMessage(AUTH_FAILED, f"expected a challenge, got {message.TYPE}")
+            )
+        signed = auth_message(
+            identity.device_id, nonce, message.nonce, link_key.public, message.key
+        )
         await ws.send(encode(Proof(make_proof(secret, signed))))
-        welcome = await self._receive(ws)
+        keys = LinkKeys.derive(
+            link_key.shared(message.key), VerifierKeys.from_secret(secret).stored_key, signed
+        )
+        channel = SealedConnection(
+            ws, FrameSealer(keys.device_to_hub), FrameOpener(keys.hub_to_device)
+        )
+        raw = await ws.recv()
+        if isinstance(raw, str):  # a refusal in the clear: nobody proved anything yet
+            refusal = await self._receive_text(raw, authenticated=False)
+            raise LinkRefusedError(ErrorMessage(AUTH_FAILED, f"got {refusal.TYPE}"))
+        welcome = decode(_opened(channel, raw))
         if not isinstance(welcome, Welcome):
             raise LinkRefusedError(ErrorMessage(AUTH_FAILED, f"got {welcome.TYPE}"))
         if not check_server_signature(secret, signed, welcome.server_signature):
             raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "the hub's signature is wrong"))
         await self._acked(welcome.acked_seq)
+        return channel
 
-    async def _receive(self, ws: Connection) -> Message:
-        return await self._receive_text(await ws.recv())
+    async def _pair(self, ws: Connection, pake: DevicePake) -> bytes:
+        """Answer the hub's offers until one was made with this device's code; the secret.
+        Offers made with another code (a mistyped code, or someone guessing) are limited."""
+        while True:
+            offer = await self._receive_clear(ws)
+            if not isinstance(offer, PairingOffer):
+                raise LinkRefusedError(ErrorMessage(PAIRING_FAILED, f"got {offer.TYPE}"))
+            keys = pake.accept(offer.pake, offer.confirm)
+            if keys is not None:
+                await asyncio.to_thread(self.state.set_secret, keys.secret)
+                await ws.send(encode(PairingConfirm(keys.device_confirm)))
+                self.pairing_code = None
+                self.on_paired()
+                for other in self._open - {ws}:
+                    await other.close(1000, "paired with another hub")
+                return keys.secret
+            self._wrong_offers += 1
+            if self._wrong_offers >= MAX_WRONG_OFFERS:
+                self.pairing_code = None  # a fresh code: guesses at the old one are worth nothing
+                self.current_code()
+                raise LinkRefusedError(
+                    ErrorMessage(
+                        PAIRING_FAILED, "too many offers with a wrong code; new code shown"
+                    )
+                )
+            pake = DevicePake(self.current_code(), self.identity.device_id)
+            await ws.send(encode(PairingRetry(pake.message)))
 
-    async def _receive_text(self, raw: str | bytes) -> Message:
+    async def _receive_clear(self, ws: Connection) -> Message:
+        """A handshake frame, in the clear: an error here is not trusted (anyone could send
+        it), so it never makes the device drop a frame."""
+        raw = await ws.recv()
+        if isinstance(raw, bytes):
+            raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "a binary frame in the handshake"))
+        return await self._receive_text(raw, authenticated=False)
+
+    async def _receive_text(self, raw: str | bytes, authenticated: bool) -> Message:
         message = decode(raw)
         if isinstance(message, ErrorMessage):
-            if message.seq is not None:
+            # Only the hub, on a sealed link, may tell the device to give a frame up.
+            if message.seq is not None and authenticated:
                 await asyncio.to_thread(self.state.drop, message.seq)
-            raise LinkRefusedError(message)
+            refused = LinkRefusedError(message)
+            refused.authenticated = authenticated
+            raise refused
         return message
 
     async def _acked(self, seq: int) -> None:
         self.acked = max(self.acked, seq)
         await asyncio.to_thread(self.state.drop_through, seq)
 
-    async def _read_acks(self, ws: Connection) -> None:
+    async def _read_acks(self, channel: SealedConnection) -> None:
         while True:
-            raw = await ws.recv()
-            if isinstance(raw, bytes):  # a spoken reply from the hub
-                self.on_speech(decode_speech(raw))
+            frame = await channel.recv()
+            if isinstance(frame, bytes):  # a spoken reply from the hub
+                self.on_speech(decode_speech(frame))
                 continue
-            message = await self._receive_text(raw)
+            message = await self._receive_text(frame, authenticated=True)
             if isinstance(message, Ack):
                 await self._acked(message.seq)
 
-    async def _send_outbox(self, ws: Connection) -> None:
+    async def _send_outbox(self, channel: SealedConnection) -> None:
         sent = self.acked
         while True:
             self._new_frames.clear()
             frames = await asyncio.to_thread(self.state.pending, sent)
             for seq, frame in frames:
-                await ws.send(frame)
+                await channel.send(frame)
                 sent = seq
             if not frames:
                 await self._new_frames.wait()
+
+
+def _opened(channel: SealedConnection, sealed: bytes) -> str:
+    """The welcome inside the hub's first sealed frame; a frame that does not open is a hub
+    without the keys (or a relay), refused like a wrong signature."""
+    try:
+        frame = channel.open(sealed)
+    except ProtocolError as exc:
+        raise LinkRefusedError(ErrorMessage(AUTH_FAILED, str(exc))) from exc
+    if not isinstance(frame, str):
+        raise LinkRefusedError(ErrorMessage(AUTH_FAILED, "expected a welcome"))
+    return frame

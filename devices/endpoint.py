@@ -8,7 +8,9 @@ import logging
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from devices.client import MAX_LINK_FRAME, DeviceClient, LinkRefusedError
+from devices.client import DeviceClient, LinkRefusedError
+from devices.errors import ProtocolError
+from devices.link_crypto import MAX_LINK_FRAME
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class DeviceEndpoint:
             logger.warning("hub at %s refused the link: %s", peer, exc)
             # Anyone may dial a device: only a hub that proved itself may make it forget.
             await self.client.refused(exc, trusted=False)
-        except (ConnectionClosed, OSError, TimeoutError) as exc:
+        except (ConnectionClosed, OSError, TimeoutError, ProtocolError) as exc:
             logger.info("link from %s ended (%s)", peer, exc)
         except Exception:
             logger.exception("link from %s failed", peer)

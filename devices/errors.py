@@ -14,6 +14,10 @@ REVOKED = "revoked"
 REPLACED = "replaced"
 HANDSHAKE_TIMEOUT = "handshake_timeout"
 SHUTTING_DOWN = "shutting_down"
+FRAME_AUTH_FAILED = "frame_auth_failed"
+PAIRING_BUSY = "pairing_busy"
+PAIRING_TIMEOUT = "pairing_timeout"
+HUB_BUSY = "hub_busy"
 
 
 class ProtocolError(Exception):

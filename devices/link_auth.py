@@ -46,9 +46,13 @@ def server_key(secret: bytes) -> bytes:
     return _hmac(secret, b"wnas server key")
 
 
-def auth_message(device_id: str, device_nonce: bytes, hub_nonce: bytes) -> bytes:
-    """What both sides sign for one link."""
-    return f"wnas-link-v1,{device_id},{b64(device_nonce)},{b64(hub_nonce)}".encode()
+def auth_message(
+    device_id: str, device_nonce: bytes, hub_nonce: bytes, device_key: bytes, hub_key: bytes
+) -> bytes:
+    """What both sides sign for one link: the nonces and both link keys, so a proof made on one
+    link (or for keys a relay swapped in) is worth nothing on another."""
+    fields = (device_id, b64(device_nonce), b64(hub_nonce), b64(device_key), b64(hub_key))
+    return ("wnas-link-v2," + ",".join(fields)).encode()
 
 
 def make_proof(secret: bytes, message: bytes) -> bytes:

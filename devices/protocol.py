@@ -1,4 +1,4 @@
-"""Version 1 of the device protocol: control messages and the text-frame codec (see
+"""Version 2 of the device protocol: control messages and the text-frame codec (see
 docs/device-protocol.md)."""
 
 from __future__ import annotations
@@ -15,18 +15,20 @@ from devices.errors import (
     ProtocolError,
 )
 from devices.fields import b64, get_bool, get_bytes, get_device_id, get_int, get_str
+from devices.link_crypto import PUBLIC_KEY_BYTES
+from devices.pake import CONFIRM_BYTES, PAKE_MESSAGE_BYTES
 from devices.samples import SensorBatch, Status
 
-PROTOCOL_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+PROTOCOL_VERSION = 2
+SUPPORTED_VERSIONS = (2,)
 MAX_TEXT_FRAME = 256 * 1024
 DEVICE_KINDS = frozenset({"watch", "glasses", "earbuds", "cgm", "phone"})
-PAIRING_CODE_DIGITS = 6
 
 
 @dataclass(frozen=True)
 class Hello:
-    """The device's first frame: who it is, and its pairing code while waiting to pair."""
+    """The device's first frame: who it is, its link key, and its pairing message while waiting
+    to pair."""
 
     TYPE: ClassVar[str] = "hello"
     device_id: str
@@ -34,8 +36,14 @@ class Hello:
     model: str
     capabilities: tuple[str, ...]
     nonce: bytes
-    pairing_code: str | None = None
+    key: bytes
+    pake: bytes | None = None
     protocol: int = PROTOCOL_VERSION
+
+    @property
+    def waiting_to_pair(self) -> bool:
+        """True when the device has no secret and asks to pair."""
+        return self.pake is not None
 
     def to_wire(self) -> dict[str, Any]:
         """The frame as JSON."""
@@ -47,9 +55,10 @@ class Hello:
             "model": self.model,
             "capabilities": list(self.capabilities),
             "nonce": b64(self.nonce),
+            "key": b64(self.key),
         }
-        if self.pairing_code is not None:
-            wire["pairing_code"] = self.pairing_code
+        if self.pake is not None:
+            wire["pake"] = b64(self.pake)
         return wire
 
     @classmethod
@@ -60,7 +69,7 @@ class Hello:
             raise ProtocolError(
                 UNSUPPORTED_VERSION,
                 f"this hub speaks device protocol {', '.join(map(str, SUPPORTED_VERSIONS))}, "
-                f"not {protocol}; update the hub or the device",
+                f"not {protocol}; update the device (version 1 sent everything in the clear)",
             )
         kind = get_str(obj, cls.TYPE, "kind", 20)
         if kind not in DEVICE_KINDS:
@@ -74,20 +83,17 @@ class Hello:
             raise ProtocolError(
                 "invalid_field", "hello.capabilities must be a list of up to 32 short strings"
             )
-        code = obj.get("pairing_code")
-        if code is not None and (
-            not isinstance(code, str) or not code.isdigit() or len(code) != PAIRING_CODE_DIGITS
-        ):
-            raise ProtocolError(
-                "invalid_field", f"hello.pairing_code must be {PAIRING_CODE_DIGITS} digits"
-            )
+        pake = obj.get("pake")
         return cls(
             device_id=get_device_id(obj, cls.TYPE),
             kind=kind,
             model=get_str(obj, cls.TYPE, "model", 100),
             capabilities=tuple(capabilities[:32]),
             nonce=get_bytes(obj, cls.TYPE, "nonce", 16, 64),
-            pairing_code=code,
+            key=get_bytes(obj, cls.TYPE, "key", PUBLIC_KEY_BYTES, PUBLIC_KEY_BYTES),
+            pake=None
+            if pake is None
+            else get_bytes(obj, cls.TYPE, "pake", PAKE_MESSAGE_BYTES, PAKE_MESSAGE_BYTES),
             protocol=protocol,
         )
 
@@ -109,37 +115,79 @@ class PairingPending:
 
 
 @dataclass(frozen=True)
-class Paired:
-    """The device's secret, sent once when the person approved the code."""
+class PairingOffer:
+    """The hub's half of the pairing exchange, made with the code the person typed."""
 
-    TYPE: ClassVar[str] = "paired"
-    secret: bytes
+    TYPE: ClassVar[str] = "pairing_offer"
+    pake: bytes
+    confirm: bytes
 
     def to_wire(self) -> dict[str, Any]:
         """The frame as JSON."""
-        return {"type": self.TYPE, "secret": b64(self.secret)}
+        return {"type": self.TYPE, "pake": b64(self.pake), "confirm": b64(self.confirm)}
 
     @classmethod
-    def from_wire(cls, obj: dict[str, Any]) -> Paired:
-        """Validate a paired frame."""
-        return cls(get_bytes(obj, cls.TYPE, "secret", 32, 32))
+    def from_wire(cls, obj: dict[str, Any]) -> PairingOffer:
+        """Validate a pairing_offer frame."""
+        return cls(
+            get_bytes(obj, cls.TYPE, "pake", PAKE_MESSAGE_BYTES, PAKE_MESSAGE_BYTES),
+            get_bytes(obj, cls.TYPE, "confirm", CONFIRM_BYTES, CONFIRM_BYTES),
+        )
+
+
+@dataclass(frozen=True)
+class PairingConfirm:
+    """The device's confirmation: it used the same code, and now holds the secret."""
+
+    TYPE: ClassVar[str] = "pairing_confirm"
+    confirm: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        """The frame as JSON."""
+        return {"type": self.TYPE, "confirm": b64(self.confirm)}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> PairingConfirm:
+        """Validate a pairing_confirm frame."""
+        return cls(get_bytes(obj, cls.TYPE, "confirm", CONFIRM_BYTES, CONFIRM_BYTES))
+
+
+@dataclass(frozen=True)
+class PairingRetry:
+    """The hub's offer did not match the device's code: a fresh message for the next try."""
+
+    TYPE: ClassVar[str] = "pairing_retry"
+    pake: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        """The frame as JSON."""
+        return {"type": self.TYPE, "pake": b64(self.pake)}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> PairingRetry:
+        """Validate a pairing_retry frame."""
+        return cls(get_bytes(obj, cls.TYPE, "pake", PAKE_MESSAGE_BYTES, PAKE_MESSAGE_BYTES))
 
 
 @dataclass(frozen=True)
 class Challenge:
-    """The hub's fresh nonce for this link."""
+    """The hub's fresh nonce and link key for this link."""
 
     TYPE: ClassVar[str] = "challenge"
     nonce: bytes
+    key: bytes
 
     def to_wire(self) -> dict[str, Any]:
         """The frame as JSON."""
-        return {"type": self.TYPE, "nonce": b64(self.nonce)}
+        return {"type": self.TYPE, "nonce": b64(self.nonce), "key": b64(self.key)}
 
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> Challenge:
         """Validate a challenge frame."""
-        return cls(get_bytes(obj, cls.TYPE, "nonce", 16, 64))
+        return cls(
+            get_bytes(obj, cls.TYPE, "nonce", 16, 64),
+            get_bytes(obj, cls.TYPE, "key", PUBLIC_KEY_BYTES, PUBLIC_KEY_BYTES),
+        )
 
 
 @dataclass(frozen=True)
@@ -161,7 +209,8 @@ class Proof:
 
 @dataclass(frozen=True)
 class Welcome:
-    """The link is open: what the hub already has, and proof that it is the paired hub."""
+    """The link is open (the first sealed frame): what the hub already has, and proof that it is
+    the paired hub."""
 
     TYPE: ClassVar[str] = "welcome"
     acked_seq: int
@@ -203,7 +252,7 @@ class Ack:
 
 @dataclass(frozen=True)
 class ErrorMessage:
-    """A protocol error; in version 1 the link closes after it."""
+    """A protocol error; the link closes after it."""
 
     TYPE: ClassVar[str] = "error"
     code: str
@@ -239,7 +288,9 @@ class ErrorMessage:
 Message = (
     Hello
     | PairingPending
-    | Paired
+    | PairingOffer
+    | PairingConfirm
+    | PairingRetry
     | Challenge
     | Proof
     | Welcome
@@ -253,7 +304,9 @@ MESSAGE_TYPES: dict[str, Any] = {
     for cls in (
         Hello,
         PairingPending,
-        Paired,
+        PairingOffer,
+        PairingConfirm,
+        PairingRetry,
         Challenge,
         Proof,
         Welcome,
@@ -282,6 +335,10 @@ def decode(text: str | bytes) -> Message:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(
             MALFORMED_FRAME, f"text frame is not valid JSON ({exc}); send one JSON object"
+        ) from exc
+    except RecursionError as exc:
+        raise ProtocolError(
+            MALFORMED_FRAME, "text frame is nested too deeply; no frame of this protocol nests"
         ) from exc
     if not isinstance(obj, dict):
         raise ProtocolError(MALFORMED_FRAME, "text frame must be a JSON object with a 'type'")

@@ -117,6 +117,10 @@ def build_hub(
         handshake_timeout=settings.device_handshake_timeout,
         max_samples_per_second=settings.device_max_samples_per_second,
         max_bytes_per_second=settings.device_max_bytes_per_second,
+        queue_bytes=settings.device_queue_bytes,
+        pairing_timeout=settings.device_pairing_timeout,
+        max_waiting_to_pair=settings.device_max_waiting_to_pair,
+        max_unauthenticated=settings.device_max_unauthenticated_links,
     )
     voice = None
     if settings.voice_enabled:

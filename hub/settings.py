@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     device_max_bytes_per_second: float = Field(
         default=8_000_000, ge=0, description="Bytes one device link may send a second; 0: no limit."
     )
+    device_queue_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Bytes of frames one device link may have waiting to be stored.",
+    )
+    device_pairing_timeout: float = Field(
+        default=300.0, gt=0, description="Seconds a link may wait for the person to type its code."
+    )
+    device_max_waiting_to_pair: int = Field(
+        default=16, ge=1, description="Links that may wait to pair at once (one per device id)."
+    )
+    device_max_unauthenticated_links: int = Field(
+        default=128,
+        ge=1,
+        description="Device links still in their handshake or waiting to pair, at most, at once.",
+    )
     mdns_enabled: bool = Field(default=True, description="Advertise the hub, find devices.")
     mdns_interfaces: str = Field(
         default="", description="Comma list of interface addresses for mDNS; empty: all."

@@ -8,26 +8,31 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import Connection
 
 from devices.client import DeviceClient, DeviceIdentity, link_url
-from devices.link_auth import auth_message, make_proof
+from devices.link_auth import VerifierKeys, auth_message, make_proof
+from devices.link_crypto import EphemeralKey, FrameOpener, FrameSealer, LinkKeys
 from devices.outbox import DeviceState
+from devices.pake import DevicePake
 from devices.protocol import (
     Challenge,
     ErrorMessage,
     Hello,
     Message,
-    Paired,
+    PairingConfirm,
+    PairingOffer,
     PairingPending,
     Proof,
     Welcome,
     decode,
     encode,
 )
+from devices.sealed_connection import SealedConnection
 from tests.hub_process import HubProcess, start_hub
 
 # Recent, so the hub's retention pass (30 days by default) keeps these samples.
@@ -55,12 +60,22 @@ def api(hub: HubProcess) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=hub.base_url, headers=hub.headers(), timeout=20)
 
 
-async def receive(ws: ClientConnection) -> Message:
+class Link(Protocol):
+    """A raw link as the tests drive it: a plain WebSocket, or a sealed one after the handshake."""
+
+    async def send(self, frame: str | bytes) -> None: ...
+
+    async def recv(self) -> str | bytes: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+async def receive(ws: Link) -> Message:
     """The next frame from the hub, decoded, within 10 s."""
     return decode(await asyncio.wait_for(ws.recv(), 10))
 
 
-async def expect_error(ws: ClientConnection, code: str) -> ErrorMessage:
+async def expect_error(ws: Link, code: str) -> ErrorMessage:
     """The hub's next frame is an error with ``code``, and the link then closes."""
     message = await receive(ws)
     assert isinstance(message, ErrorMessage), message
@@ -69,39 +84,90 @@ async def expect_error(ws: ClientConnection, code: str) -> ErrorMessage:
     return message
 
 
-def hello(device_id: str, code: str | None = None, nonce: bytes | None = None) -> Hello:
-    """A hello for a test watch."""
-    return Hello(device_id, "watch", "TestWatch", ("heart_rate",), nonce or b"n" * 16, code)
+def hello(
+    device_id: str, pake: bytes | None = None, nonce: bytes | None = None, key: bytes | None = None
+) -> Hello:
+    """A hello for a test watch (``pake``: its pairing message while waiting to pair)."""
+    return Hello(
+        device_id,
+        "watch",
+        "TestWatch",
+        ("heart_rate",),
+        nonce or b"n" * 16,
+        key or EphemeralKey().public,
+        pake,
+    )
+
+
+async def answer_offer(ws: ClientConnection, pake: DevicePake) -> bytes:
+    """Confirm the hub's pairing offer made with the device's code; returns the secret."""
+    offer = await receive(ws)
+    assert isinstance(offer, PairingOffer), offer
+    keys = pake.accept(offer.pake, offer.confirm)
+    assert keys is not None, "the hub's offer was not made with the device's code"
+    await ws.send(encode(PairingConfirm(keys.device_confirm)))
+    return keys.secret
 
 
 async def raw_pair(hub: HubProcess, device_id: str) -> bytes:
     """Pair a device by hand over a raw link; returns its secret."""
     code = "424242"
+    pake = DevicePake(code, device_id)
     async with connect(link_url(hub.base_url)) as ws:
-        await ws.send(encode(hello(device_id, code)))
+        await ws.send(encode(hello(device_id, pake.message)))
         assert isinstance(await receive(ws), PairingPending)
         async with api(hub) as client:
-            answer = await client.post(f"/v1/devices/{device_id}/pair", json={"code": code})
+            approving = asyncio.create_task(
+                client.post(f"/v1/devices/{device_id}/pair", json={"code": code})
+            )
+            secret = await answer_offer(ws, pake)
+            answer = await approving
             assert answer.status_code == 200, answer.text
-        paired = await receive(ws)
-        assert isinstance(paired, Paired)
-        return paired.secret
+        return secret
+
+
+class SealedLink(SealedConnection):
+    """A sealed link for tests: waits for the close like the WebSocket it wraps."""
+
+    acked = 0
+
+    async def wait_closed(self) -> None:
+        """Wait until the WebSocket is closed."""
+        await self.connection.wait_closed()
+
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket's close code, once closed."""
+        return self.connection.close_code
+
+
+async def raw_handshake(ws: Connection, device_id: str, secret: bytes) -> SealedLink:
+    """Say hello, prove ``secret`` and open the sealed welcome; the sealed link (its
+    ``acked`` is the welcome's acked_seq)."""
+    nonce = secrets.token_bytes(16)
+    key = EphemeralKey()
+    await ws.send(encode(hello(device_id, nonce=nonce, key=key.public)))
+    challenge = await receive(ws)
+    assert isinstance(challenge, Challenge), challenge
+    signed = auth_message(device_id, nonce, challenge.nonce, key.public, challenge.key)
+    await ws.send(encode(Proof(make_proof(secret, signed))))
+    keys = LinkKeys.derive(
+        key.shared(challenge.key), VerifierKeys.from_secret(secret).stored_key, signed
+    )
+    link = SealedLink(ws, FrameSealer(keys.device_to_hub), FrameOpener(keys.hub_to_device))
+    sealed = await asyncio.wait_for(ws.recv(), 10)
+    assert isinstance(sealed, bytes), decode(sealed)  # a refusal comes in the clear
+    welcome = decode(link.open(sealed))
+    assert isinstance(welcome, Welcome), welcome
+    link.acked = welcome.acked_seq
+    return link
 
 
 @asynccontextmanager
-async def raw_link(
-    hub: HubProcess, device_id: str, secret: bytes
-) -> AsyncIterator[ClientConnection]:
-    """An authenticated raw link, for sending hand-made frames."""
-    nonce = secrets.token_bytes(16)
+async def raw_link(hub: HubProcess, device_id: str, secret: bytes) -> AsyncIterator[SealedLink]:
+    """An authenticated, sealed raw link, for sending hand-made frames."""
     async with connect(link_url(hub.base_url)) as ws:
-        await ws.send(encode(hello(device_id, nonce=nonce)))
-        challenge = await receive(ws)
-        assert isinstance(challenge, Challenge)
-        signed = auth_message(device_id, nonce, challenge.nonce)
-        await ws.send(encode(Proof(make_proof(secret, signed))))
-        assert isinstance(await receive(ws), Welcome)
-        yield ws
+        yield await raw_handshake(ws, device_id, secret)
 
 
 def make_client(hub_url: str, state_path: Path, device_id: str) -> DeviceClient:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -21,17 +20,17 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from devices.discovery import DEVICE_SERVICE, Advertiser, DeviceAdvert
-from devices.link_auth import auth_message, make_proof
 from devices.media import MAX_BINARY_FRAME, MediaFrame
-from devices.protocol import Challenge, ErrorMessage, Proof, Welcome, decode, encode
+from devices.protocol import ErrorMessage, decode, encode
 from devices.samples import Sample, SensorBatch
 from tests.devices_support import (
     HUB_ENV,
     T0,
+    SealedLink,
     api,
-    hello,
     make_client,
     pair_client,
+    raw_handshake,
     raw_link,
     raw_pair,
     stored,
@@ -239,20 +238,13 @@ async def raw_endpoint(device_id: str, paired: bool) -> AsyncIterator[RawEndpoin
             await advertiser.close()
 
 
-async def authenticate(ws: ServerConnection, device_id: str, secret: bytes) -> int:
-    """The device's side of the handshake on a dialed link; returns welcome's acked_seq."""
-    nonce = secrets.token_bytes(16)
-    await ws.send(encode(hello(device_id, nonce=nonce)))
-    challenge = decode(await asyncio.wait_for(ws.recv(), 10))
-    assert isinstance(challenge, Challenge), challenge
-    signed = auth_message(device_id, nonce, challenge.nonce)
-    await ws.send(encode(Proof(make_proof(secret, signed))))
-    welcome = decode(await asyncio.wait_for(ws.recv(), 10))
-    assert isinstance(welcome, Welcome), welcome
-    return welcome.acked_seq
+async def authenticate(ws: ServerConnection, device_id: str, secret: bytes) -> SealedLink:
+    """The device's side of the handshake on a dialed link; the sealed link (``acked``: the
+    welcome's acked_seq)."""
+    return await raw_handshake(ws, device_id, secret)
 
 
-async def hub_error(ws: ServerConnection) -> ErrorMessage:
+async def hub_error(ws: ServerConnection | SealedLink) -> ErrorMessage:
     """The hub's next frame is an error and then it closes the dialed link."""
     message = decode(await asyncio.wait_for(ws.recv(), 10))
     assert isinstance(message, ErrorMessage), message
@@ -283,42 +275,47 @@ def test_bad_frames_on_a_dialed_link_get_protocol_errors_and_the_hub_redials(
             assert silent.close_code == 1002
 
             ws = await endpoint.next_link()  # redialed after a pause
-            assert await authenticate(ws, device_id, secret) == 0
-            await ws.send(encode(batch(1)))
-            await acked_through(ws, 1)
-            await ws.send("{not json")
-            assert (await hub_error(ws)).code == "malformed_frame"
+            link = await authenticate(ws, device_id, secret)
+            assert link.acked == 0
+            await link.send(encode(batch(1)))
+            await acked_through(link, 1)
+            await link.send("{not json")
+            assert (await hub_error(link)).code == "malformed_frame"
 
             ws = await endpoint.next_link()
-            assert await authenticate(ws, device_id, secret) == 1
+            link = await authenticate(ws, device_id, secret)
+            assert link.acked == 1
             header = MediaFrame("audio", 2, T0, b"").to_wire()
-            await ws.send(header + b"\x00" * (MAX_BINARY_FRAME + 2 - len(header)))
-            error = await hub_error(ws)
+            await link.send(header + b"\x00" * (MAX_BINARY_FRAME + 2 - len(header)))
+            error = await hub_error(link)
             assert error.code == "frame_too_large"
             assert ws.close_code == 1009
 
             ws = await endpoint.next_link()
-            assert await authenticate(ws, device_id, secret) == 1
-            await ws.send(encode(batch(5)))  # gaps are allowed
-            await acked_through(ws, 5)
-            await ws.send(encode(batch(3)))  # out of order on this link
-            error = await hub_error(ws)
+            link = await authenticate(ws, device_id, secret)
+            assert link.acked == 1
+            await link.send(encode(batch(5)))  # gaps are allowed
+            await acked_through(link, 5)
+            await link.send(encode(batch(3)))  # out of order on this link
+            error = await hub_error(link)
             assert (error.code, error.seq) == ("bad_sequence", 3)
 
             # The device dials in while the hub's link is up: the older link gives way, and
             # the hub dials again only once the device's own link has ended.
             ws = await endpoint.next_link()
-            assert await authenticate(ws, device_id, secret) == 5
+            link = await authenticate(ws, device_id, secret)
+            assert link.acked == 5
             async with raw_link(dial_hub, device_id, secret) as dialed_in:
-                assert (await hub_error(ws)).code == "replaced"
+                assert (await hub_error(link)).code == "replaced"
                 await dialed_in.send(encode(batch(6)))
                 await acked_through(dialed_in, 6)
                 row = await device_row(dial_hub, device_id)
                 assert row is not None and row["connected"] is True
             ws = await endpoint.next_link()
-            assert await authenticate(ws, device_id, secret) == 6
-            await ws.send(encode(batch(7)))
-            await acked_through(ws, 7)
+            link = await authenticate(ws, device_id, secret)
+            assert link.acked == 6
+            await link.send(encode(batch(7)))
+            await acked_through(link, 7)
         samples = await stored(dial_hub, device_id)
         assert sorted({s["seq"] for s in samples}) == [1, 5, 6, 7]
         assert len(samples) == 12
@@ -369,7 +366,7 @@ def test_a_flood_from_one_device_is_throttled_without_hurting_another(
                 link.cancel()
                 await asyncio.gather(pouring, reading, link, return_exceptions=True)
                 client.state.close()
-                flood.transport.abort()
+                flood.connection.transport.abort()
             flood_samples = len(await stored(dial_hub, "flood-dial"))
             elapsed = time.monotonic() - started
         # Never more than a second's burst plus the rate over the time it poured.

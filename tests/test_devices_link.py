@@ -16,7 +16,16 @@ from websockets.asyncio.client import connect
 
 from devices.client import link_url
 from devices.media import MediaFrame
-from devices.protocol import Challenge, PairingPending, Proof, decode, encode
+from devices.pake import DevicePake
+from devices.protocol import (
+    Challenge,
+    PairingOffer,
+    PairingPending,
+    PairingRetry,
+    Proof,
+    decode,
+    encode,
+)
 from devices.samples import Sample, SensorBatch
 from devices.sensor_kinds import SENSOR_KINDS
 from tests.devices_support import (
@@ -121,13 +130,28 @@ def test_pairing_then_streaming_stores_every_sample_once(device_hub, tmp_path: P
 def test_wrong_codes_are_limited_then_pairing_must_restart(device_hub) -> None:
     async def scenario() -> None:
         async with connect(link_url(device_hub.base_url)) as ws, api(device_hub) as http:
-            await ws.send(encode(hello("guess-watch", "123456")))
+            pake = DevicePake("123456", "guess-watch")
+            await ws.send(encode(hello("guess-watch", pake.message)))
             assert isinstance(await receive(ws), PairingPending)
+
+            async def wrong_code() -> httpx.Response:
+                nonlocal pake
+                approving = asyncio.create_task(
+                    http.post("/v1/devices/guess-watch/pair", json={"code": "654321"})
+                )
+                offer = await receive(ws)
+                assert isinstance(offer, PairingOffer)
+                # The offer was made with another code: the device learns nothing from it.
+                assert pake.accept(offer.pake, offer.confirm) is None
+                pake = DevicePake("123456", "guess-watch")
+                await ws.send(encode(PairingRetry(pake.message)))
+                return await approving
+
             for tries_left in (4, 3, 2, 1):
-                answer = await http.post("/v1/devices/guess-watch/pair", json={"code": "654321"})
+                answer = await wrong_code()
                 assert answer.status_code == 403
                 assert f"{tries_left} tries left" in answer.json()["error"]["message"]
-            answer = await http.post("/v1/devices/guess-watch/pair", json={"code": "654321"})
+            answer = await wrong_code()
             assert answer.status_code == 403
             assert "restart pairing" in answer.json()["error"]["message"]
             await expect_error(ws, "pairing_failed")
@@ -346,7 +370,8 @@ def test_a_flooding_device_that_never_reads_does_not_stall_another(
                 link.cancel()
                 await asyncio.gather(pouring, link, return_exceptions=True)
                 client.state.close()
-                flood.transport.abort()  # it would not read the hub's closing handshake either
+                # It would not read the hub's closing handshake either.
+                flood.connection.transport.abort()
         assert len(await stored(device_hub, "calm")) == 20
 
     run(scenario)

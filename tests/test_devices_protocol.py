@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 
@@ -19,14 +18,15 @@ from devices.link_auth import (
 )
 from devices.media import MAX_BINARY_FRAME, MediaFrame, decode_media
 from devices.outbox import DeviceState
-from devices.pairing import PairingBook, PairingDroppedError, PairingError, new_pairing_code
 from devices.protocol import (
     MAX_TEXT_FRAME,
     Ack,
     Challenge,
     ErrorMessage,
     Hello,
-    Paired,
+    PairingConfirm,
+    PairingOffer,
+    PairingRetry,
     Proof,
     Welcome,
     decode,
@@ -38,7 +38,7 @@ T = 1_763_900_000.0
 
 
 def hello(**overrides: object) -> dict[str, object]:
-    wire = Hello("watch-1", "watch", "W", ("heart_rate",), b"n" * 16).to_wire()
+    wire = Hello("watch-1", "watch", "W", ("heart_rate",), b"n" * 16, b"k" * 32).to_wire()
     wire.update(overrides)
     return wire
 
@@ -54,9 +54,12 @@ def refused(frame: str | bytes) -> ProtocolError:
 
 def test_every_message_round_trips() -> None:
     messages = [
-        Hello("watch-1", "watch", "W", ("heart_rate",), b"n" * 16, "012345"),
-        Paired(b"s" * 32),
-        Challenge(b"c" * 32),
+        Hello("watch-1", "watch", "W", ("heart_rate",), b"n" * 16, b"k" * 32, b"p" * 33),
+        Hello("watch-1", "watch", "W", ("heart_rate",), b"n" * 16, b"k" * 32),
+        PairingOffer(b"o" * 33, b"c" * 32),
+        PairingConfirm(b"c" * 32),
+        PairingRetry(b"r" * 33),
+        Challenge(b"c" * 32, b"k" * 32),
         Proof(b"p" * 32),
         Welcome(7, b"w" * 32),
         Ack(9),
@@ -162,11 +165,15 @@ def test_media_frames_round_trip() -> None:
         ("[1, 2]", "malformed_frame", "JSON object"),
         ('{"seq": 1}', "malformed_frame", "'type'"),
         ('{"type": "teleport"}', "unknown_type", "unknown message type 'teleport'"),
-        (json.dumps(hello(protocol=9)), "unsupported_version", "speaks device protocol 1"),
+        (json.dumps(hello(protocol=9)), "unsupported_version", "speaks device protocol 2"),
+        (json.dumps(hello(protocol=1)), "unsupported_version", "in the clear"),
         (json.dumps(hello(kind="toaster")), "invalid_field", "hello.kind"),
         (json.dumps(hello(device_id="a b")), "invalid_field", "device_id"),
         (json.dumps(hello(nonce="short")), "invalid_field", "hello.nonce"),
-        (json.dumps(hello(pairing_code="12")), "invalid_field", "6 digits"),
+        (json.dumps(hello(pake="c2hvcnQ=")), "invalid_field", "hello.pake"),
+        (json.dumps(hello(key="c2hvcnQ=")), "invalid_field", "hello.key"),
+        ('{"a":' * 10_000 + "1" + "}" * 10_000, "malformed_frame", "nested too deeply"),
+        ("[" * 10_000 + "]" * 10_000, "malformed_frame", "nested too deeply"),
         ('{"type": "sensor_batch", "samples": []}', "bad_sequence", "seq must be an integer"),
         ('{"type": "sensor_batch", "seq": 0, "samples": []}', "bad_sequence", "from 1"),
         ('{"type": "sensor_batch", "seq": true, "samples": []}', "bad_sequence", "seq"),
@@ -247,48 +254,17 @@ def test_bad_media_headers() -> None:
 def test_challenge_response_needs_the_secret_not_the_stored_keys() -> None:
     secret = secrets.token_bytes(32)
     keys = VerifierKeys.from_secret(secret)
-    message = auth_message("watch-1", b"d" * 16, b"h" * 32)
+    message = auth_message("watch-1", b"d" * 16, b"h" * 32, b"k" * 32, b"K" * 32)
     assert check_proof(keys, message, make_proof(secret, message))
     assert not check_proof(keys, message, make_proof(secrets.token_bytes(32), message))
     # A copy of the hub's keys is not enough to answer a challenge.
     assert not check_proof(keys, message, make_proof(keys.stored_key, message))
-    other = auth_message("watch-1", b"d" * 16, b"x" * 32)
+    other = auth_message("watch-1", b"d" * 16, b"x" * 32, b"k" * 32, b"K" * 32)
     assert not check_proof(keys, other, make_proof(secret, message))
+    # A relay that swaps in its own link key changes what is signed: the proof is worthless.
+    swapped = auth_message("watch-1", b"d" * 16, b"h" * 32, b"R" * 32, b"K" * 32)
+    assert not check_proof(keys, swapped, make_proof(secret, message))
     assert check_server_signature(secret, message, server_signature(keys, message))
-
-
-def test_pairing_book_limits_wrong_codes() -> None:
-    async def scenario() -> None:
-        book = PairingBook(max_wrong_codes=3)
-        code = new_pairing_code()
-        wrong = "999999" if code != "999999" else "000000"
-        request = book.open(Hello("w", "watch", "W", (), b"n" * 16, code))
-        with pytest.raises(PairingError, match="2 tries left"):
-            book.approve("w", wrong)
-        with pytest.raises(PairingError, match="1 tries left"):
-            book.approve("w", wrong)
-        with pytest.raises(PairingError, match="restart pairing"):
-            book.approve("w", wrong)
-        with pytest.raises(PairingDroppedError):
-            await request.approved
-        with pytest.raises(PairingError, match="not waiting to pair") as info:
-            book.approve("w", code)
-        assert info.value.http_status == 404
-
-    asyncio.run(asyncio.wait_for(scenario(), 5))
-
-
-def test_pairing_book_hands_the_secret_to_the_link_with_the_code() -> None:
-    async def scenario() -> None:
-        book = PairingBook()
-        real = book.open(Hello("w", "watch", "W", (), b"n" * 16, "111111"))
-        spoof = book.open(Hello("w", "watch", "W", (), b"m" * 16, "222222"))
-        assert book.approve("w", "111111") is real
-        with pytest.raises(PairingDroppedError):
-            await spoof.approved
-        assert not book.is_waiting("w")
-
-    asyncio.run(asyncio.wait_for(scenario(), 5))
 
 
 def test_outbox_survives_a_restart(tmp_path) -> None:

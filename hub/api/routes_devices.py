@@ -86,5 +86,17 @@ async def revoke_device(device_id: str, devices: DevicesDep) -> DeviceStatusOut:
 @link_router.websocket("/link")
 async def device_link(websocket: WebSocket, devices: DevicesDep) -> None:
     """A device dials in here; the protocol is in docs/device-protocol.md."""
-    await websocket.accept()
+    if websocket.headers.get("origin") is not None:
+        # Browsers always send Origin, devices never do: no web page may open a device link.
+        await websocket.close(code=1008, reason="device links do not come from web pages")
+        return
+    if not devices.begin_handshake():
+        # Before anyone proved anything the hub gives only so many sockets; the device retries.
+        await websocket.close(code=1013, reason="too many device links in their handshake")
+        return
+    try:
+        await websocket.accept()
+    except BaseException:
+        devices.end_handshake()
+        raise
     await DeviceLink(AcceptedSocket(websocket), devices).run()

@@ -13,6 +13,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from devices.discovery import DeviceAdvert
 from devices.errors import SHUTTING_DOWN
+from devices.link_crypto import MAX_LINK_FRAME
 from devices.protocol import ErrorMessage
 from hub.wearables.link import DeviceLink
 from hub.wearables.service import DeviceService
@@ -23,8 +24,8 @@ logger = logging.getLogger(__name__)
 FIRST_PAUSE_S = 0.5
 # Anyone on the network can advertise devices waiting to pair: bound how many the hub dials.
 MAX_DIALED_DEVICES = 64
-# Frames over the spec's limits must still reach DeviceLink, which answers frame_too_large.
-MAX_DIALED_FRAME = 4 * 1024 * 1024
+# The largest frame the protocol allows (a sealed media frame) and a little room.
+MAX_DIALED_FRAME = MAX_LINK_FRAME
 
 
 def endpoint_url(advert: DeviceAdvert) -> str:
@@ -131,6 +132,9 @@ class DeviceDialer:
 
     async def _dial(self, device_id: str, advert: DeviceAdvert) -> bool:
         url = endpoint_url(advert)
+        if not self.service.begin_handshake():
+            logger.info("not dialing device %s now: too many links in their handshake", device_id)
+            return False
         try:
             connection = await connect(
                 url,
@@ -139,6 +143,7 @@ class DeviceDialer:
                 proxy=None,
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self.service.end_handshake()
             logger.info("device %s not reachable at %s (%s)", device_id, url, exc)
             return False
         link = DeviceLink(DialedSocket(connection), self.service)

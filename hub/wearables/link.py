@@ -14,6 +14,7 @@ from devices.errors import (
     FRAME_TOO_LARGE,
     HANDSHAKE_TIMEOUT,
     PAIRING_FAILED,
+    PAIRING_TIMEOUT,
     REVOKED,
     UNKNOWN_TYPE,
     ProtocolError,
@@ -24,16 +25,20 @@ from devices.link_auth import (
     check_proof,
     server_signature,
 )
+from devices.link_crypto import EphemeralKey, FrameOpener, FrameSealer, LinkKeys
 from devices.media import MediaFrame, decode_media
-from devices.pairing import PairingDroppedError
+from devices.pairing import PairingAttempt, PairingDroppedError, PairingRequest
+from devices.pake import HubPake
 from devices.protocol import (
     Ack,
     Challenge,
     ErrorMessage,
     Hello,
     Message,
-    Paired,
+    PairingConfirm,
+    PairingOffer,
     PairingPending,
+    PairingRetry,
     Proof,
     Welcome,
     decode,
@@ -41,7 +46,7 @@ from devices.protocol import (
 )
 from devices.samples import SensorBatch, Status
 from hub.wearables.service import DeviceService
-from hub.wearables.sockets import LinkSocket
+from hub.wearables.sockets import LinkSocket, SealedSocket
 from hub.wearables.store import DataFrame, DeviceNotPairedError
 from hub.wearables.throttle import LinkThrottle
 
@@ -57,6 +62,31 @@ AUTH_FAILED_MESSAGE = (
 )
 
 
+QueuedFrame = tuple[DataFrame, int]  # a frame and its size on the wire
+
+
+class QueueRoom:
+    """The bytes a link's queue may still take: a reader waits for room, a commit frees it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    async def reserve(self, size: int) -> None:
+        """Wait until the queue holds less than its limit, then count ``size`` in (one frame
+        larger than the limit still passes alone, so no frame is stuck forever)."""
+        while self.used and self.used + size > self.limit:
+            self._freed.clear()
+            await self._freed.wait()
+        self.used += size
+
+    def release(self, size: int) -> None:
+        """Frames of ``size`` bytes left the queue."""
+        self.used = max(0, self.used - size)
+        self._freed.set()
+
+
 def _rows(frame: DataFrame) -> int:
     return frame.count if isinstance(frame, SensorBatch) else 1
 
@@ -66,7 +96,7 @@ class DeviceLink:
     acknowledge its frames."""
 
     def __init__(self, socket: LinkSocket, service: DeviceService) -> None:
-        self.socket = socket
+        self.socket: LinkSocket = socket
         self.service = service
         self.throttle = LinkThrottle(service.max_samples_per_second, service.max_bytes_per_second)
         self._send_lock = asyncio.Lock()
@@ -75,12 +105,15 @@ class DeviceLink:
 
     async def run(self) -> bool:
         """Serve the link until the device leaves, breaks the protocol, or is cut off; True
-        when the device got through the handshake."""
+        when the device got through the handshake. The caller counted the link in
+        ``service.begin_handshake()``; it is uncounted when the handshake ends."""
         try:
             hello = await self._handshake()
         except ProtocolError as exc:
             await self._fail(ErrorMessage.of(exc))
             return False
+        finally:
+            self.service.end_handshake()
         if hello is None:
             return False
         await self.service.register(hello.device_id, self)
@@ -117,62 +150,132 @@ class DeviceLink:
         hello = decode(raw)
         if not isinstance(hello, Hello):
             raise ProtocolError(UNKNOWN_TYPE, f"expected hello first, got {hello.TYPE}")
-        if hello.pairing_code is not None:
-            secret = await self._wait_for_approval(hello)
-            if secret is None:
-                return None
-            await self._send(Paired(secret))
+        if hello.waiting_to_pair and not await self._pair(hello):
+            return None
         keys = await asyncio.to_thread(self.service.store.keys_for, hello.device_id)
         hub_nonce = secrets.token_bytes(32)
-        await self._send(Challenge(hub_nonce))
+        link_key = EphemeralKey()
+        await self._send(Challenge(hub_nonce, link_key.public))
         answer = await self._handshake_frame()
         if answer is None:
             return None
         proof = decode(answer) if isinstance(answer, str) else None
         if not isinstance(proof, Proof):
             raise ProtocolError(UNKNOWN_TYPE, "expected a proof frame after the challenge")
-        message = auth_message(hello.device_id, hello.nonce, hub_nonce)
+        message = auth_message(hello.device_id, hello.nonce, hub_nonce, hello.key, link_key.public)
         # Unknown ids are checked against random keys, so every refusal looks the same.
         checked = keys or VerifierKeys(secrets.token_bytes(32), secrets.token_bytes(32))
         if not check_proof(checked, message, proof.proof) or keys is None:
             logger.warning("device %s failed authentication", hello.device_id)
             raise ProtocolError(AUTH_FAILED, AUTH_FAILED_MESSAGE)
+        frame_keys = LinkKeys.derive(link_key.shared(hello.key), keys.stored_key, message)
+        # From here on every frame is sealed, both ways; the welcome is the first.
+        self.socket = SealedSocket(
+            self.socket,
+            FrameSealer(frame_keys.hub_to_device),
+            FrameOpener(frame_keys.device_to_hub),
+        )
         acked = await asyncio.to_thread(self.service.store.acked_seq, hello.device_id)
         await self._send(Welcome(acked, server_signature(keys, message)))
         logger.info("device %s linked (acked seq %d)", hello.device_id, acked)
         return hello
 
-    async def _wait_for_approval(self, hello: Hello) -> bytes | None:
+    async def _pair(self, hello: Hello) -> bool:
+        """Wait for the person to type the device's code, then run the exchange it
+        authenticates; True once the hub stored the device's keys."""
         request = self.service.pairing.open(hello)
         self.service.note_heard(hello)
         receiving = asyncio.ensure_future(self._next_frame())
+        pake = hello.pake or b""
         try:
             await self._send(PairingPending())
-            # No handshake timeout here: the person may take a while to read the code.
-            waiters: set[asyncio.Future[Any]] = {request.approved, receiving}
-            await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
-            if request.approved.done() and not request.approved.cancelled():
-                try:
-                    return request.approved.result()
-                except PairingDroppedError as exc:
-                    raise ProtocolError(
-                        PAIRING_FAILED, f"pairing failed ({exc}); start pairing again"
-                    ) from exc
-            if receiving.done() and receiving.result() is not None:
-                raise ProtocolError(
-                    UNKNOWN_TYPE, "send nothing while waiting for the person to approve the code"
-                )
-            return None
+            async with asyncio.timeout(self.service.pairing_timeout):
+                while True:
+                    attempt = await self._next_attempt(request, receiving)
+                    if attempt is None:
+                        return False
+                    pake, secret = await self._try_code(hello, pake, attempt, receiving)
+                    if secret is not None:
+                        await asyncio.wait_for(request.stored, self.service.handshake_timeout)
+                        return True
+                    receiving = asyncio.ensure_future(self._next_frame())
+        except TimeoutError as exc:
+            raise ProtocolError(
+                PAIRING_TIMEOUT,
+                f"no one approved the code within {self.service.pairing_timeout:g} s; "
+                "reconnect to keep waiting",
+            ) from exc
         finally:
             receiving.cancel()
             self.service.pairing.close(request)
 
+    async def _next_attempt(
+        self, request: PairingRequest, receiving: asyncio.Future[str | bytes | None]
+    ) -> PairingAttempt | None:
+        """The next code the person typed, or None when the device left."""
+        getting = asyncio.ensure_future(request.attempts.get())
+        try:
+            waiters: set[asyncio.Future[Any]] = {getting, receiving, request.dropped}
+            await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+        finally:
+            if not getting.done():
+                getting.cancel()
+        if getting.done() and not getting.cancelled():
+            return getting.result()
+        if request.dropped.done():
+            raise ProtocolError(
+                PAIRING_FAILED, f"pairing failed ({request.dropped.result()}); start pairing again"
+            )
+        if receiving.result() is not None:
+            raise ProtocolError(
+                UNKNOWN_TYPE, "send nothing while waiting for the person to approve the code"
+            )
+        return None
+
+    async def _try_code(
+        self,
+        hello: Hello,
+        device_pake: bytes,
+        attempt: PairingAttempt,
+        receiving: asyncio.Future[str | bytes | None],
+    ) -> tuple[bytes, bytes | None]:
+        """Offer the exchange made with the typed code; the device's next pairing message and
+        the secret when it confirmed."""
+        exchange = HubPake(attempt.code, hello.device_id, device_pake)
+        secret: bytes | None = None
+        try:
+            await self._send(PairingOffer(exchange.message, exchange.confirm))
+            raw = await asyncio.wait_for(asyncio.shield(receiving), self.service.handshake_timeout)
+            if raw is None:
+                raise ProtocolError(PAIRING_FAILED, "the device left while pairing")
+            reply = decode(raw) if isinstance(raw, str) else None
+            if isinstance(reply, PairingConfirm):
+                secret = exchange.secret_if_confirmed(reply.confirm)
+                if secret is None:  # only a device that did not follow the protocol gets here
+                    attempt.result.set_result(None)
+                    raise ProtocolError(
+                        PAIRING_FAILED, "the device's confirmation does not match; pair again"
+                    )
+            elif isinstance(reply, PairingRetry):
+                device_pake = reply.pake
+            else:
+                raise ProtocolError(
+                    UNKNOWN_TYPE, "answer a pairing_offer with pairing_confirm or pairing_retry"
+                )
+        except BaseException as exc:
+            if not attempt.result.done():
+                attempt.result.set_exception(PairingDroppedError(str(exc)))
+            raise
+        attempt.result.set_result(secret)
+        return device_pake, secret
+
     async def _stream(self, device_id: str) -> None:
         if self._kicked is not None:  # cut off between welcome and here
             return
-        queue: asyncio.Queue[DataFrame | None] = asyncio.Queue(self.service.queue_frames)
-        reader = asyncio.create_task(self._read_frames(queue))
-        writer = asyncio.create_task(self._commit_frames(device_id, queue))
+        queue: asyncio.Queue[QueuedFrame | None] = asyncio.Queue(self.service.queue_frames)
+        room = QueueRoom(self.service.queue_bytes)
+        reader = asyncio.create_task(self._read_frames(queue, room))
+        writer = asyncio.create_task(self._commit_frames(device_id, queue, room))
         self._tasks = (reader, writer)
         try:
             await asyncio.wait(self._tasks, return_when="FIRST_EXCEPTION")
@@ -195,7 +298,7 @@ class DeviceLink:
         if error is not None:
             await self._fail(error)
 
-    async def _read_frames(self, queue: asyncio.Queue[DataFrame | None]) -> None:
+    async def _read_frames(self, queue: asyncio.Queue[QueuedFrame | None], room: QueueRoom) -> None:
         last = 0
         while True:
             raw = await self._next_frame()
@@ -221,30 +324,36 @@ class DeviceLink:
             last = frame.seq
             # Over its rates the link is not read for a while: TCP slows this device alone.
             await self.throttle.admit(_rows(frame), len(raw))
-            await queue.put(frame)
+            # Over its queue's bytes the link is not read either: at most queue_bytes wait.
+            await room.reserve(len(raw))
+            await queue.put((frame, len(raw)))
             # Frames already buffered arrive without a pause; yield so other links get turns.
             await asyncio.sleep(0)
 
-    async def _commit_frames(self, device_id: str, queue: asyncio.Queue[DataFrame | None]) -> None:
+    async def _commit_frames(
+        self, device_id: str, queue: asyncio.Queue[QueuedFrame | None], room: QueueRoom
+    ) -> None:
         ended = False
         while not ended:
             first = await queue.get()
             if first is None:
                 return
-            batch = [first]
-            rows = _rows(first)
+            batch = [first[0]]
+            rows, size = _rows(first[0]), first[1]
             while (
                 len(batch) < MAX_FRAMES_PER_COMMIT
                 and rows < MAX_SAMPLES_PER_COMMIT
                 and not queue.empty()
             ):
-                frame = queue.get_nowait()
-                if frame is None:
+                queued = queue.get_nowait()
+                if queued is None:
                     ended = True
                     break
-                batch.append(frame)
-                rows += _rows(frame)
+                batch.append(queued[0])
+                rows += _rows(queued[0])
+                size += queued[1]
             acked, stored = await self.service.committer.commit(device_id, batch)
+            room.release(size)
             self.service.notify_stored(device_id, stored)
             await self._send_ack(acked)
 

@@ -13,7 +13,7 @@ from typing import Protocol
 from devices.discovery import DeviceAdvert
 from devices.errors import REPLACED, REVOKED
 from devices.link_auth import VerifierKeys
-from devices.pairing import PairingBook, new_secret
+from devices.pairing import MAX_WAITING, PairingBook
 from devices.protocol import ErrorMessage, Hello
 from hub.errors import HubError
 from hub.wearables.group_commit import GroupCommitter
@@ -60,6 +60,9 @@ class DeviceService:
     # Per-link limits (0: none); a link over them is read more slowly (docs: flow control).
     max_samples_per_second: float = 0.0
     max_bytes_per_second: float = 0.0
+    queue_bytes: int = 16 * 1024 * 1024
+    pairing_timeout: float = 300.0
+    max_unauthenticated: int = 128
     rates: StreamRates = field(default_factory=StreamRates)
     pairing: PairingBook = field(default_factory=PairingBook)
     links: dict[str, OpenLink] = field(default_factory=dict)
@@ -75,8 +78,22 @@ class DeviceService:
     # Every link commits through it: concurrent links share one transaction and disk sync.
     committer: GroupCommitter = field(init=False, repr=False)
 
+    # Links still in their handshake (or waiting to pair): bounded before anyone proved anything.
+    unauthenticated: int = field(default=0, init=False)
+
     def __post_init__(self) -> None:
         self.committer = GroupCommitter(self.store)
+
+    def begin_handshake(self) -> bool:
+        """Count a new link in its handshake; False when too many are already (refuse it)."""
+        if self.unauthenticated >= self.max_unauthenticated:
+            return False
+        self.unauthenticated += 1
+        return True
+
+    def end_handshake(self) -> None:
+        """A link left its handshake (authenticated, refused or gone)."""
+        self.unauthenticated = max(0, self.unauthenticated - 1)
 
     @classmethod
     def open(
@@ -88,6 +105,10 @@ class DeviceService:
         handshake_timeout: float = 10.0,
         max_samples_per_second: float = 0.0,
         max_bytes_per_second: float = 0.0,
+        queue_bytes: int = 16 * 1024 * 1024,
+        pairing_timeout: float = 300.0,
+        max_waiting_to_pair: int = MAX_WAITING,
+        max_unauthenticated: int = 128,
     ) -> DeviceService:
         """The service over devices.db in the data directory."""
         return cls(
@@ -97,6 +118,13 @@ class DeviceService:
             handshake_timeout=handshake_timeout,
             max_samples_per_second=max_samples_per_second,
             max_bytes_per_second=max_bytes_per_second,
+            queue_bytes=queue_bytes,
+            pairing_timeout=pairing_timeout,
+            max_unauthenticated=max_unauthenticated,
+            # The person's approval waits for the device's answer; the link gives up first.
+            pairing=PairingBook(
+                max_waiting=max_waiting_to_pair, answer_timeout=handshake_timeout + 5
+            ),
         )
 
     def add_listeners(self, listeners: Iterable[IngestListener]) -> None:
@@ -121,18 +149,21 @@ class DeviceService:
 
     async def pair(self, device_id: str, code: str) -> None:
         """Approve a waiting device with the code it shows; raises PairingError when refused."""
-        request = self.pairing.approve(device_id, code)
-        secret = new_secret()
-        # Stored before the device hears of it: a device never holds a secret the hub lacks.
-        await asyncio.to_thread(
-            self.store.save_pairing, request.hello, VerifierKeys.from_secret(secret)
-        )
+        request, secret = await self.pairing.approve(device_id, code)
+        try:
+            await asyncio.to_thread(
+                self.store.save_pairing, request.hello, VerifierKeys.from_secret(secret)
+            )
+        except Exception as exc:
+            if not request.stored.done():
+                request.stored.set_exception(exc)
+            raise
         self.heard.pop(device_id, None)
         old = self.links.get(device_id)
         if old is not None:
             await old.kick(ErrorMessage(REPLACED, "this device was paired again; reconnect"))
-        if not request.approved.done():
-            request.approved.set_result(secret)
+        if not request.stored.done():
+            request.stored.set_result(None)
         logger.info("paired device %s", device_id)
 
     async def revoke(self, device_id: str) -> None:

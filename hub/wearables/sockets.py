@@ -13,6 +13,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from devices.link_crypto import FrameOpener, FrameSealer
+
 
 class LinkSocket(Protocol):
     """What a device link needs of its WebSocket."""
@@ -98,3 +100,34 @@ class DialedSocket:
     def is_open(self) -> bool:
         """True while the connection is open."""
         return self.connection.state is State.OPEN
+
+
+class SealedSocket:
+    """An authenticated link's socket: every frame sealed on the way out and opened on the way
+    in (docs/device-protocol.md, section 4); sends must be serialized by the caller."""
+
+    def __init__(self, inner: LinkSocket, sealer: FrameSealer, opener: FrameOpener) -> None:
+        self.inner = inner
+        self._sealer = sealer
+        self._opener = opener
+
+    async def receive(self) -> str | bytes | None:
+        """The next frame, opened; ProtocolError when it fails its integrity check."""
+        sealed = await self.inner.receive()
+        return None if sealed is None else self._opener.open(sealed)
+
+    async def send_text(self, text: str) -> None:
+        """Seal and send one text frame."""
+        await self.inner.send_bytes(self._sealer.seal(text))
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Seal and send one binary frame."""
+        await self.inner.send_bytes(self._sealer.seal(data))
+
+    async def close(self, code: int) -> None:
+        """Close with ``code``."""
+        await self.inner.close(code)
+
+    def is_open(self) -> bool:
+        """True while frames can still be sent."""
+        return self.inner.is_open()
