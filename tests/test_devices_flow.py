@@ -114,7 +114,7 @@ def test_concurrent_links_share_commits_and_a_revoked_device_fails_alone(
 ) -> None:
     store = DeviceStore.open(tmp_path)
     for device_id in ("a", "b", "c"):
-        hello = Hello(device_id, "watch", "W", (), b"n" * 16)
+        hello = Hello(device_id, "watch", "W", (), b"n" * 16, b"k" * 32)
         store.save_pairing(hello, VerifierKeys(b"s" * 32, b"k" * 32))
     store.revoke("c")
     service = DeviceService(store)

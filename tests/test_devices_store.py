@@ -18,7 +18,7 @@ T0 = 1_763_900_000.0
 
 def paired_store(tmp_path: Path) -> DeviceStore:
     store = DeviceStore(tmp_path / "devices.db")
-    hello = Hello("w", "watch", "W", (), b"n" * 16)
+    hello = Hello("w", "watch", "W", (), b"n" * 16, b"k" * 32)
     store.save_pairing(hello, VerifierKeys.from_secret(secrets.token_bytes(32)))
     return store
 
@@ -58,7 +58,9 @@ def test_status_media_and_refusal_once_revoked(tmp_path: Path) -> None:
 def test_pairing_again_starts_a_new_sequence_space(tmp_path: Path) -> None:
     store = paired_store(tmp_path)
     store.commit("w", [batch(1, T0)])
-    store.save_pairing(Hello("w", "watch", "W", (), b"n" * 16), VerifierKeys.from_secret(b"k" * 32))
+    store.save_pairing(
+        Hello("w", "watch", "W", (), b"n" * 16, b"k" * 32), VerifierKeys.from_secret(b"k" * 32)
+    )
     assert store.acked_seq("w") == 0
     assert store.commit("w", [batch(1, T0 + 100)]) == 1
     rows = store.samples(SampleQuery("w", limit=10_000))

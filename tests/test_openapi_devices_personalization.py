@@ -105,7 +105,7 @@ def fill_devices(hub: Hub) -> None:
     """A paired watch with samples, a revoked ring, a device heard from, one advertised."""
     devices, store = hub.devices, hub.devices.store
     for device_id, kind in (("watch", "watch"), ("ring", "ring")):
-        hello = Hello(device_id, kind, "M1", ("heart_rate", "imu"), b"n" * 16)
+        hello = Hello(device_id, kind, "M1", ("heart_rate", "imu"), b"n" * 16, b"k" * 32)
         store.save_pairing(hello, VerifierKeys.from_secret(secrets.token_bytes(32)))
     samples = [Sample("heart_rate", T0 + i, 60.0 + i) for i in range(3)]
     frames = [
@@ -115,7 +115,7 @@ def fill_devices(hub: Hub) -> None:
     store.commit("watch", frames)
     devices.rates.record("watch", frames)
     store.revoke("ring")
-    devices.note_heard(Hello("new", "watch", "N", ("audio",), b"n" * 16, "123456"))
+    devices.note_heard(Hello("new", "watch", "N", ("audio",), b"n" * 16, b"k" * 32, b"p" * 33))
     devices.note_advert("far._x", DeviceAdvert("far", "cgm", "C", (), False, "10.0.0.2", 8555))
 
 

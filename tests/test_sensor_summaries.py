@@ -95,7 +95,7 @@ class Stores:
     def __init__(self, tmp_path: Path) -> None:
         self.path = tmp_path
         self.open()
-        hello = Hello("cgm-1", "cgm", "TestCGM", ("glucose",), b"n" * 16)
+        hello = Hello("cgm-1", "cgm", "TestCGM", ("glucose",), b"n" * 16, b"k" * 32)
         self.devices.save_pairing(hello, VerifierKeys.from_secret(secrets.token_bytes(32)))
 
     def open(self) -> None:

@@ -11,8 +11,11 @@ from typing import Any
 from devices.errors import (
     AUTH_FAILED,
     BAD_SEQUENCE,
+    FRAME_AUTH_FAILED,
     FRAME_TOO_LARGE,
     HANDSHAKE_TIMEOUT,
+    HUB_BUSY,
+    PAIRING_BUSY,
     PAIRING_FAILED,
     PAIRING_TIMEOUT,
     REVOKED,
@@ -55,7 +58,16 @@ logger = logging.getLogger(__name__)
 # One commit holds the database lock other links wait on: keep it to a few thousand rows.
 MAX_FRAMES_PER_COMMIT = 256
 MAX_SAMPLES_PER_COMMIT = 5000
-CLOSE_CODES = {AUTH_FAILED: 1008, PAIRING_FAILED: 1008, REVOKED: 1008, FRAME_TOO_LARGE: 1009}
+CLOSE_CODES = {
+    AUTH_FAILED: 1008,
+    PAIRING_FAILED: 1008,
+    REVOKED: 1008,
+    FRAME_AUTH_FAILED: 1008,
+    PAIRING_BUSY: 1008,
+    FRAME_TOO_LARGE: 1009,
+    HUB_BUSY: 1013,
+    PAIRING_TIMEOUT: 1013,
+}
 AUTH_FAILED_MESSAGE = (
     "authentication failed: this device is not paired with this hub, was revoked, or proved "
     "the wrong secret; pair it (`hub devices pair ID --code CODE`) and reconnect"
