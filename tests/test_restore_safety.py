@@ -171,6 +171,16 @@ def test_this_machines_settings_are_kept_over_the_backups(made: Made, tmp_path: 
     assert (live / "hub.toml.restored").read_text() == WIDE_OPEN
     assert load_settings(data_dir=live).max_queue == 3
 
+    # Settings kept outside the data directory through a link stay linked.
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (tmp_path / "etc-hub.toml").write_text("max_queue = 5\n")
+    (linked / "hub.toml").symlink_to(tmp_path / "etc-hub.toml")
+    kept = runner.invoke(app, ["restore", str(made.backup), "--data-dir", str(linked), "--force"])
+    assert kept.exit_code == 0, kept.output
+    assert (linked / "hub.toml").readlink() == tmp_path / "etc-hub.toml"
+    assert load_settings(data_dir=linked).max_queue == 5
+
     # The same settings on both sides: nothing to review, nothing set aside.
     same = tmp_path / "same"
     same.mkdir()

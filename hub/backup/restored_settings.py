@@ -43,7 +43,7 @@ def set_aside_settings(staging: Path, current: Path | None) -> SettingsOutcome:
     move the backup's to hub.toml.restored, unless the two are the same."""
     restored = staging / SETTINGS_FILE_NAME
     mine = current / SETTINGS_FILE_NAME if current is not None else None
-    if mine is not None and (mine.is_symlink() or not mine.is_file()):
+    if mine is not None and not mine.is_file():
         mine = None
     if restored.is_file() and mine is not None and restored.read_bytes() == mine.read_bytes():
         return SettingsOutcome(None, True)
@@ -51,7 +51,9 @@ def set_aside_settings(staging: Path, current: Path | None) -> SettingsOutcome:
     if restored.is_file():
         os.replace(restored, staging / SET_ASIDE_SETTINGS_NAME)
         set_aside = SET_ASIDE_SETTINGS_NAME
-    if mine is not None:
+    if mine is not None and mine.is_symlink():
+        restored.symlink_to(mine.readlink())  # settings kept elsewhere (/etc) stay there
+    elif mine is not None:
         shutil.copyfile(mine, restored)
         restored.chmod(0o600)
     return SettingsOutcome(set_aside, mine is not None)
