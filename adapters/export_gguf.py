@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.base_model import SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError
+from memory.durable_files import replace_durably
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,6 @@ def write_gguf_lora(
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    partial.replace(path)
+    replace_durably(partial, path)
     logger.info("wrote %d LoRA tensors to %s", len(tensors), path)
     return path

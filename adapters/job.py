@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters.config import GateMargins, TrainConfig, training_threads
+from memory.durable_files import write_atomically
 
 SPEC_FILE = "job.json"
 PROGRESS_FILE = "progress.jsonl"
@@ -72,9 +72,7 @@ def read_progress(job_dir: Path) -> list[dict[str, Any]]:
 
 def write_result(job_dir: Path, result: dict[str, Any]) -> None:
     """Write result.json atomically: its presence means the job finished."""
-    partial = job_dir / (RESULT_FILE + ".partial")
-    partial.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(partial, job_dir / RESULT_FILE)
+    write_atomically(job_dir / RESULT_FILE, json.dumps(result, indent=2) + "\n")
 
 
 def read_result(job_dir: Path) -> dict[str, Any] | None:

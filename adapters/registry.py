@@ -8,7 +8,6 @@ model hash, the promoted versions in order; the last is active) and ``state.json
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 from adapters.dataset import SUMMARY_FILE
 from adapters.job import DATASET_DIR, GGUF_FILE, JobSpec, read_result
+from memory.durable_files import replace_durably, write_atomically
 
 ACTIVE_FILE = "active.json"
 STATE_FILE = "state.json"
@@ -63,13 +63,8 @@ class AdapterVersion:
 
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temporary file and os.replace, so readers see old or new, whole."""
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as out:
-        out.write(json.dumps(data, indent=2) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, path)
+    """Write JSON durably and atomically, so readers see old or new, whole, even after a crash."""
+    write_atomically(path, json.dumps(data, indent=2) + "\n")
 
 
 class AdapterRegistry:
@@ -178,7 +173,7 @@ class AdapterRegistry:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(job_dir / "adapter", staging)
         (staging / META_FILE).write_text(json.dumps(version.to_json(), indent=2) + "\n")
-        os.replace(staging, self.versions_dir / version_id)
+        replace_durably(staging, self.versions_dir / version_id)
         return version
 
     def _pointer(self) -> dict[str, Any]:

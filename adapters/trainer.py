@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
 from adapters.export_gguf import LORA_TARGET_MODULES
 from adapters.schedule import Plan, batch_schedule, calibration_batches, learning_rate, plan_to_fit
+from memory.durable_files import replace_durably
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def save_checkpoint(
         },
         partial,
     )
-    os.replace(partial, folder / CHECKPOINT_FILE)
+    replace_durably(partial, folder / CHECKPOINT_FILE)
 
 
 def native_bf16() -> bool:

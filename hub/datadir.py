@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from memory.durable_files import write_atomically
+
 TOKEN_FILE_NAME = "owner_token"
 
 
@@ -36,21 +38,6 @@ def lock_data_dir(data_dir: Path) -> int:
     return fd
 
 
-def write_private_file(path: Path, content: str) -> None:
-    """Write a file only its owner can read, atomically (a crash leaves the old or the new one)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def token_path(data_dir: Path) -> Path:
     """Where the owner's bearer token is kept."""
     return data_dir / TOKEN_FILE_NAME
@@ -71,5 +58,5 @@ def ensure_owner_token(data_dir: Path) -> str:
         return existing
     ensure_data_dir(data_dir)
     token = "wnas_" + secrets.token_urlsafe(32)
-    write_private_file(token_path(data_dir), token + "\n")
+    write_atomically(token_path(data_dir), token + "\n")
     return token

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.datadir import write_private_file
+from memory.durable_files import write_atomically
 
 RUNNING_FILE_NAME = "hub.running.json"
 PROC = Path("/proc")
@@ -87,7 +87,7 @@ class RunningAddress:
 def write_running_address(data_dir: Path, address: RunningAddress) -> Path:
     """Record ``address`` (owner-only, atomically: a reader sees the old file or the new one)."""
     path = running_file(data_dir)
-    write_private_file(path, json.dumps(asdict(address), indent=2) + "\n")
+    write_atomically(path, json.dumps(asdict(address), indent=2) + "\n")
     return path
 
 

@@ -185,7 +185,7 @@ def test_registry_versions_promote_and_roll_back_per_base_model(tmp_path: Path) 
     assert registry.active("bbb") is not None  # the other base model is untouched
     with pytest.raises(RegistryError, match="no adapter version 'v0042'"):
         registry.promote("v0042")
-    assert not list(registry.root.rglob("*.partial"))
+    assert not list(registry.root.rglob("*.partial")) and not list(registry.root.rglob(".*.tmp"))
 
 
 def test_a_run_learns_from_facts_notes_and_transcripts_read_through_memory(

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hub.backup.errors import BackupRefusedError
+from memory.durable_files import write_atomically
 
 MANIFEST_NAME = "manifest.json"
 PAYLOAD_DIR = "data"
@@ -53,9 +54,7 @@ class Manifest:
 
     def write(self, backup_dir: Path) -> None:
         """Write manifest.json into the backup directory (last, so its presence means complete)."""
-        path = backup_dir / MANIFEST_NAME
-        path.write_text(self.to_json(), encoding="utf-8")
-        path.chmod(0o600)
+        write_atomically(backup_dir / MANIFEST_NAME, self.to_json())
 
 
 def _safe_relative(path: Any) -> str:

@@ -39,7 +39,7 @@ def is_sqlite_file(path: Path) -> bool:
 
 
 def _skipped_name(name: str) -> bool:
-    # Dot files are temporary files of atomic writes (hub.datadir.write_private_file); the
+    # Dot files are temporary files of atomic writes (memory.durable_files); the
     # running hub's address file describes one process, and would be stale once restored.
     return name.startswith(".") or name.endswith(SIDECAR_SUFFIXES) or name == RUNNING_FILE_NAME
 

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from hub.backup import BackupError, create_backup, restore_backup
+from hub.backup import BackupError, RestoreResult, create_backup, restore_backup
 from hub.backup.create import plan_backup
 from hub.backup.progress import Progress as ProgressCallback
 from hub.cli.options import DataDirOption
@@ -86,6 +86,41 @@ def backup(path: BackupPathArgument, data_dir: DataDirOption = None) -> None:
         )
 
 
+def _report_restore(console: Console, result: RestoreResult, data_dir: Path) -> None:
+    """Say what was restored, and what was held back for the person to look at."""
+    manifest = result.manifest
+    # soft_wrap: paths stay whole, to be copied from the terminal.
+    console.print(
+        f"Restored {len(manifest.files)} file(s) from a backup taken {manifest.created_at} "
+        f"into {data_dir}; the hub brings older schemas up to date when it starts.",
+        soft_wrap=True,
+    )
+    if result.moved_to is not None:
+        console.print(f"The previous contents were moved to {result.moved_to}.", soft_wrap=True)
+    if result.settings.set_aside is not None:
+        kept = "this machine's hub.toml was kept"
+        if not result.settings.kept_current:
+            kept = "the hub starts with its default settings (this machine only, token required)"
+        console.print(
+            f"The backup's settings were set aside in {data_dir / result.settings.set_aside} "
+            f"and {kept}: review them (listen address, token, ports) and copy what you want "
+            "into hub.toml.",
+            soft_wrap=True,
+        )
+    for name, path, reason in result.dropped_models:
+        console.print(
+            f"Model not restored: {name} ({path}): {reason}; once that is fixed, add it with "
+            f"`hub models add PATH --name {name}`.",
+            soft_wrap=True,
+        )
+    if result.held_satellites:
+        console.print(
+            "Satellites the backup approved wait for your approval again: "
+            f"{', '.join(result.held_satellites)}; approve each with `hub voice approve ID`.",
+            soft_wrap=True,
+        )
+
+
 def restore(
     path: BackupPathArgument,
     data_dir: DataDirOption = None,
@@ -94,21 +129,15 @@ def restore(
         typer.Option(help="Restore over a non-empty data directory (its contents are kept aside)."),
     ] = False,
 ) -> None:
-    """Verify the backup at PATH and restore it into an empty data directory."""
+    """Restore the backup at PATH into an empty data directory, checking every file."""
     console = Console(stderr=True)
     settings = load_settings(data_dir=data_dir)
     try:
         total = sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
         with _file_bars(console) as bars:
-            checking = bars.track("Checking", total)
-            restoring = bars.track("Restoring", total)
-            manifest, moved_to = restore_backup(path, settings.data_dir, force, restoring, checking)
+            restoring = bars.track("Checking and restoring", total)
+            result = restore_backup(path, settings.data_dir, force, restoring)
     except (BackupError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(
-        f"Restored {len(manifest.files)} file(s) from a backup taken {manifest.created_at} "
-        f"into {settings.data_dir}; the hub brings older schemas up to date when it starts."
-    )
-    if moved_to is not None:
-        console.print(f"The previous contents were moved to {moved_to}.")
+    _report_restore(console, result, settings.data_dir)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from hub.datadir import ensure_data_dir, write_private_file
+from hub.datadir import ensure_data_dir
 from hub.errors import HubError
 from hub.models.gguf_info import GgufInfo, NotAGgufFileError, check_gguf_magic, read_gguf_info
 from hub.models.packaged import DEFAULT_MODEL_NAME, PACKAGED_MODELS, PackagedModel
+from memory.durable_files import write_atomically
 
 REGISTRY_FILE_NAME = "models.json"
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -94,7 +95,7 @@ class ModelCatalog:
 
     def _save(self, data: dict[str, Any]) -> None:
         ensure_data_dir(self.data_dir)
-        write_private_file(self.registry_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        write_atomically(self.registry_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def _packaged(self, name: str) -> PackagedModel | None:
         return next((model for model in PACKAGED_MODELS if model.name == name), None)

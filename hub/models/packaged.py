@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from memory.durable_files import replace_durably
+
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
 GEMMA_MODEL_NAME = "gemma3-270m"
 
@@ -53,7 +55,7 @@ def locate_gemma3(models_dir: Path) -> Path:
         models_dir.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
         gemma.assemble(partial, overwrite=True)  # verifies the checksum
-        partial.replace(target)
+        replace_durably(partial, target)
     return target
 
 

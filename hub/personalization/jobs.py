@@ -22,6 +22,7 @@ from adapters.registry import AdapterRegistry, AdapterVersion
 from hub.personalization.collect import collect_inputs, count_new
 from hub.personalization.context_prompts import training_context
 from hub.settings import Settings
+from memory.durable_files import write_atomically
 from memory.sqlite_database import LockedDatabase
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ def base_sha256(registry: AdapterRegistry, model_path: Path) -> str:
         cache = {k: v for k, v in cache.items() if not k.startswith(f"{model_path}:")}
         cache[key] = file_sha256(model_path)
         registry.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = cache_path.with_name(cache_path.name + ".partial")
-        partial.write_text(json.dumps(cache, indent=2) + "\n")
-        os.replace(partial, cache_path)
+        write_atomically(cache_path, json.dumps(cache, indent=2) + "\n")
     return cache[key]
 
 

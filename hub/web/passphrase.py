@@ -7,7 +7,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from hub.datadir import write_private_file
+from memory.durable_files import write_atomically
 
 PASSPHRASE_FILE_NAME = "web_passphrase"
 MIN_PASSPHRASE_CHARS = 8
@@ -45,7 +45,7 @@ class PassphraseFile:
     def set(self, passphrase: str) -> None:
         """Hash and store a new passphrase (blocking: argon2 is deliberately slow)."""
         check_new_passphrase(passphrase)
-        write_private_file(self.path, self.hasher.hash(passphrase) + "\n")
+        write_atomically(self.path, self.hasher.hash(passphrase) + "\n")
 
     def verify(self, passphrase: str) -> bool:
         """True when ``passphrase`` is the owner's (blocking)."""
