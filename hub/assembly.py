@@ -172,6 +172,8 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         stack.push_async_callback(summaries.stop)
         if hub.voice is not None:
             hub.devices.add_listeners(hub.voice.listeners())
+            # The speech thread stops last: the pipelines and links stopping may still wait on it.
+            stack.push_async_callback(asyncio.to_thread, hub.voice.engines.close)
             stack.push_async_callback(hub.voice.close)
             await hub.voice.start()
         # Everything loaded so far (libraries, models) lives as long as the hub: keep it out of

@@ -190,6 +190,15 @@ class Settings(BaseSettings):
     wyoming_server_host: str = Field(
         default="127.0.0.1", description="Address the Wyoming server listens on."
     )
+    wyoming_max_audio_bytes: int = Field(
+        default=3_840_000,
+        ge=32_000,
+        description="Most audio one Wyoming transcription may buffer, in bytes at 16 kHz 16-bit "
+        "mono (32,000 a second; the default is two minutes).",
+    )
+    voice_max_waiting_transcriptions: int = Field(
+        default=4, ge=1, description="Transcriptions that may wait for speech-to-text; more: busy."
+    )
     wyoming_satellites_enabled: bool = Field(
         default=True, description="Find Wyoming satellites on mDNS and serve approved ones."
     )
