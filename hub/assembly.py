@@ -62,7 +62,8 @@ def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacem
         path = catalog.path_for(name)
         info = catalog.info(name)
         return ModelProcess(
-            ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
+            ModelSpec(name, path, info, settings.context_length, settings.threads, cpus),
+            settings.model_stall_timeout,
         )
 
     return load
