@@ -21,6 +21,7 @@ from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placemen
 from hub.engine.runner import ModelLoader, ModelRunner
 from hub.metrics import HubMetrics
 from hub.models.catalog import ModelCatalog
+from hub.models.packaged import DEFAULT_MODEL_NAME
 from hub.personalization.jobs import registry_for
 from hub.personalization.scheduler import NightlySchedule
 from hub.personalization.served import ServedAdapters
@@ -158,8 +159,9 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         if hub.memory is not None:
             stack.push_async_callback(asyncio.to_thread, hub.memory.close)
         stack.push_async_callback(hub.personalization.close)
-        await runner.use(runner.active)
-        logger.info("hub ready with model %s", runner.active)
+        # A model that fails to load must not stop the hub: memory and devices serve anyway.
+        status = await runner.start_serving(DEFAULT_MODEL_NAME)
+        logger.info("hub ready; model %s (%s)", status.serving, status.state)
         stack.push_async_callback(MemoryWork.start(hub.memory, runner).stop)
         stack.push_async_callback(NightlySchedule.start(hub.personalization, runner.activity).stop)
         hub.devices.start()
