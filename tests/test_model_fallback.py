@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 from typer.testing import CliRunner
 
 from hub.api.app import create_app
@@ -21,6 +22,7 @@ from hub.models.packaged import DEFAULT_MODEL_NAME, GEMMA_MODEL_NAME
 from hub.settings import Settings
 from tests.fakes import FakeChatModel
 from tests.hub_process import start_hub
+from tests.test_web_ui import PASSPHRASE
 
 CHAT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
 
@@ -109,7 +111,7 @@ def test_with_no_model_chat_answers_503_and_the_rest_of_the_hub_works(
 
 @pytest.mark.slow
 def test_a_real_hub_with_a_garbage_model_file_serves_memory_devices_and_the_packaged_model(
-    tmp_path: Path,
+    tmp_path: Path, page: Page
 ) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -140,5 +142,13 @@ def test_a_real_hub_with_a_garbage_model_file_serves_memory_devices_and_the_pack
             app, ["doctor", "--data-dir", str(data_dir)], env={"HUB_PORT": port, "COLUMNS": "500"}
         )
         assert f"{DEFAULT_MODEL_NAME} answers instead of broken" in doctor.output, doctor.output
+        # The web UI's settings say it too.
+        page.goto(hub.base_url)
+        page.fill("#passphrase", PASSPHRASE)
+        page.fill("#passphrase-confirm", PASSPHRASE)
+        page.click("button[type=submit]")
+        page.get_by_role("link", name="Settings").click()
+        status = page.locator(".settings-card .status").first
+        expect(status).to_contain_text(f"{DEFAULT_MODEL_NAME} answers because broken could not")
     finally:
         hub.stop()
