@@ -21,6 +21,7 @@ from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placemen
 from hub.engine.runner import ModelLoader, ModelRunner
 from hub.metrics import HubMetrics
 from hub.models.catalog import ModelCatalog
+from hub.models.packaged import DEFAULT_MODEL_NAME
 from hub.personalization.jobs import registry_for
 from hub.personalization.scheduler import NightlySchedule
 from hub.personalization.served import ServedAdapters
@@ -62,7 +63,8 @@ def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacem
         path = catalog.path_for(name)
         info = catalog.info(name)
         return ModelProcess(
-            ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
+            ModelSpec(name, path, info, settings.context_length, settings.threads, cpus),
+            settings.model_stall_timeout,
         )
 
     return load
@@ -161,8 +163,9 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         if hub.memory is not None:
             stack.push_async_callback(asyncio.to_thread, hub.memory.close)
         stack.push_async_callback(hub.personalization.close)
-        await runner.use(runner.active)
-        logger.info("hub ready with model %s", runner.active)
+        # A model that fails to load must not stop the hub: memory and devices serve anyway.
+        status = await runner.start_serving(DEFAULT_MODEL_NAME)
+        logger.info("hub ready; model %s (%s)", status.serving, status.state)
         stack.push_async_callback(MemoryWork.start(hub.memory, runner).stop)
         stack.push_async_callback(NightlySchedule.start(hub.personalization, runner.activity).stop)
         hub.devices.start()
@@ -176,6 +179,8 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         stack.push_async_callback(summaries.stop)
         if hub.voice is not None:
             hub.devices.add_listeners(hub.voice.listeners())
+            # The speech thread stops last: the pipelines and links stopping may still wait on it.
+            stack.push_async_callback(asyncio.to_thread, hub.voice.engines.close)
             stack.push_async_callback(hub.voice.close)
             await hub.voice.start()
         # Everything loaded so far (libraries, models) lives as long as the hub: keep it out of

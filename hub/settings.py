@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     default_max_tokens: int = Field(default=512, ge=1)
     max_queue: int = Field(default=8, ge=0, description="Requests that may wait for the model.")
     max_loaded_models: int = Field(default=2, ge=1)
+    model_stall_timeout: float = Field(
+        default=600.0,
+        ge=1.0,
+        description="Seconds the model's process may go without a word (loading, a prompt's "
+        "prefill, the next piece) before it is killed and started again.",
+    )
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     require_token: bool = Field(
         default=True, description="Only on loopback may this be turned off."
@@ -205,6 +211,15 @@ class Settings(BaseSettings):
     )
     wyoming_server_host: str = Field(
         default="127.0.0.1", description="Address the Wyoming server listens on."
+    )
+    wyoming_max_audio_bytes: int = Field(
+        default=3_840_000,
+        ge=32_000,
+        description="Most audio one Wyoming transcription may buffer, in bytes at 16 kHz 16-bit "
+        "mono (32,000 a second; the default is two minutes).",
+    )
+    voice_max_waiting_transcriptions: int = Field(
+        default=4, ge=1, description="Transcriptions that may wait for speech-to-text; more: busy."
     )
     wyoming_satellites_enabled: bool = Field(
         default=True, description="Find Wyoming satellites on mDNS and serve approved ones."

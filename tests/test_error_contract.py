@@ -15,10 +15,12 @@ from devices.pairing import PairingError
 from hub.api.app import create_app
 from hub.api.errors import to_api_error
 from hub.engine.context_window import ContextOverflowError
-from hub.engine.runner import QueueFullError
+from hub.engine.model_process import ModelStalledError
+from hub.engine.runner import ModelUnavailableError, QueueFullError
 from hub.errors import FeatureDisabledError
 from hub.models.catalog import UnknownModelError
 from hub.settings import Settings
+from hub.voice.engines import SpeechBusyError
 from memory.errors import InvalidMemoryError, UnknownMemoryError
 from tests.fakes import FakeChatModel
 
@@ -35,6 +37,9 @@ from tests.fakes import FakeChatModel
         (UnknownAdapterVersionError("no adapter version 'v9'"), 404, "adapter_not_found", "id"),
         (PairingError("wrong code; 4 tries left", 403, 4), 403, "pairing_refused", "code"),
         (PairingError("no device waits to pair", 404), 404, "pairing_refused", None),
+        (ModelUnavailableError("broken", "not a GGUF file"), 503, "model_unavailable", None),
+        (ModelStalledError("no sign of progress for 600 s"), 503, "model_failed", None),
+        (SpeechBusyError(4), 503, "voice_busy", None),
     ],
 )
 def test_a_domain_error_keeps_its_status_code_and_message(

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from hub.engine.runner import ModelState, ModelStatus
 from hub.models.catalog import ModelListing, ModelSource
 
 
@@ -62,6 +63,21 @@ class ModelList(BaseModel):
 
 
 class ActiveModel(BaseModel):
-    """The model answering requests that name no other."""
+    """The model answering requests that name no other, and why it is not the chosen one when
+    it is not."""
 
-    model: str
+    model: str = Field(
+        description="Answers requests that name no model (the chosen one when "
+        "no model could be loaded)."
+    )
+    status: ModelState = Field(
+        description='"ready", "fallback" (the packaged model answers because the chosen one '
+        'failed to load), "unavailable" (none loaded; chat answers 503) or "loading".'
+    )
+    chosen: str = Field(description="The model the settings or `hub models use` chose.")
+    reason: str | None = Field(description="Why the chosen model does not answer; null if it does.")
+
+    @classmethod
+    def from_runner(cls, active: str, status: ModelStatus) -> ActiveModel:
+        """The runner's active model and its status."""
+        return cls(model=active, status=status.state, chosen=status.chosen, reason=status.reason)

@@ -16,9 +16,9 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 @router.get("/health")
-async def read_health() -> HealthStatus:
-    """Liveness: says nothing private, needs no token."""
-    return HealthStatus(status="ok", version=__version__)
+async def read_health(hub: HubDep) -> HealthStatus:
+    """Liveness, and whether a model answers: says nothing private, needs no token."""
+    return HealthStatus(status="ok", version=__version__, model=hub.runner.status.state)
 
 
 @router.get(

@@ -30,8 +30,9 @@ async def read_models(hub: HubDep) -> ModelList:
 
 @router.get("/active")
 async def read_active_model(hub: HubDep) -> ActiveModel:
-    """The model answering requests that do not name another."""
-    return ActiveModel(model=hub.runner.active)
+    """The model answering requests that do not name another; if the chosen one failed to
+    load, the status says so and why."""
+    return ActiveModel.from_runner(hub.runner.active, hub.runner.status)
 
 
 @router.put("/active")
@@ -40,4 +41,4 @@ async def update_active_model(body: ActiveModelRequest, hub: HubDep) -> ActiveMo
     await asyncio.to_thread(hub.catalog.get, body.model)
     await hub.runner.use(body.model)
     await asyncio.to_thread(hub.catalog.set_active, body.model)
-    return ActiveModel(model=hub.runner.active)
+    return ActiveModel.from_runner(hub.runner.active, hub.runner.status)

@@ -60,7 +60,7 @@ async def create_transcription(request: Request, voice: VoiceDep) -> Transcripti
         raise HubAPIError(400, f"the WAV file is {rate} Hz; send 16000 Hz audio")
     if len(pcm) > MAX_AUDIO_SECONDS * SAMPLE_RATE * 2:
         raise HubAPIError(413, f"at most {MAX_AUDIO_SECONDS} s of audio per request")
-    heard = await asyncio.to_thread(voice.engines.transcribe, pcm, None, True)
+    heard = await voice.engines.transcribe_async(pcm, None, True)
     return TranscriptionOut.from_domain(heard)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli.hub_client import HubClient
+from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.hub_location import HubLocation, configured_location, locate_hub
 from hub.cli.options import DataDirOption
 from hub.diagnostics import CheckResult, run_checks
@@ -42,6 +43,23 @@ def check_running_hub(location: HubLocation, answers: bool) -> CheckResult:
     return CheckResult(name, "ok", where)
 
 
+def check_served_model(running: HubClient) -> CheckResult:
+    """Which model the running hub serves, and why not the chosen one when it fell back."""
+    name = "served model"
+    try:
+        active = running.call("GET", "/v1/models/active")
+    except (HubRequestError, httpx.HTTPError, ValueError) as exc:
+        return CheckResult(name, "warn", f"the running hub did not say ({exc})", "see its log")
+    fix = "fix or replace the model's file (`hub models list` shows why), or `hub models use NAME`"
+    if active.get("status") == "fallback":
+        detail = f"{active['model']} answers instead of {active['chosen']}: {active['reason']}"
+        return CheckResult(name, "warn", detail, fix)
+    if active.get("status") == "unavailable":
+        detail = f"no model answers (chat gets 503): {active['reason']}"
+        return CheckResult(name, "fail", detail, fix)
+    return CheckResult(name, "ok", f"{active.get('model')} ({active.get('status')})")
+
+
 def doctor(data_dir: DataDirOption = None) -> None:
     """Check model files, CPU, disk, data directory, clock, the installed service and the port."""
     console = Console()
@@ -52,7 +70,10 @@ def doctor(data_dir: DataDirOption = None) -> None:
     try:
         with console.status("Checking..."):
             results = run_checks(settings, configured.is_running)
-            results.append(check_running_hub(running.location, running.is_running()))
+            answers = running.is_running()
+            results.append(check_running_hub(running.location, answers))
+            if answers:
+                results.append(check_served_model(running))
     finally:
         configured.close()
         running.close()

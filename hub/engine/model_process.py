@@ -5,6 +5,11 @@ interpreter lock whenever device ingest, embeddings or speech work hold it, and 
 its speed under a device flood. In a child process the token loop never waits on the hub's Python
 work; the hub's worker thread only relays pieces, blocked in a read that releases the lock. A crash
 inside llama.cpp also takes down only the child, which is started again on the next request.
+
+A child that stops answering (a hang in llama.cpp, a stopped process) is caught by a watchdog:
+every wait for the child is bounded by ``stall_timeout`` (a setting, generous: the longest a
+healthy child goes without a word is a long prompt's prefill on a big model); past it the child
+is killed, the waiting request fails saying so, and the next request starts a new child.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from hub.engine.cpu_placement import pin_this_process
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParams
+from hub.errors import HubError
 from hub.models.gguf_info import GgufInfo
 
 logger = logging.getLogger(__name__)
@@ -30,10 +36,19 @@ logger = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
 STOP_WAIT_S = 10.0
 SEND_EVERY_S = 0.03  # later pieces are batched this long: smooth to read, few wake-ups
+DEFAULT_STALL_TIMEOUT_S = 600.0
 
 
-class ModelProcessError(RuntimeError):
+class ModelProcessError(HubError, RuntimeError):
     """The model's child process failed or died; the next request starts a new one."""
+
+    http_status = 503
+    error_code = "model_failed"
+    error_type = "server_error"
+
+
+class ModelStalledError(ModelProcessError):
+    """The model's child process stopped answering and was killed."""
 
 
 @dataclass(frozen=True)
@@ -129,11 +144,19 @@ def serve_model(conn: Connection, spec: ModelSpec) -> None:
 
 class ModelProcess:
     """A ChatModel whose llama.cpp model lives in a child process. One caller at a time, like
-    every ChatModel (the runner's worker thread)."""
+    every ChatModel (the runner's worker thread). ``serve`` is the child's entry point (a
+    module-level function; tests give one that misbehaves)."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT_S,
+        serve: Callable[[Connection, ModelSpec], None] = serve_model,
+    ) -> None:
         self.name = spec.name
         self.spec = spec
+        self.stall_timeout = stall_timeout
+        self._serve = serve
         self.context_length = min(spec.context_length, spec.info.context_length)
         self.adapter_path: Path | None = None
         self._process: Any = None
@@ -143,7 +166,7 @@ class ModelProcess:
     def _start(self) -> None:
         parent, child = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
-            target=serve_model, args=(child, self.spec), name=f"model-{self.name}", daemon=True
+            target=self._serve, args=(child, self.spec), name=f"model-{self.name}", daemon=True
         )
         process.start()
         child.close()
@@ -172,6 +195,13 @@ class ModelProcess:
     def _receive(self) -> tuple[Any, ...]:
         assert self._conn is not None
         try:
+            if not self._conn.poll(self.stall_timeout):
+                self._kill()
+                raise ModelStalledError(
+                    f"the process running model {self.name} gave no sign of progress for "
+                    f"{self.stall_timeout:.0f} s and was stopped; the next request starts it "
+                    "again (if the model is only slow, raise HUB_MODEL_STALL_TIMEOUT)"
+                )
             reply: tuple[Any, ...] = self._conn.recv()
         except (EOFError, OSError) as exc:
             code = self._process.exitcode if self._process is not None else None
@@ -252,6 +282,17 @@ class ModelProcess:
             if process.is_alive():
                 process.kill()
                 process.join()
+
+    def _kill(self) -> None:
+        # A hung child would not read a "close": end it at once.
+        conn, process = self._conn, self._process
+        self._conn = self._process = None
+        logger.error("model process of %s stopped answering; killing it", self.name)
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            process.kill()
+            process.join(STOP_WAIT_S)
 
     def close(self) -> None:
         """Stop the child, which frees the model's memory."""

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from hub.engine.activity import ModelActivity
 from hub.engine.chat_model import AdapterSwappable, ChatModel
@@ -42,6 +43,37 @@ class QueueFullError(HubError, RuntimeError):
     def http_headers(self) -> dict[str, str]:
         """When to try again."""
         return {"Retry-After": str(self.retry_after)}
+
+
+class ModelUnavailableError(HubError, RuntimeError):
+    """A model could not be loaded (a broken or missing file, a failed process)."""
+
+    http_status = 503
+    error_code = "model_unavailable"
+    error_type = "server_error"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(
+            f"model {name} could not be loaded ({reason}); replace or fix its file "
+            "(`hub models list` shows why), or choose another with `hub models use NAME`"
+        )
+        self.name = name
+        self.reason = reason
+
+
+# loading: not tried yet; ready: the chosen model serves; fallback: another one serves because
+# the chosen one failed to load; unavailable: none could be loaded, chat answers 503.
+ModelState = Literal["loading", "ready", "fallback", "unavailable"]
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Which model serves, and why it is not the chosen one when it is not."""
+
+    state: ModelState
+    chosen: str  # what the settings or `hub models use` asked for
+    serving: str | None  # what answers requests that name no model; None: nothing
+    reason: str | None = None  # why ``chosen`` does not serve
 
 
 _DONE = object()
@@ -164,6 +196,7 @@ class ModelRunner:
         self.activity = ModelActivity()
         # Which LoRA adapter each model serves with (None: none); asked on every load and swap.
         self._adapter_for: AdapterResolver = adapter_resolver or _no_adapter
+        self.status = ModelStatus("loading", active, None)
 
     @property
     def queue_depth(self) -> int:
@@ -197,7 +230,12 @@ class ModelRunner:
         model = self._loaded.get(name)
         if model is None:
             logger.info("loading model %s", name)
-            model = self._loader(name)
+            try:
+                model = self._loader(name)
+            except (ModelUnavailableError, LookupError):  # LookupError: no such model
+                raise
+            except Exception as exc:  # whatever the file or the process did: the same 503
+                raise ModelUnavailableError(name, str(exc) or type(exc).__name__) from exc
             self._apply_adapter(model, name)
             self._loaded[name] = model
             while len(self._loaded) > self.max_loaded:
@@ -252,6 +290,31 @@ class ModelRunner:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self._model, name)
             self.active = name
+            self.status = ModelStatus("ready", name, name)
+
+    async def start_serving(self, fallback: str) -> ModelStatus:
+        """Load the active model at start. When it cannot load, ``fallback`` (the packaged
+        model) serves instead and the status says why; when neither loads, the hub runs without
+        a model (chat answers 503, everything else works) and the next request tries again."""
+        chosen = self.active
+        try:
+            await self.use(chosen)
+            return self.status
+        except ModelUnavailableError as exc:
+            reason = exc.reason
+        logger.error("model %s could not be loaded: %s", chosen, reason)
+        if fallback != chosen:
+            try:
+                await self.use(fallback)
+            except ModelUnavailableError as exc:
+                reason += f"; the packaged model {fallback} failed too: {exc.reason}"
+            else:
+                self.status = ModelStatus("fallback", chosen, fallback, reason)
+                logger.error("serving the packaged model %s instead of %s", fallback, chosen)
+                return self.status
+        self.status = ModelStatus("unavailable", chosen, None, reason)
+        logger.error("no model could be loaded: chat answers 503 until the file is fixed")
+        return self.status
 
     async def start(self, model_name: str | None, prepare: PrepareFn) -> Generation:
         """Wait for the model, prepare the prompt (errors surface here), then start generating."""

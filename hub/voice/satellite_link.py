@@ -27,10 +27,11 @@ from wyoming.wake import Detection
 from devices.perception.pcm import SAMPLE_RATE
 from devices.perception.vad import SegmenterSettings, SpeechProbability, SpeechSegmenter, Utterance
 from hub.voice.assistant import VoiceAssistant
-from hub.voice.engines import PerceptionEngines
+from hub.voice.engines import PerceptionEngines, SpeechBusyError
 from hub.voice.satellite_store import Satellite
 from hub.voice.transcripts import TranscriptKeeper
 from hub.voice.wake import only_wake_phrase, request_after_wake_phrase
+from hub.voice.wyoming_audio import AudioFormatError, converted_size
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class _Pipeline:
     awaiting_command: bool = False  # the wake phrase was said alone: the next utterance asks
     busy: bool = False  # an utterance is being answered: audio meanwhile is the reply's echo
     ended: bool = False  # answered; the satellite starts the next pipeline
+    refused: bool = False  # its audio format was refused (said once, not on every chunk)
 
     @property
     def listening(self) -> bool:
@@ -186,7 +188,15 @@ class SatelliteLink:
                 return pipeline
             return self._new_pipeline(run)
         elif AudioChunk.is_type(event.type) and pipeline is not None and pipeline.listening:
-            chunk = self._converter.convert(AudioChunk.from_event(event))
+            received = AudioChunk.from_event(event)
+            try:  # before converting: the size after resampling is the peer's to choose
+                converted_size(received)
+            except AudioFormatError as exc:
+                if not pipeline.refused:
+                    pipeline.refused = True
+                    await client.write_event(Error(text=str(exc), code=exc.code).event())
+                return pipeline
+            chunk = self._converter.convert(received)
             t = pipeline.started + pipeline.samples / SAMPLE_RATE
             pipeline.samples += len(chunk.audio) // 2
             heard = await asyncio.to_thread(pipeline.segmenter.feed, chunk.audio, t)
@@ -218,6 +228,8 @@ class SatelliteLink:
             await self._answer(client, pipeline, utterance)
         except (ConnectionError, OSError) as exc:
             logger.info("satellite %s went away mid-answer: %s", self.satellite.id, exc)
+        except SpeechBusyError as exc:
+            await client.write_event(Error(text=str(exc), code="busy").event())
         except Exception:
             logger.exception("satellite %s: answering failed", self.satellite.id)
             await client.write_event(
@@ -233,9 +245,7 @@ class SatelliteLink:
         wake_mode = pipeline.run.start_stage == PipelineStage.WAKE and not pipeline.awaiting_command
         await client.write_event(VoiceStopped().event())
         prompt = voice.wake_phrase.capitalize() + "," if wake_mode else None
-        heard = await asyncio.to_thread(
-            voice.engines.transcribe, utterance.pcm, prompt, not wake_mode
-        )
+        heard = await voice.engines.transcribe_async(utterance.pcm, prompt, not wake_mode)
         text = heard.text.strip()
         request: str | None = text or None
         if wake_mode:

@@ -64,6 +64,7 @@ class VoiceService:
             tts_voice=settings.voice_tts_voice,
             tts_rate=settings.voice_tts_rate,
             model_activity=model_activity,
+            max_waiting=settings.voice_max_waiting_transcriptions,
         )
         engines.text_to_speech()  # a voice eSpeak NG lacks fails here, saying which it has
         model_name = (
@@ -97,7 +98,11 @@ class VoiceService:
         if settings.wyoming_server_port:
             info = hub_info(settings.voice_tts_voice, model_name)
             speech_server = SpeechServer(
-                engines, settings.wyoming_server_host, settings.wyoming_server_port, info
+                engines,
+                settings.wyoming_server_host,
+                settings.wyoming_server_port,
+                info,
+                settings.wyoming_max_audio_bytes,
             )
         return cls(
             settings,

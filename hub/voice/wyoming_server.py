@@ -17,11 +17,12 @@ from wyoming.tts import Synthesize
 
 from devices.perception.pcm import SAMPLE_RATE
 from hub import __version__
-from hub.voice.engines import PerceptionEngines
+from hub.voice.engines import PerceptionEngines, SpeechBusyError
+from hub.voice.wyoming_audio import AudioFormatError, check_format, check_room
 
 logger = logging.getLogger(__name__)
 
-MAX_AUDIO_BYTES = 120 * SAMPLE_RATE * 2  # two minutes per transcription
+MAX_AUDIO_BYTES = 120 * SAMPLE_RATE * 2  # two minutes per transcription (the default)
 SAMPLES_PER_CHUNK = 1024
 ATTRIBUTION = Attribution(name="Walking NAS", url="")
 
@@ -88,18 +89,27 @@ class SpeechServiceHandler(AsyncEventHandler):
         writer: asyncio.StreamWriter,
         engines: PerceptionEngines,
         info: Info,
+        max_audio_bytes: int = MAX_AUDIO_BYTES,
     ) -> None:
         super().__init__(reader, writer)
         self.engines = engines
         self.info = info
+        self.max_audio_bytes = max_audio_bytes
         self.converter = AudioChunkConverter(rate=SAMPLE_RATE, width=2, channels=1)
         self.audio: bytearray | None = None
+        # The utterance at hand was refused: its remaining chunks are dropped, unconverted.
+        self.refused = False
 
     async def handle_event(self, event: Event) -> bool:
         """Answer one event; unknown ones are ignored, as Wyoming peers do, and a malformed one
         gets an error event (the connection stays open)."""
         try:
             await self._answer(event)
+        except AudioFormatError as exc:
+            self.audio, self.refused = None, True
+            await self.write_event(Error(text=str(exc), code=exc.code).event())
+        except SpeechBusyError as exc:
+            await self.write_event(Error(text=str(exc), code="busy").event())
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             self.audio = None
             await self.write_event(
@@ -113,21 +123,26 @@ class SpeechServiceHandler(AsyncEventHandler):
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
         elif Transcribe.is_type(event.type) or AudioStart.is_type(event.type):
+            self.refused = False
+            if AudioStart.is_type(event.type):
+                start = AudioStart.from_event(event)
+                check_format(start.rate, start.width, start.channels)
             if self.audio is None or Transcribe.is_type(event.type):
                 self.audio = bytearray()
         elif AudioChunk.is_type(event.type):
+            if self.refused:
+                return
+            chunk = AudioChunk.from_event(event)
+            # Checked before converting: the size after resampling is the peer's to choose.
+            check_room(chunk, len(self.audio or b""), self.max_audio_bytes)
             if self.audio is None:
                 self.audio = bytearray()
-            self.audio.extend(self.converter.convert(AudioChunk.from_event(event)).audio)
-            if len(self.audio) > MAX_AUDIO_BYTES:
-                self.audio = None
-                await self.write_event(
-                    Error(text="at most 120 s of audio per transcription", code="too_long").event()
-                )
+            self.audio.extend(self.converter.convert(chunk).audio)
         elif AudioStop.is_type(event.type):
+            self.refused = False
             if self.audio is not None:
                 pcm, self.audio = bytes(self.audio), None
-                heard = await asyncio.to_thread(self.engines.transcribe, pcm, None, True)
+                heard = await self.engines.transcribe_async(pcm, None, True)
                 await self.write_event(Transcript(text=heard.text, language="en").event())
         elif Synthesize.is_type(event.type):
             text = Synthesize.from_event(event).text
@@ -139,16 +154,26 @@ class SpeechServiceHandler(AsyncEventHandler):
 class SpeechServer:
     """The Wyoming TCP server, started and stopped with the hub."""
 
-    def __init__(self, engines: PerceptionEngines, host: str, port: int, info: Info) -> None:
+    def __init__(
+        self,
+        engines: PerceptionEngines,
+        host: str,
+        port: int,
+        info: Info,
+        max_audio_bytes: int = MAX_AUDIO_BYTES,
+    ) -> None:
         self.engines = engines
         self.info = info
+        self.max_audio_bytes = max_audio_bytes
         self._server = AsyncTcpServer(host, port)
 
     async def start(self) -> bool:
         """Listen; False (with a warning) when the address is taken."""
         try:
             await self._server.start(
-                lambda reader, writer: SpeechServiceHandler(reader, writer, self.engines, self.info)
+                lambda reader, writer: SpeechServiceHandler(
+                    reader, writer, self.engines, self.info, self.max_audio_bytes
+                )
             )
         except OSError as exc:
             logger.warning(

@@ -19,12 +19,16 @@ async function drawModels(section) {
   const list = h("div", { class: "model-list", role: "radiogroup", "aria-label": "Active model" });
   section.append(list, status);
   let models;
+  let active;
   try {
-    models = (await api("GET", "/v1/models")).data;
+    [models, active] = await Promise.all([api("GET", "/v1/models").then((list) => list.data), api("GET", "/v1/models/active")]);
   } catch (error) {
     status.textContent = error.message;
     return;
   }
+  // The chosen model failed to load: say which answers instead, and why.
+  if (active.status === "fallback") status.textContent = `${active.model} answers because ${active.chosen} could not be loaded: ${active.reason}`;
+  if (active.status === "unavailable") status.textContent = `No model answers: ${active.reason}`;
   for (const model of models) {
     const radio = h("input", { type: "radio", name: "model", value: model.id, checked: model.active, disabled: Boolean(model.error) });
     radio.addEventListener("change", async () => {
