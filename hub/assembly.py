@@ -15,13 +15,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from hub.chat.turns import ChatTurns
-from hub.datadir import ensure_data_dir, ensure_owner_token
+from hub.datadir import ensure_data_dir
 from hub.engine.chat_model import ChatModel
 from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placement
 from hub.engine.runner import ModelLoader, ModelRunner
 from hub.metrics import HubMetrics
 from hub.models.catalog import ModelCatalog
 from hub.models.packaged import DEFAULT_MODEL_NAME
+from hub.owner_token import OwnerToken
 from hub.personalization.jobs import registry_for
 from hub.personalization.scheduler import NightlySchedule
 from hub.personalization.served import ServedAdapters
@@ -80,7 +81,7 @@ class Hub:
     placement: CpuPlacement
     runner: ModelRunner
     metrics: HubMetrics
-    owner_token: str
+    owner_token: OwnerToken
     web: WebServices
     memory: MemoryService | None
     chat: ChatTurns
@@ -109,7 +110,7 @@ def build_hub(
         adapter_resolver=served.adapter_for,
     )
     metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy)
-    web = WebServices.open(settings.data_dir)
+    web = WebServices.open(settings.data_dir, settings.sign_in_global_free_failures)
     memory = open_memory(settings, embedder) if settings.memory_enabled else None
     chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)
     devices = DeviceService.open(
@@ -141,7 +142,7 @@ def build_hub(
         placement=placement,
         runner=runner,
         metrics=metrics,
-        owner_token=ensure_owner_token(settings.data_dir),
+        owner_token=OwnerToken(settings.data_dir),
         web=web,
         memory=memory,
         chat=chat,

@@ -51,12 +51,17 @@ def read_owner_token(data_dir: Path) -> str | None:
     return path.read_text(encoding="utf-8").strip() or None
 
 
+def write_new_owner_token(data_dir: Path) -> str:
+    """Make a new owner token, replace the stored one with it (atomically) and return it."""
+    ensure_data_dir(data_dir)
+    token = "wnas_" + secrets.token_urlsafe(32)
+    write_atomically(token_path(data_dir), token + "\n")
+    return token
+
+
 def ensure_owner_token(data_dir: Path) -> str:
     """Return the owner's token, making one on first start."""
     existing = read_owner_token(data_dir)
     if existing:
         return existing
-    ensure_data_dir(data_dir)
-    token = "wnas_" + secrets.token_urlsafe(32)
-    write_atomically(token_path(data_dir), token + "\n")
-    return token
+    return write_new_owner_token(data_dir)

@@ -58,6 +58,28 @@ class Settings(BaseSettings):
     require_token: bool = Field(
         default=True, description="Only on loopback may this be turned off."
     )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma list of extra names the hub answers to (beyond IP addresses, "
+        "localhost and this machine's name); * answers to any name.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma list of proxy addresses whose X-Forwarded-For and -Proto are "
+        "believed; empty: none.",
+    )
+    sign_in_global_free_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Wrong passphrases from all clients together (forgotten after ten quiet "
+        "minutes) before every sign-in waits.",
+    )
+    max_connections: int = Field(
+        default=2048,
+        ge=0,
+        description="Open connections (WebSockets and idle keep-alives too) beyond which new "
+        "requests are answered 503; 0: no limit.",
+    )
     memory_enabled: bool = Field(default=True, description="Remember, retrieve and cite.")
     memory_embedding_model: Path | None = Field(
         default=None, description="A sentence-transformers folder; the packaged MiniLM if unset."

@@ -54,6 +54,8 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "default-data"))
     # An in-process hub's mDNS stays on loopback too.
     monkeypatch.setenv("HUB_MDNS_INTERFACES", "127.0.0.1")
+    # The name Starlette's TestClient sends as Host; a real hub answers only to names it knows.
+    monkeypatch.setenv("HUB_ALLOWED_HOSTS", "testserver")
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 def web_client(data_dir: Path, host: str = "192.168.1.20", https: bool = False) -> TestClient:
     model = FakeChatModel(context_length=4096)
-    settings = Settings(data_dir=data_dir, voice_enabled=False, mdns_enabled=False)
+    settings = Settings(
+        data_dir=data_dir, voice_enabled=False, mdns_enabled=False, allowed_hosts="hub.local"
+    )
     app = create_app(settings, loader=lambda name: model, embedder=HashingEmbedder())
     base_url = "https://hub.local" if https else "http://hub.local"
     return TestClient(app, base_url=base_url, client=(host, 50000))

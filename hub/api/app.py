@@ -14,6 +14,7 @@ from hub.api import (
     routes_completions,
     routes_conversations,
     routes_devices,
+    routes_docs,
     routes_embeddings,
     routes_health,
     routes_memory,
@@ -21,11 +22,13 @@ from hub.api import (
     routes_personalization,
     routes_preferences,
     routes_session,
+    routes_token,
     routes_voice,
 )
 from hub.api.body_limit import BodyLimitMiddleware
 from hub.api.errors import ERROR_RESPONSES, install_error_handlers
 from hub.api.metrics import RequestMetricsMiddleware
+from hub.api.request_origin import AllowedHosts, HostCheckMiddleware, OriginCheckMiddleware
 from hub.assembly import build_hub, running
 from hub.engine.runner import ModelLoader
 from hub.settings import Settings
@@ -47,6 +50,7 @@ ROUTERS = (
     routes_devices,
     routes_voice,
     routes_personalization,
+    routes_token,
 )
 
 
@@ -65,7 +69,9 @@ def create_app(
         title="Walking NAS hub",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs and /openapi.json are the owner's (hub.api.routes_docs); ReDoc is not served.
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.hub = hub
@@ -73,7 +79,13 @@ def create_app(
     for module in ROUTERS:  # every route documents the one error shape (hub.api.errors)
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)
+    app.include_router(routes_docs.router)
     install_web_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last runs first: the metrics count every answer, then the name the request was
+    # sent to is checked, then the page that sent it, before any body is read.
+    allowed = AllowedHosts.of(settings.allowed_hosts)
+    app.add_middleware(OriginCheckMiddleware, allowed=allowed)
+    app.add_middleware(HostCheckMiddleware, allowed=allowed)
     app.add_middleware(RequestMetricsMiddleware, metrics=hub.metrics)
     return app

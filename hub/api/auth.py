@@ -8,8 +8,6 @@ forge such a request. Programs use the bearer token and need no header.
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Request
 
 from hub.api.deps import HubDep
@@ -44,7 +42,7 @@ async def require_owner(request: Request, hub: HubDep) -> None:
             code="invalid_api_key",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(token.encode(), hub.owner_token.encode()):
+    if not hub.owner_token.matches(token):
         raise HubAPIError(
             401,
             "wrong bearer token; print the right one with `hub token`",

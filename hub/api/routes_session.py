@@ -34,13 +34,21 @@ class FirstPassphraseBody(SignInBody):
     setup_token: str | None = Field(default=None, max_length=200)
 
 
+# Headers a proxy adds. The hub believes them only from HUB_TRUSTED_PROXIES (uvicorn then puts
+# the real client in request.client); from anyone else they mark a request as relayed.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
 def client_address(request: Request) -> str:
     """The caller's address (the key of the sign-in back-off)."""
     return request.client.host if request.client else "unknown"
 
 
 def is_loopback_client(request: Request) -> bool:
-    """True when the request comes from this machine."""
+    """True when the request comes from this machine and not through a proxy on it (behind a
+    local TLS proxy every request would otherwise look local)."""
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
     try:
         return ipaddress.ip_address(client_address(request)).is_loopback
     except ValueError:

@@ -1,13 +1,21 @@
-"""`hub`: serve, chat, models, token, doctor."""
+"""`hub`: serve, chat, models, token, setup-link, doctor."""
 
 from __future__ import annotations
 
 import typer
 
-from hub.cli import backup, chat, devices, doctor, memory, models, personalize, serve, voice
-from hub.cli.options import DataDirOption
-from hub.datadir import ensure_owner_token
-from hub.settings import load_settings
+from hub.cli import (
+    backup,
+    chat,
+    devices,
+    doctor,
+    memory,
+    models,
+    owner_access,
+    personalize,
+    serve,
+    voice,
+)
 
 app = typer.Typer(
     name="hub",
@@ -20,15 +28,10 @@ app.add_typer(memory.app, name="memory")
 app.add_typer(devices.app, name="devices")
 app.add_typer(personalize.app, name="personalize")
 app.add_typer(voice.app, name="voice")
+app.add_typer(owner_access.app, name="token")
 app.command(name="serve")(serve.serve)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
 app.command(name="backup")(backup.backup)
 app.command(name="restore")(backup.restore)
-
-
-@app.command()
-def token(data_dir: DataDirOption = None) -> None:
-    """Print the owner's bearer token (made on first use)."""
-    settings = load_settings(data_dir=data_dir)
-    typer.echo(ensure_owner_token(settings.data_dir))
+app.command(name="setup-link")(owner_access.setup_link)

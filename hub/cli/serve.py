@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
+from devices.media import MAX_BINARY_FRAME
 from hub.cli.options import DataDirOption
 from hub.datadir import DataDirInUseError, lock_data_dir
 from hub.models.catalog import UnknownModelError
@@ -22,8 +24,49 @@ from hub.running_address import (
     write_running_address,
 )
 from hub.settings import Settings, load_settings
+from hub.web.setup_link import SetupLinkFile
+from hub.web.sign_in import SETUP_QUERY_PARAMETER
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 STARTUP_FAILURE = 3  # uvicorn's exit status when the app fails to start
+
+# The largest WebSocket message the hub reads: the device protocol's largest frame (a media
+# frame) plus room for its header and the link's encryption; uvicorn closes bigger ones (1009)
+# before buffering them, instead of its default 16 MiB.
+WS_MAX_MESSAGE_BYTES = MAX_BINARY_FRAME + 64 * 1024
+# A request line and headers larger than this are refused (400). Only uvicorn's h11 parser
+# has such a bound: with httptools (its pick when installed) one connection made a test server
+# buffer 96 MB of headers; h11 refused at this size, and served /health as fast (1,315
+# against 1,246 requests a second, one client on loopback).
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
+# Seconds an idle keep-alive connection is held open (uvicorn's default, said here on purpose).
+KEEP_ALIVE_SECONDS = 5
+
+
+def server_config(
+    application: FastAPI, settings: Settings, port: int, log_level: str = "info"
+) -> uvicorn.Config:
+    """uvicorn's settings for the hub: bounded messages, connections and idle time; proxy
+    headers believed only from the proxies ``trusted_proxies`` names."""
+    trusted = [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
+    return uvicorn.Config(
+        application,
+        host=settings.host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        http="h11",
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=settings.max_connections or None,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local process could
+        # then pose as any client (and rotate past the sign-in back-off).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 class RecordedServer(uvicorn.Server):
@@ -40,6 +83,7 @@ class RecordedServer(uvicorn.Server):
         which ends the process at once.
         """
         remove_running_address(self._settings.data_dir)
+        SetupLinkFile(self._settings.data_dir).remove()  # its token ends with this process
         await super().shutdown(sockets)
 
 
@@ -56,11 +100,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def setup_link_message(host: str, port: int, setup_token: str) -> str:
-    """What `hub serve` prints while no web passphrase is set: the one-time setup link."""
+def setup_link(host: str, port: int, setup_token: str) -> str:
+    """The one-time setup link (127.0.0.1 when the hub listens on every address)."""
     wildcard = host in ("0.0.0.0", "::", "")
     shown = "127.0.0.1" if wildcard else (f"[{host}]" if ":" in host else host)
-    link = f"http://{shown}:{port}/?setup={setup_token}"
+    return f"http://{shown}:{port}/?{SETUP_QUERY_PARAMETER}={setup_token}"
+
+
+def setup_link_message(host: str, port: int, setup_token: str, on_terminal: bool = True) -> str:
+    """What `hub serve` says while no web passphrase is set: the one-time setup link on a
+    terminal; elsewhere (a log, journald) only where to find it, never the link itself."""
+    wildcard = host in ("0.0.0.0", "::", "")
+    if not on_terminal:
+        return (
+            "Web UI: no passphrase yet. Choose one in a browser on this machine, or from another "
+            "device with the one-time setup link that `hub setup-link` prints (it is not logged)"
+        )
+    link = setup_link(host, port, setup_token)
     hint = "; from a phone, use this machine's address instead of 127.0.0.1" if wildcard else ""
     return f"Web UI: no passphrase yet. Open this one-time link to choose one{hint}:\n  {link}"
 
@@ -116,23 +172,17 @@ def _run(settings: Settings, log_level: str, console: Console) -> None:
     console.print(f"CPUs: {placement.describe()}", markup=False)
     setup_token = application.state.hub.web.sign_in.setup_token
     if setup_token:
-        console.print(
-            setup_link_message(settings.host, port, setup_token), markup=False, soft_wrap=True
-        )
-    config = uvicorn.Config(
-        application,
-        host=settings.host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=5,
-    )
-    server = RecordedServer(config, settings)
+        SetupLinkFile(settings.data_dir).write(setup_link(settings.host, port, setup_token))
+        message = setup_link_message(settings.host, port, setup_token, sys.stderr.isatty())
+        console.print(message, markup=False, soft_wrap=True)
+    server = RecordedServer(server_config(application, settings, port, log_level), settings)
     # Written before the model loads, so a second `hub serve` can name this one meanwhile.
     write_running_address(settings.data_dir, RunningAddress.of_this_process(bound_host, port))
     try:
         server.run(sockets=[sock])
     finally:
         remove_running_address(settings.data_dir)
+        SetupLinkFile(settings.data_dir).remove()
         sock.close()
     if not server.started:
         raise typer.Exit(STARTUP_FAILURE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -46,6 +47,15 @@ class PassphraseFile:
         """Hash and store a new passphrase (blocking: argon2 is deliberately slow)."""
         check_new_passphrase(passphrase)
         write_atomically(self.path, self.hasher.hash(passphrase) + "\n")
+
+    def tag(self) -> str | None:
+        """A fingerprint of the stored hash (a new salt each time one is set), or None when no
+        passphrase is set: sessions are bound to it, so a new passphrase ends them all."""
+        try:
+            stored = self.path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return hashlib.sha256(stored.encode()).hexdigest()[:32] if stored else None
 
     def verify(self, passphrase: str) -> bool:
         """True when ``passphrase`` is the owner's (blocking)."""

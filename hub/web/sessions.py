@@ -31,7 +31,13 @@ def m001_sessions(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_sessions]
+def m002_passphrase_tag(db: sqlite_utils.Database) -> None:
+    """Each session belongs to the passphrase it was opened with: a new or reset passphrase ends
+    it (sessions from before this migration have none, so they end once)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN passphrase_tag TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: list[Migration] = [m001_sessions, m002_passphrase_tag]
 
 
 def hash_session_id(session_id: str) -> str:
@@ -61,30 +67,34 @@ class SqliteSessionStore:
         """Close the database."""
         self.database.close()
 
-    def create_session(self) -> str:
-        """Start a session and return its id (the cookie value); only its hash is kept."""
+    def create_session(self, passphrase_tag: str = "") -> str:
+        """Start a session under the passphrase ``passphrase_tag`` names and return its id (the
+        cookie value); only its hash is kept."""
         session_id = secrets.token_urlsafe(32)
         now = self.clock()
         with self.database.transaction() as db:
             db.execute("DELETE FROM sessions WHERE expires_at <= ?", [now])
             db.execute(
-                "INSERT INTO sessions (id_hash, created_at, last_seen_at, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                [hash_session_id(session_id), now, now, now + self.lifetime],
+                "INSERT INTO sessions "
+                "(id_hash, created_at, last_seen_at, expires_at, passphrase_tag) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [hash_session_id(session_id), now, now, now + self.lifetime, passphrase_tag],
             )
         return session_id
 
-    def check_session(self, session_id: str) -> bool:
-        """True for a live session; an active one is extended now and then."""
+    def check_session(self, session_id: str, passphrase_tag: str = "") -> bool:
+        """True for a live session opened under the passphrase ``passphrase_tag`` names; an
+        active one is extended now and then."""
         if not session_id or len(session_id) > 200:
             return False
         now = self.clock()
         id_hash = hash_session_id(session_id)
         with self.database.reading() as db:
             row = db.execute(
-                "SELECT last_seen_at, expires_at FROM sessions WHERE id_hash = ?", [id_hash]
+                "SELECT last_seen_at, expires_at, passphrase_tag FROM sessions WHERE id_hash = ?",
+                [id_hash],
             ).fetchone()
-        if row is None or float(row[1]) <= now:
+        if row is None or float(row[1]) <= now or row[2] != passphrase_tag:
             return False
         if now - float(row[0]) > REFRESH_AFTER_SECONDS:
             with self.database.transaction() as db:

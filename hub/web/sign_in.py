@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from hub.errors import HubError
 from hub.web.passphrase import PassphraseFile, PassphraseRejectedError
 from hub.web.sessions import SqliteSessionStore
+from hub.web.setup_link import SetupLinkFile
 from hub.web.throttle import SignInThrottle
 
 SESSION_COOKIE = "wnas_session"
@@ -52,12 +53,17 @@ class OwnerSignIn:
         passphrase: PassphraseFile,
         sessions: SqliteSessionStore,
         throttle: SignInThrottle | None = None,
+        setup_link: SetupLinkFile | None = None,
     ) -> None:
         self.passphrase = passphrase
         self.sessions = sessions
         self.throttle = throttle or SignInThrottle()
+        self.setup_link = setup_link
         # One-time setup token, alive until it is used or a passphrase is set.
-        self._setup_token: str | None = None if passphrase.is_set() else secrets.token_urlsafe(24)
+        is_set = passphrase.is_set()
+        self._setup_token: str | None = None if is_set else secrets.token_urlsafe(24)
+        if is_set and setup_link is not None:
+            setup_link.remove()  # left by a hub that stopped before it was used
         # One passphrase check at a time, so parallel guesses cannot outrun the back-off.
         self._checking = asyncio.Lock()
 
@@ -79,7 +85,16 @@ class OwnerSignIn:
         """True for a live session id."""
         if not session_id:
             return False
-        return await asyncio.to_thread(self.sessions.check_session, session_id)
+        return await asyncio.to_thread(self._check_session, session_id)
+
+    def _check_session(self, session_id: str) -> bool:
+        # Sessions belong to the passphrase they were opened with: once it is reset (the file
+        # deleted) or replaced, none of them is accepted.
+        tag = self.passphrase.tag()
+        return tag is not None and self.sessions.check_session(session_id, tag)
+
+    def _start_session(self) -> str:
+        return self.sessions.create_session(self.passphrase.tag() or "")
 
     def _setup_token_matches(self, presented: str | None) -> bool:
         expected = self._setup_token
@@ -111,10 +126,15 @@ class OwnerSignIn:
             except PassphraseRejectedError as exc:
                 raise SignInError(400, str(exc), "weak_passphrase") from exc
             self._setup_token = None
-            return await asyncio.to_thread(self.sessions.create_session)
+            if self.setup_link is not None:
+                await asyncio.to_thread(self.setup_link.remove)
+            # Sessions of an earlier passphrase no longer pass; drop their rows too.
+            await asyncio.to_thread(self.sessions.end_all_sessions)
+            return await asyncio.to_thread(self._start_session)
 
     async def sign_in(self, passphrase: str, client: str) -> str:
-        """Check the passphrase (with back-off per client) and return a new session id."""
+        """Check the passphrase (with back-off per client and for all clients together) and
+        return a new session id."""
         async with self._checking:
             if not await asyncio.to_thread(self.passphrase.is_set):
                 raise SignInError(
@@ -129,7 +149,7 @@ class OwnerSignIn:
                     raise self._too_many(wait, wrong=True)
                 raise SignInError(401, "wrong passphrase; try again", "wrong_passphrase")
             self.throttle.record_success(client)
-            return await asyncio.to_thread(self.sessions.create_session)
+            return await asyncio.to_thread(self._start_session)
 
     @staticmethod
     def _too_many(wait: float, wrong: bool = False) -> SignInError:

@@ -13,7 +13,9 @@ from hub.conversations.preferences import SqlitePreferencesStore
 from hub.conversations.store import SqliteConversationStore
 from hub.web.passphrase import PassphraseFile
 from hub.web.sessions import SqliteSessionStore
+from hub.web.setup_link import SetupLinkFile
 from hub.web.sign_in import OwnerSignIn
+from hub.web.throttle import SignInThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +53,16 @@ class WebServices:
     pending: PendingWrites = field(default_factory=PendingWrites)
 
     @classmethod
-    def open(cls, data_dir: Path) -> WebServices:
+    def open(cls, data_dir: Path, global_free_failures: int = 10) -> WebServices:
         """Open (creating and migrating) the web UI's databases in the data directory."""
         conversations = SqliteConversationStore.open(data_dir)
         return cls(
-            sign_in=OwnerSignIn(PassphraseFile(data_dir), SqliteSessionStore.open(data_dir)),
+            sign_in=OwnerSignIn(
+                PassphraseFile(data_dir),
+                SqliteSessionStore.open(data_dir),
+                SignInThrottle(global_free_failures=global_free_failures),
+                SetupLinkFile(data_dir),
+            ),
             conversations=conversations,
             preferences=SqlitePreferencesStore(conversations.database),
         )
