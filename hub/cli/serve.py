@@ -13,7 +13,7 @@ import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
-from devices.media import MAX_BINARY_FRAME
+from devices.link_crypto import MAX_LINK_FRAME
 from hub.cli.options import DataDirOption
 from hub.datadir import DataDirInUseError, lock_data_dir
 from hub.models.catalog import UnknownModelError
@@ -35,7 +35,7 @@ STARTUP_FAILURE = 3  # uvicorn's exit status when the app fails to start
 # The largest WebSocket message the hub reads: the device protocol's largest frame (a media
 # frame) plus room for its header and the link's encryption; uvicorn closes bigger ones (1009)
 # before buffering them, instead of its default 16 MiB.
-WS_MAX_MESSAGE_BYTES = MAX_BINARY_FRAME + 64 * 1024
+WS_MAX_MESSAGE_BYTES = MAX_LINK_FRAME
 # A request line and headers larger than this are refused (400). Only uvicorn's h11 parser
 # has such a bound: with httptools (its pick when installed) one connection made a test server
 # buffer 96 MB of headers; h11 refused at this size, and served /health as fast (1,315
