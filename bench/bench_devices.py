@@ -2,8 +2,9 @@
 
 One run starts a real hub (``python -m hub serve`` on a free loopback port, a temporary data
 directory, memory and mDNS off), pairs ``--devices`` devices over real WebSocket links (hello
-with a code, the owner's approval through ``POST /v1/devices/{id}/pair``, challenge-response,
-welcome), exactly as a device does, then runs ``--rounds`` rounds of:
+with its SPAKE2 message, the owner's approval through ``POST /v1/devices/{id}/pair``, the
+pairing confirmation, challenge-response, the sealed welcome; every frame after it sealed with
+ChaCha20-Poly1305), exactly as a device does, then runs ``--rounds`` rounds of:
 
 1. one answer from the model with every device idle (the baseline);
 2. every device streaming sensor batches at ``--rate`` samples/s (frames of ``--batch``
@@ -50,14 +51,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
-from devices.link_auth import auth_message, make_proof
+from devices.link_auth import VerifierKeys, auth_message, make_proof
+from devices.link_crypto import MAX_LINK_FRAME, EphemeralKey, FrameOpener, FrameSealer, LinkKeys
+from devices.pake import DevicePake
 from devices.protocol import (
     Ack,
     Challenge,
     Hello,
-    Paired,
+    PairingConfirm,
+    PairingOffer,
     PairingPending,
     Proof,
     Welcome,
@@ -65,6 +69,7 @@ from devices.protocol import (
     encode,
 )
 from devices.samples import Sample, SensorBatch
+from devices.sealed_connection import SealedConnection
 from hub.engine.cpu_placement import (
     AUTO,
     available_cpus,
@@ -147,7 +152,7 @@ class BenchDevice:
     """One device's link and what it measured."""
 
     device_id: str
-    ws: ClientConnection
+    ws: SealedConnection
     frames: list[str]
     batch: int
     sent: int = 0
@@ -157,27 +162,43 @@ class BenchDevice:
     last_ack_at: float = 0.0
 
 
-async def pair_device(base: str, token: str, device_id: str) -> tuple[ClientConnection, int]:
-    """Pair over a fresh link and keep it open: returns the link and welcome's acked_seq."""
+async def pair_device(base: str, token: str, device_id: str) -> tuple[SealedConnection, int]:
+    """Pair over a fresh link and keep it open, sealed as firmware would: returns the link and
+    welcome's acked_seq."""
     url = base.replace("http://", "ws://") + "/v1/devices/link"
-    ws = await connect(url, max_size=4 * 1024 * 1024, proxy=None)
+    ws = await connect(url, max_size=MAX_LINK_FRAME, proxy=None)
     nonce = secrets.token_bytes(16)
     code = f"{secrets.randbelow(10**6):06d}"
-    hello = Hello(device_id, "watch", "BenchWatch", ("heart_rate",), nonce, code)
+    pake = DevicePake(code, device_id)
+    link_key = EphemeralKey()
+    hello = Hello(
+        device_id, "watch", "BenchWatch", ("heart_rate",), nonce, link_key.public, pake.message
+    )
     await ws.send(encode(hello))
     assert isinstance(decode(await ws.recv()), PairingPending)
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
-        answer = await http.post(f"{base}/v1/devices/{device_id}/pair", json={"code": code})
-        answer.raise_for_status()
-    paired = decode(await ws.recv())
-    assert isinstance(paired, Paired)
+        approving = asyncio.create_task(
+            http.post(f"{base}/v1/devices/{device_id}/pair", json={"code": code})
+        )
+        offer = decode(await ws.recv())
+        assert isinstance(offer, PairingOffer)
+        keys = pake.accept(offer.pake, offer.confirm)
+        assert keys is not None
+        await ws.send(encode(PairingConfirm(keys.device_confirm)))
+        (await approving).raise_for_status()
     challenge = decode(await ws.recv())
     assert isinstance(challenge, Challenge)
-    signed = auth_message(device_id, nonce, challenge.nonce)
-    await ws.send(encode(Proof(make_proof(paired.secret, signed))))
-    welcome = decode(await ws.recv())
+    signed = auth_message(device_id, nonce, challenge.nonce, link_key.public, challenge.key)
+    await ws.send(encode(Proof(make_proof(keys.secret, signed))))
+    frame_keys = LinkKeys.derive(
+        link_key.shared(challenge.key), VerifierKeys.from_secret(keys.secret).stored_key, signed
+    )
+    link = SealedConnection(
+        ws, FrameSealer(frame_keys.device_to_hub), FrameOpener(frame_keys.hub_to_device)
+    )
+    welcome = decode(await link.recv())
     assert isinstance(welcome, Welcome)
-    return ws, welcome.acked_seq
+    return link, welcome.acked_seq
 
 
 async def stream(device: BenchDevice, rate_frames: float, stop: asyncio.Event) -> None:
