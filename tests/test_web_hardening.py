@@ -27,6 +27,7 @@ from websockets.exceptions import InvalidStatus
 from hub.api.app import create_app
 from hub.api.request_origin import AllowedHosts, OriginCheckMiddleware, split_host
 from hub.cli.main import app as cli
+from hub.cli.request_deadline import DeadlineH11Protocol
 from hub.cli.serve import (
     MAX_REQUEST_HEAD_BYTES,
     WS_MAX_MESSAGE_BYTES,
@@ -426,8 +427,10 @@ def test_hub_setup_link_prints_the_link_while_a_hub_waits_for_it(tmp_path: Path)
 
 def test_the_server_bounds_messages_heads_and_connections(tmp_path: Path) -> None:
     config = server_config(FastAPI(), hub_settings(tmp_path), 8484)
-    assert config.ws_max_size == WS_MAX_MESSAGE_BYTES == 2 * 1024 * 1024 + 64 * 1024
-    assert config.http == "h11" and config.h11_max_incomplete_event_size == MAX_REQUEST_HEAD_BYTES
+    # The largest sealed device frame (2 MiB, the seal's 17 bytes) and a little room.
+    assert config.ws_max_size == WS_MAX_MESSAGE_BYTES == 2 * 1024 * 1024 + 17 + 64 * 1024
+    assert config.http is DeadlineH11Protocol
+    assert config.h11_max_incomplete_event_size == MAX_REQUEST_HEAD_BYTES
     assert config.limit_concurrency == 2048 and config.timeout_keep_alive == 5
     unlimited = server_config(FastAPI(), hub_settings(tmp_path, max_connections=0), 8484)
     assert unlimited.limit_concurrency is None
@@ -455,3 +458,34 @@ def test_an_endless_request_head_is_cut_off(tmp_path: Path) -> None:
         assert sent < 16 * 1024 * 1024
         assert answer == b"" or answer.startswith(b"HTTP/1.1 400")
         assert httpx.get(url + "/health").status_code == 200
+
+
+def test_connections_that_send_no_request_head_are_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A short deadline for the test; the hub's is REQUEST_HEAD_SECONDS.
+    monkeypatch.setattr(DeadlineH11Protocol, "head_deadline", 0.5)
+    settings = hub_settings(tmp_path / "data")
+    app = create_app(settings, loader=lambda name: FakeChatModel(context_length=4096))
+    with served(app, settings) as url:
+        port = int(url.rsplit(":", 1)[1])
+        silent = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(50)]
+        trickle = socket.create_connection(("127.0.0.1", port), timeout=30)
+        head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 10_000
+        closed_while_trickling = False
+        for byte in head:  # one byte at a time, as slowly as a slowloris likes
+            try:
+                trickle.sendall(bytes([byte]))
+            except OSError:
+                closed_while_trickling = True
+                break
+            time.sleep(0.01)
+        assert closed_while_trickling
+        for sock in silent:
+            assert sock.recv(100) == b""  # closed by the hub, with nothing said
+            sock.close()
+        trickle.close()
+        # A client that sends its request at once is served, and kept alive between requests.
+        with httpx.Client(base_url=url) as client:
+            assert client.get("/health").status_code == 200
+            assert client.get("/health").status_code == 200

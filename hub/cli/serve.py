@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from devices.link_crypto import MAX_LINK_FRAME
 from hub.cli.options import DataDirOption
+from hub.cli.request_deadline import DeadlineH11Protocol
 from hub.datadir import DataDirInUseError, lock_data_dir
 from hub.models.catalog import UnknownModelError
 from hub.running_address import (
@@ -57,7 +58,8 @@ def server_config(
         port=port,
         log_level=log_level,
         timeout_graceful_shutdown=5,
-        http="h11",
+        # h11, with a deadline for each request head (hub/cli/request_deadline.py).
+        http=DeadlineH11Protocol,
         ws_max_size=WS_MAX_MESSAGE_BYTES,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
