@@ -172,6 +172,18 @@ class Settings(BaseSettings):
     voice_end_silence: float = Field(
         default=0.6, ge=0.1, le=5.0, description="Seconds of silence that end an utterance."
     )
+    voice_push_to_talk_max_bytes: int = Field(
+        default=1_920_000,
+        ge=32_000,
+        description="Longest push-to-talk request in bytes of 16 kHz audio (60 s); the rest of "
+        "a longer hold is dropped.",
+    )
+    voice_audio_queue_max_bytes: int = Field(
+        default=64_000_000,
+        ge=1_000_000,
+        description="Audio waiting to be transcribed, in bytes; past it, newer audio is stored "
+        "but not transcribed.",
+    )
     voice_whisper_model: Path | None = Field(
         default=None, description="A CTranslate2 Whisper folder; the packaged tiny.en if unset."
     )
