@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hub.chat.turns import ChatTurns
 from hub.datadir import ensure_data_dir, ensure_owner_token
+from hub.disk_space import MB, DiskSpaceGuard
 from hub.engine.chat_model import ChatModel
 from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placement
 from hub.engine.runner import ModelLoader, ModelRunner
@@ -85,6 +86,7 @@ class Hub:
     devices: DeviceService
     voice: VoiceService | None
     personalization: PersonalizationService
+    disk_space: DiskSpaceGuard
 
 
 def build_hub(
@@ -110,6 +112,7 @@ def build_hub(
     web = WebServices.open(settings.data_dir)
     memory = open_memory(settings, embedder) if settings.memory_enabled else None
     chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)
+    disk_space = DiskSpaceGuard(settings.data_dir, settings.min_free_disk_mb * MB)
     devices = DeviceService.open(
         settings.data_dir,
         settings.device_queue_frames,
@@ -117,6 +120,8 @@ def build_hub(
         handshake_timeout=settings.device_handshake_timeout,
         max_samples_per_second=settings.device_max_samples_per_second,
         max_bytes_per_second=settings.device_max_bytes_per_second,
+        disk_space=disk_space,
+        max_clock_ahead_s=settings.device_max_clock_ahead_hours * 3600,
     )
     voice = None
     if settings.voice_enabled:
@@ -142,6 +147,7 @@ def build_hub(
         devices=devices,
         voice=voice,
         personalization=personalization,
+        disk_space=disk_space,
     )
 
 

@@ -82,7 +82,22 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Frames one device link may have waiting to be stored."
     )
     device_raw_retention_days: float = Field(
-        default=30.0, ge=0, description="Days raw samples are kept (rollups stay); 0: forever."
+        default=30.0,
+        ge=0,
+        description="Days raw samples and media are kept after they arrive (rollups stay); "
+        "0: forever.",
+    )
+    device_max_clock_ahead_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Frames timed further ahead of the hub's clock are refused (a wrong device "
+        "clock).",
+    )
+    min_free_disk_mb: int = Field(
+        default=500,
+        ge=0,
+        description="Device frames and memory writes are refused while less is free on the data "
+        "directory's disk; 0: no check.",
     )
     device_handshake_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a device may take to send a handshake frame."

@@ -15,7 +15,10 @@ from devices.errors import REPLACED, REVOKED
 from devices.link_auth import VerifierKeys
 from devices.pairing import PairingBook, new_secret
 from devices.protocol import ErrorMessage, Hello
+from devices.samples import MAX_AHEAD_S
+from hub.disk_space import DiskSpaceGuard
 from hub.errors import HubError
+from hub.wearables.admission import FrameAdmission
 from hub.wearables.group_commit import GroupCommitter
 from hub.wearables.listing import DeviceListing, MdnsEndpoint, Sighting, sightings
 from hub.wearables.rates import StreamRates
@@ -71,12 +74,14 @@ class DeviceService:
     retention_days: float = 0.0
     # Told of every committed frame, after the commit; see IngestListener.
     listeners: list[IngestListener] = field(default_factory=list)
+    # Checked before every commit: room on the disk, times not far ahead of the hub's clock.
+    admission: FrameAdmission = field(default_factory=FrameAdmission)
     _pruning: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     # Every link commits through it: concurrent links share one transaction and disk sync.
     committer: GroupCommitter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.committer = GroupCommitter(self.store)
+        self.committer = GroupCommitter(self.store, self.admission)
 
     @classmethod
     def open(
@@ -88,6 +93,8 @@ class DeviceService:
         handshake_timeout: float = 10.0,
         max_samples_per_second: float = 0.0,
         max_bytes_per_second: float = 0.0,
+        disk_space: DiskSpaceGuard | None = None,
+        max_clock_ahead_s: float = MAX_AHEAD_S,
     ) -> DeviceService:
         """The service over devices.db in the data directory."""
         return cls(
@@ -97,6 +104,7 @@ class DeviceService:
             handshake_timeout=handshake_timeout,
             max_samples_per_second=max_samples_per_second,
             max_bytes_per_second=max_bytes_per_second,
+            admission=FrameAdmission(disk_space, max_clock_ahead_s),
         )
 
     def add_listeners(self, listeners: Iterable[IngestListener]) -> None:
