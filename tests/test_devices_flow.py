@@ -19,7 +19,7 @@ from hub.disk_space import MB, DiskFullError, DiskSpaceGuard
 from hub.wearables.admission import FrameAdmission
 from hub.wearables.dialer import DeviceDialer, dialable, endpoint_url
 from hub.wearables.rates import StreamRateReading, StreamRates
-from hub.wearables.service import DeviceService
+from hub.wearables.service import MAX_DISCOVERED, DeviceService
 from hub.wearables.store import DeviceNotPairedError, DeviceStore
 from hub.wearables.throttle import LinkThrottle, TokenBucket
 from tests.devices_support import T0
@@ -190,3 +190,22 @@ def test_frames_timed_far_ahead_of_the_hub_are_refused_by_seq(tmp_path: Path) ->
         assert "set the device's clock" in refused.value.message
     assert store.acked_seq("a") == 1
     store.close()
+
+
+def test_the_mdns_table_keeps_the_newest_adverts_and_linked_devices(tmp_path: Path) -> None:
+    service = DeviceService(DeviceStore.open(tmp_path))
+
+    def advert(device_id: str) -> DeviceAdvert:
+        return DeviceAdvert(device_id, "watch", "W", (), False, "127.0.0.1", 0)
+
+    service.note_advert("linked._wnas-device._tcp.local.", advert("linked"))
+    service.links["linked"] = object()  # type: ignore[assignment]  # its link is open
+    service.note_advert("early._wnas-device._tcp.local.", advert("early"))
+    forgotten: list[str] = []
+    for i in range(MAX_DISCOVERED + 10):
+        forgotten += service.note_advert(f"fake-{i}._wnas-device._tcp.local.", advert(f"f{i}"))
+    assert len(service.discovered) == MAX_DISCOVERED
+    # The oldest go first, except a device with an open link.
+    assert forgotten[:2] == ["early._wnas-device._tcp.local.", "fake-0._wnas-device._tcp.local."]
+    assert "linked._wnas-device._tcp.local." in service.discovered
+    service.store.close()

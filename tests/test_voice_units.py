@@ -21,7 +21,7 @@ from devices.sim.glasses import render_text
 from hub.voice.assistant import complete_sentences
 from hub.voice.audio_pipeline import AudioPipeline, HeardUtterance
 from hub.voice.camera_pipeline import CameraPipeline
-from hub.voice.satellite_store import SatelliteStore, UnknownSatelliteError
+from hub.voice.satellite_store import MAX_DISCOVERED, SatelliteStore, UnknownSatelliteError
 from hub.voice.transcripts import TranscriptKeeper
 from hub.voice.wake import only_wake_phrase, request_after_wake_phrase
 
@@ -253,3 +253,33 @@ def test_audio_waiting_to_be_transcribed_is_bounded_in_bytes() -> None:
     big = b"\0" * 400_000  # the worker is not started: everything queued stays waiting
     pipeline.frames_stored("buds", [MediaFrame("audio", seq, 1000.0, big) for seq in range(10)])
     assert pipeline._queue.qsize() == 2 and pipeline.counts.dropped_frames == 8
+
+
+def test_satellites_announced_in_a_flood_are_not_all_kept(tmp_path: Path) -> None:
+    store = SatelliteStore.open(tmp_path)
+    try:
+        store.seen("kitchen", "kitchen", "192.168.1.20", 10700)
+        store.set_status("kitchen", "approved")
+        store.add("desk", "10.0.0.5", 10700)
+        for i in range(MAX_DISCOVERED + 50):
+            store.seen(f"fake-{i}", f"fake-{i}", "192.168.1.99", 10000 + i)
+        ids = {satellite.id for satellite in store.all()}
+        # The person's own satellites stay; of the finds, only the newest are kept.
+        assert {"kitchen", "10.0.0.5:10700", f"fake-{MAX_DISCOVERED + 49}"} <= ids
+        assert "fake-0" not in ids and len(ids) == MAX_DISCOVERED + 2
+    finally:
+        store.close()
+
+
+def test_satellites_found_but_unseen_for_a_month_are_forgotten(tmp_path: Path) -> None:
+    now = [1_763_900_000.0]
+    store = SatelliteStore(tmp_path / "voice.db", clock=lambda: now[0])
+    try:
+        store.seen("old", "old", "192.168.1.30", 10700)
+        store.seen("kitchen", "kitchen", "192.168.1.20", 10700)
+        store.set_status("kitchen", "approved")
+        now[0] += 31 * 86_400
+        store.seen("new", "new", "192.168.1.40", 10700)
+        assert {satellite.id for satellite in store.all()} == {"kitchen", "new"}
+    finally:
+        store.close()

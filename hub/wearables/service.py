@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # Unpaired devices remembered for the list; a flood of made-up ids cannot grow it further.
 MAX_HEARD = 100
+# Device adverts found on mDNS kept at once: anyone on the network can announce any number.
+MAX_DISCOVERED = 256
 
 
 class OpenLink(Protocol):
@@ -70,6 +72,7 @@ class DeviceService:
     heard: dict[str, tuple[Hello, float]] = field(default_factory=dict)
     # Devices found by mDNS, by service name; they change and disappear live.
     discovered: dict[str, tuple[DeviceAdvert, float]] = field(default_factory=dict)
+    adverts_forgotten: int = 0  # to make room for newer ones (MAX_DISCOVERED)
 
     retention_days: float = 0.0
     # Told of every committed frame, after the commit; see IngestListener.
@@ -175,9 +178,25 @@ class DeviceService:
         while len(self.heard) > MAX_HEARD:
             del self.heard[next(iter(self.heard))]  # oldest first: dicts keep insertion order
 
-    def note_advert(self, name: str, advert: DeviceAdvert) -> None:
-        """A device's mDNS record appeared or changed."""
-        self.discovered[name] = (advert, time.time())
+    def note_advert(self, name: str, advert: DeviceAdvert) -> list[str]:
+        """A device's mDNS record appeared or changed; returns the names forgotten to make room
+        (the oldest first, a device with an open link last), which the dialer forgets too."""
+        self.discovered.pop(name, None)
+        self.discovered[name] = (advert, time.time())  # last: dicts keep insertion order
+        forgotten: list[str] = []
+        while len(self.discovered) > MAX_DISCOVERED:
+            unlinked = (n for n, (a, _) in self.discovered.items() if a.device_id not in self.links)
+            oldest = next(unlinked, next(iter(self.discovered)))
+            del self.discovered[oldest]
+            forgotten.append(oldest)
+        for _ in forgotten:
+            self.adverts_forgotten += 1
+            if self.adverts_forgotten % 1000 == 1:  # a flood would flood the log too
+                logger.warning(
+                    "mDNS: more than %d device adverts (a flood?); forgetting the oldest",
+                    MAX_DISCOVERED,
+                )
+        return forgotten
 
     def forget_advert(self, name: str) -> None:
         """A device's mDNS record went away."""
