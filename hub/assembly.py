@@ -122,6 +122,7 @@ def build_hub(
         max_bytes_per_second=settings.device_max_bytes_per_second,
         disk_space=disk_space,
         max_clock_ahead_s=settings.device_max_clock_ahead_hours * 3600,
+        media_bytes_per_day=settings.device_media_mb_per_day * MB,
     )
     voice = None
     if settings.voice_enabled:

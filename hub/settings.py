@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="Frames timed further ahead of the hub's clock are refused (a wrong device "
         "clock).",
     )
+    device_media_mb_per_day: int = Field(
+        default=10_000,
+        ge=0,
+        description="Audio and camera MB one device may store per UTC day; over it, its frames "
+        "wait on the device. 0: no quota.",
+    )
     min_free_disk_mb: int = Field(
         default=500,
         ge=0,

@@ -209,3 +209,31 @@ def test_the_mdns_table_keeps_the_newest_adverts_and_linked_devices(tmp_path: Pa
     assert forgotten[:2] == ["early._wnas-device._tcp.local.", "fake-0._wnas-device._tcp.local."]
     assert "linked._wnas-device._tcp.local." in service.discovered
     service.store.close()
+
+
+def test_a_device_over_its_daily_media_quota_waits_for_the_next_day(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path)
+    for device_id in ("a", "b"):
+        hello = Hello(device_id, "watch", "W", (), b"n" * 16)
+        store.save_pairing(hello, VerifierKeys(b"s" * 32, b"k" * 32))
+    clock = Clock(T0)
+    service = DeviceService(store, admission=FrameAdmission(media_bytes_per_day=1000, clock=clock))
+
+    def audio(seq: int) -> MediaFrame:
+        return MediaFrame("audio", seq, T0, b"\0" * 600)
+
+    commit = service.committer.commit
+    assert asyncio.run(commit("a", [audio(1)]))[0] == 1
+    assert asyncio.run(commit("a", [audio(2)]))[0] == 2  # 1200 bytes: the quota is reached
+    assert asyncio.run(commit("a", [audio(2)]))[0] == 2  # a resend is stored already: it passes
+    with pytest.raises(ProtocolError) as refused:
+        asyncio.run(commit("a", [audio(3)]))
+    # Without a seq: the device keeps the frame for later; the message names the setting.
+    assert refused.value.code == "quota_exceeded" and refused.value.seq is None
+    assert "HUB_DEVICE_MEDIA_MB_PER_DAY" in refused.value.message
+    assert asyncio.run(commit("a", [sensor(3, ["heart_rate"])]))[0] == 3  # samples go on
+    assert asyncio.run(commit("b", [audio(1)]))[0] == 1  # other devices have their own
+    clock.now += DAY  # a new day (UTC)
+    assert asyncio.run(commit("a", [audio(4)]))[0] == 4
+    assert store.media_count("a") == 3
+    store.close()

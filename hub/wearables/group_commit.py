@@ -45,7 +45,7 @@ class GroupCommitter:
         """Commit the device's frames (with whatever else waits); its acked seq and the frames
         stored now. Raises DeviceNotPairedError for this device alone, and the admission's
         ProtocolError (a full disk, a clock far ahead) before anything is committed."""
-        self.admission.check(frames)
+        self.admission.check(device_id, frames)
         request = _Request(device_id, frames)
         request.done.add_done_callback(_retrieve)
         self._waiting.append(request)
@@ -68,6 +68,8 @@ class GroupCommitter:
                 continue
             self.commits += 1
             for request, result in zip(group, results, strict=True):
+                if not isinstance(result, Exception):
+                    self.admission.stored(request.device_id, result[1])
                 if request.done.done():
                     continue
                 if isinstance(result, Exception):

@@ -98,6 +98,7 @@ class DeviceService:
         max_bytes_per_second: float = 0.0,
         disk_space: DiskSpaceGuard | None = None,
         max_clock_ahead_s: float = MAX_AHEAD_S,
+        media_bytes_per_day: int = 0,
     ) -> DeviceService:
         """The service over devices.db in the data directory."""
         return cls(
@@ -107,7 +108,7 @@ class DeviceService:
             handshake_timeout=handshake_timeout,
             max_samples_per_second=max_samples_per_second,
             max_bytes_per_second=max_bytes_per_second,
-            admission=FrameAdmission(disk_space, max_clock_ahead_s),
+            admission=FrameAdmission(disk_space, max_clock_ahead_s, media_bytes_per_day),
         )
 
     def add_listeners(self, listeners: Iterable[IngestListener]) -> None:
