@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 HUB_SERVICE = "_wnas-hub._tcp.local."
 DEVICE_SERVICE = "_wnas-device._tcp.local."
 LOOKUP_MS = 3000
+# Lookups under way at once: each name announced starts one, and anyone can announce many.
+MAX_LOOKUPS = 256
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ class DeviceBrowser:
     ) -> None:
         if state_change is ServiceStateChange.Removed:
             self._on_gone(name)
+            return
+        if len(self._lookups) >= MAX_LOOKUPS:
+            logger.debug("mDNS: %d lookups under way; not looking up %s", MAX_LOOKUPS, name)
             return
         task = asyncio.get_running_loop().create_task(self._look_up(service_type, name))
         self._lookups.add(task)

@@ -13,6 +13,9 @@ from devices.sensor_kinds import SENSOR_KINDS, SensorKind, SensorKindTable
 MAX_SAMPLES_PER_BATCH = 1000
 # Unix seconds from 2000-01-01 to 2200-01-01: anything outside is a clock bug.
 MIN_TIME, MAX_TIME = 946_684_800.0, 7_258_118_400.0
+# How far a frame's time may run ahead of the receiver's clock (time zones and drift fit in a
+# day); later is a wrong device clock, and such data would sort after everything to come.
+MAX_AHEAD_S = 86_400.0
 
 SAMPLE_KINDS = SENSOR_KINDS.names
 _NUMBER_TYPES = (int, float)  # exact types: a JSON true or false is not a number here
@@ -70,6 +73,23 @@ class Sample:
                     f"{part.low:g} to {part.high:g}",
                 )
         return cls(kind.name, t, numbers)
+
+
+def check_not_ahead(
+    frame_type: str, seq: int, t: float, now: float, max_ahead: float = MAX_AHEAD_S
+) -> None:
+    """Refuse a frame whose time ``t`` is more than ``max_ahead`` seconds after ``now`` (the
+    receiver's clock); the error names the frame, so the device drops it, and says to fix the
+    clock."""
+    if t <= now + max_ahead:
+        return
+    raise ProtocolError(
+        INVALID_FIELD,
+        f"{frame_type} seq {seq} is timed {(t - now) / 3600:,.1f} h ahead of the hub's clock "
+        f"(at most {max_ahead / 3600:g} h is taken); set the device's clock (NTP) and send new "
+        "frames: this one is refused and should be dropped",
+        seq,
+    )
 
 
 def _checked_kind(kind: Any, where: str, kinds: SensorKindTable) -> SensorKind:
@@ -192,6 +212,11 @@ class SensorBatch:
     def count(self) -> int:
         """How many samples the batch holds."""
         return sum(len(series.t) for series in self.series)
+
+    @property
+    def latest(self) -> float:
+        """The time of the batch's latest sample."""
+        return max(max(series.t) for series in self.series)
 
     @property
     def samples(self) -> tuple[Sample, ...]:

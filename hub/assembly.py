@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hub.chat.turns import ChatTurns
 from hub.datadir import ensure_data_dir
+from hub.disk_space import MB, DiskSpaceGuard
 from hub.engine.chat_model import ChatModel
 from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placement
 from hub.engine.runner import ModelLoader, ModelRunner
@@ -88,6 +89,7 @@ class Hub:
     devices: DeviceService
     voice: VoiceService | None
     personalization: PersonalizationService
+    disk_space: DiskSpaceGuard
 
 
 def build_hub(
@@ -113,6 +115,7 @@ def build_hub(
     web = WebServices.open(settings.data_dir, settings.sign_in_global_free_failures)
     memory = open_memory(settings, embedder) if settings.memory_enabled else None
     chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)
+    disk_space = DiskSpaceGuard(settings.data_dir, settings.min_free_disk_mb * MB)
     devices = DeviceService.open(
         settings.data_dir,
         settings.device_queue_frames,
@@ -124,6 +127,9 @@ def build_hub(
         pairing_timeout=settings.device_pairing_timeout,
         max_waiting_to_pair=settings.device_max_waiting_to_pair,
         max_unauthenticated=settings.device_max_unauthenticated_links,
+        disk_space=disk_space,
+        max_clock_ahead_s=settings.device_max_clock_ahead_hours * 3600,
+        media_bytes_per_day=settings.device_media_mb_per_day * MB,
     )
     voice = None
     if settings.voice_enabled:
@@ -149,6 +155,7 @@ def build_hub(
         devices=devices,
         voice=voice,
         personalization=personalization,
+        disk_space=disk_space,
     )
 
 

@@ -110,7 +110,28 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Frames one device link may have waiting to be stored."
     )
     device_raw_retention_days: float = Field(
-        default=30.0, ge=0, description="Days raw samples are kept (rollups stay); 0: forever."
+        default=30.0,
+        ge=0,
+        description="Days raw samples and media are kept after they arrive (rollups stay); "
+        "0: forever.",
+    )
+    device_max_clock_ahead_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Frames timed further ahead of the hub's clock are refused (a wrong device "
+        "clock).",
+    )
+    device_media_mb_per_day: int = Field(
+        default=10_000,
+        ge=0,
+        description="Audio and camera MB one device may store per UTC day; over it, its frames "
+        "wait on the device. 0: no quota.",
+    )
+    min_free_disk_mb: int = Field(
+        default=500,
+        ge=0,
+        description="Device frames and memory writes are refused while less is free on the data "
+        "directory's disk; 0: no check.",
     )
     device_handshake_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a device may take to send a handshake frame."
@@ -215,6 +236,18 @@ class Settings(BaseSettings):
     )
     voice_end_silence: float = Field(
         default=0.6, ge=0.1, le=5.0, description="Seconds of silence that end an utterance."
+    )
+    voice_push_to_talk_max_bytes: int = Field(
+        default=1_920_000,
+        ge=32_000,
+        description="Longest push-to-talk request in bytes of 16 kHz audio (60 s); the rest of "
+        "a longer hold is dropped.",
+    )
+    voice_audio_queue_max_bytes: int = Field(
+        default=64_000_000,
+        ge=1_000_000,
+        description="Audio waiting to be transcribed, in bytes; past it, newer audio is stored "
+        "but not transcribed.",
     )
     voice_whisper_model: Path | None = Field(
         default=None, description="A CTranslate2 Whisper folder; the packaged tiny.en if unset."

@@ -10,16 +10,21 @@ from pathlib import Path
 import pytest
 
 from devices.discovery import DeviceAdvert
+from devices.errors import ProtocolError
 from devices.link_auth import VerifierKeys
 from devices.media import MediaFrame
 from devices.protocol import Hello
 from devices.samples import Sample, SensorBatch, Status
+from hub.disk_space import MB, DiskFullError, DiskSpaceGuard
+from hub.wearables.admission import FrameAdmission
 from hub.wearables.dialer import DeviceDialer, dialable, endpoint_url
 from hub.wearables.rates import StreamRateReading, StreamRates
-from hub.wearables.service import DeviceService
+from hub.wearables.service import MAX_DISCOVERED, DeviceService
 from hub.wearables.store import DeviceNotPairedError, DeviceStore
 from hub.wearables.throttle import LinkThrottle, TokenBucket
 from tests.devices_support import T0
+
+DAY = 86_400.0
 
 
 class Clock:
@@ -137,4 +142,102 @@ def test_concurrent_links_share_commits_and_a_revoked_device_fails_alone(
             assert acked == index // 3 + 1
             assert len(stored) == 1
     assert store.acked_seq("a") == store.acked_seq("b") == 3
+    store.close()
+
+
+def test_a_full_disk_refuses_frames_unacked_until_there_is_room(tmp_path: Path) -> None:
+    free = {"bytes": 100 * MB}
+    clock = Clock()
+    guard = DiskSpaceGuard(tmp_path, 500 * MB, free=lambda path: free["bytes"], clock=clock)
+    store = DeviceStore.open(tmp_path)
+    store.save_pairing(
+        Hello("a", "watch", "W", (), b"n" * 16, b"k" * 32), VerifierKeys(b"s" * 32, b"k" * 32)
+    )
+    service = DeviceService(store, admission=FrameAdmission(guard))
+    frames = [sensor(1, ["heart_rate"]), MediaFrame("audio", 2, T0, b"\0\0" * 100)]
+
+    with pytest.raises(DiskFullError) as refused:
+        asyncio.run(service.committer.commit("a", frames))
+    # The link sends it as an error frame without a seq: the device keeps every frame.
+    assert isinstance(refused.value, ProtocolError) and refused.value.seq is None
+    assert refused.value.code == "disk_full" and "HUB_MIN_FREE_DISK_MB" in refused.value.message
+    assert "100 MB free" in refused.value.message
+    assert store.acked_seq("a") == 0 and store.media_count("a") == 0
+    free["bytes"] = 600 * MB  # room again; the reading is kept for a second
+    with pytest.raises(DiskFullError):
+        asyncio.run(service.committer.commit("a", frames))
+    clock.now += 1
+    assert asyncio.run(service.committer.commit("a", frames))[0] == 2
+    assert store.media_count("a") == 1
+    store.close()
+
+
+def test_frames_timed_far_ahead_of_the_hub_are_refused_by_seq(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path)
+    store.save_pairing(
+        Hello("a", "watch", "W", (), b"n" * 16, b"k" * 32), VerifierKeys(b"s" * 32, b"k" * 32)
+    )
+    now = T0 + 3 * 3600
+    service = DeviceService(store, admission=FrameAdmission(clock=lambda: now))
+    soon = SensorBatch.of(1, [Sample("heart_rate", now + 23 * 3600, 60.0)])  # within a day
+    assert asyncio.run(service.committer.commit("a", [soon]))[0] == 1
+    for frame in (
+        SensorBatch.of(2, [Sample("heart_rate", now, 60.0), Sample("steps", now + 2 * DAY, 5.0)]),
+        Status(2, now + 400 * DAY, 80, False),
+        MediaFrame("camera", 2, now + 2 * DAY, b"jpeg"),
+    ):
+        with pytest.raises(ProtocolError) as refused:
+            asyncio.run(service.committer.commit("a", [frame]))
+        # With its seq: the device drops this frame, and is told to set its clock.
+        assert refused.value.seq == 2 and refused.value.code == "invalid_field"
+        assert "ahead of the hub's clock" in refused.value.message
+        assert "set the device's clock" in refused.value.message
+    assert store.acked_seq("a") == 1
+    store.close()
+
+
+def test_the_mdns_table_keeps_the_newest_adverts_and_linked_devices(tmp_path: Path) -> None:
+    service = DeviceService(DeviceStore.open(tmp_path))
+
+    def advert(device_id: str) -> DeviceAdvert:
+        return DeviceAdvert(device_id, "watch", "W", (), False, "127.0.0.1", 0)
+
+    service.note_advert("linked._wnas-device._tcp.local.", advert("linked"))
+    service.links["linked"] = object()  # type: ignore[assignment]  # its link is open
+    service.note_advert("early._wnas-device._tcp.local.", advert("early"))
+    forgotten: list[str] = []
+    for i in range(MAX_DISCOVERED + 10):
+        forgotten += service.note_advert(f"fake-{i}._wnas-device._tcp.local.", advert(f"f{i}"))
+    assert len(service.discovered) == MAX_DISCOVERED
+    # The oldest go first, except a device with an open link.
+    assert forgotten[:2] == ["early._wnas-device._tcp.local.", "fake-0._wnas-device._tcp.local."]
+    assert "linked._wnas-device._tcp.local." in service.discovered
+    service.store.close()
+
+
+def test_a_device_over_its_daily_media_quota_waits_for_the_next_day(tmp_path: Path) -> None:
+    store = DeviceStore.open(tmp_path)
+    for device_id in ("a", "b"):
+        hello = Hello(device_id, "watch", "W", (), b"n" * 16, b"k" * 32)
+        store.save_pairing(hello, VerifierKeys(b"s" * 32, b"k" * 32))
+    clock = Clock(T0)
+    service = DeviceService(store, admission=FrameAdmission(media_bytes_per_day=1000, clock=clock))
+
+    def audio(seq: int) -> MediaFrame:
+        return MediaFrame("audio", seq, T0, b"\0" * 600)
+
+    commit = service.committer.commit
+    assert asyncio.run(commit("a", [audio(1)]))[0] == 1
+    assert asyncio.run(commit("a", [audio(2)]))[0] == 2  # 1200 bytes: the quota is reached
+    assert asyncio.run(commit("a", [audio(2)]))[0] == 2  # a resend is stored already: it passes
+    with pytest.raises(ProtocolError) as refused:
+        asyncio.run(commit("a", [audio(3)]))
+    # Without a seq: the device keeps the frame for later; the message names the setting.
+    assert refused.value.code == "quota_exceeded" and refused.value.seq is None
+    assert "HUB_DEVICE_MEDIA_MB_PER_DAY" in refused.value.message
+    assert asyncio.run(commit("a", [sensor(3, ["heart_rate"])]))[0] == 3  # samples go on
+    assert asyncio.run(commit("b", [audio(1)]))[0] == 1  # other devices have their own
+    clock.now += DAY  # a new day (UTC)
+    assert asyncio.run(commit("a", [audio(4)]))[0] == 4
+    assert store.media_count("a") == 3
     store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,8 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zeroconf import DNSOutgoing
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+from zeroconf.const import _FLAGS_AA, _FLAGS_QR_RESPONSE
 
 from devices.discovery import DEVICE_SERVICE, Advertiser, DeviceAdvert, find_hub
+from hub.wearables.service import MAX_DISCOVERED
 from tests.devices_support import api, start_device_hub
 from tests.hub_process import HubProcess
 
@@ -107,3 +112,59 @@ def test_simulator_is_listed_by_mdns_until_it_leaves(mdns_hub: HubProcess, tmp_p
         if sim.poll() is None:
             sim.kill()
     assert sim.returncode == 0
+
+
+def flood_packet(first: int, last: int, ttl: int) -> DNSOutgoing:
+    """One unsolicited mDNS answer announcing made-up devices first..last-1 (ttl 0: goodbye)."""
+    out = DNSOutgoing(_FLAGS_QR_RESPONSE | _FLAGS_AA)
+    for i in range(first, last):
+        name = f"flood-{i:03d}"
+        info = AsyncServiceInfo(
+            DEVICE_SERVICE,
+            f"{name}.{DEVICE_SERVICE}",
+            addresses=[socket.inet_aton("127.0.0.1")],
+            port=0,
+            properties=DeviceAdvert(name, "watch", "Fake", (), False).properties(),
+            server=f"{name}.local.",
+            host_ttl=ttl,
+            other_ttl=ttl,
+        )
+        for record in (info.dns_pointer(), info.dns_service(), info.dns_text()):
+            out.add_answer_at_time(record, 0)
+        for record in info.dns_addresses():
+            out.add_answer_at_time(record, 0)
+    return out
+
+
+def test_a_flood_of_made_up_adverts_cannot_grow_the_device_table(mdns_hub: HubProcess) -> None:
+    count = MAX_DISCOVERED + 44
+    most = 0
+
+    async def advertised() -> set[str]:
+        nonlocal most
+        async with api(mdns_hub) as client:
+            devices = (await client.get("/v1/devices")).json()["data"]
+        with_advert = {d["id"] for d in devices if d["mdns"]}
+        most = max(most, len(with_advert))
+        return with_advert
+
+    async def scenario() -> None:
+        attacker = AsyncZeroconf(interfaces=LOOPBACK)
+        await attacker.zeroconf.async_wait_for_start()
+        try:
+            for first in range(0, count, 50):  # each packet's lookups done before the next
+                last = min(first + 50, count)
+                attacker.zeroconf.async_send(flood_packet(first, last, 120))
+                async with asyncio.timeout(30):
+                    while f"flood-{last - 1:03d}" not in await advertised():
+                        await asyncio.sleep(0.1)
+            listed = await advertised()
+            assert most <= MAX_DISCOVERED == len(listed)
+            # The oldest were forgotten to make room; the newest are all listed.
+            assert "flood-000" not in listed
+            assert {f"flood-{i:03d}" for i in range(count - 50, count)} <= listed
+        finally:
+            attacker.zeroconf.async_send(flood_packet(0, count, 0))
+            await attacker.async_close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 120))

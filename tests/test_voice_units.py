@@ -21,7 +21,7 @@ from devices.sim.glasses import render_text
 from hub.voice.assistant import complete_sentences
 from hub.voice.audio_pipeline import AudioPipeline, HeardUtterance
 from hub.voice.camera_pipeline import CameraPipeline
-from hub.voice.satellite_store import SatelliteStore, UnknownSatelliteError
+from hub.voice.satellite_store import MAX_DISCOVERED, SatelliteStore, UnknownSatelliteError
 from hub.voice.transcripts import TranscriptKeeper
 from hub.voice.wake import only_wake_phrase, request_after_wake_phrase
 
@@ -166,9 +166,11 @@ class ScriptedEngines:
     def __init__(self, *texts: str) -> None:
         self.texts = list(texts)
         self.prompts: list[str | None] = []
+        self.lengths: list[int] = []  # bytes of audio of each utterance
 
     def transcribe(self, pcm: bytes, prompt: str | None = None, urgent: bool = False) -> Any:
         self.prompts.append(prompt)
+        self.lengths.append(len(pcm))
         return Transcription(self.texts.pop(0), (), "en", len(pcm) / 32000)
 
 
@@ -211,3 +213,73 @@ def test_camera_frames_that_arrive_together_are_all_accounted_for() -> None:
     assert counts.frames == 4
     # Every frame but the one waiting to be read is accounted for as superseded.
     assert counts.superseded == 3 and list(pipeline._pending) == ["glasses-1"]
+
+
+def test_push_to_talk_held_forever_is_cut_off_at_its_byte_limit() -> None:
+    engines = ScriptedEngines("What is on my list", "Lights off")
+    asked: list[HeardUtterance] = []
+    pipeline = AudioPipeline(
+        engines,  # type: ignore[arg-type]
+        TranscriptKeeper(None),
+        asked.append,
+        "hey hub",
+        detector_factory=lambda: lambda chunk: 1.0,
+        max_talk_bytes=2 * 32000,  # two seconds
+    )
+    heard = engines.lengths
+    # A device holds the button for ten seconds: one request of the first two, nothing more.
+    for i in range(20):
+        pipeline._take("buds", MediaFrame("audio", i + 1, 1000.0 + i / 2, loud(0.5), talk="hold"))
+    assert heard == [2 * 32000] and asked[-1].request == "What is on my list"
+    assert pipeline.counts.talks_cut_off == 1
+    assert len(pipeline._streams["buds"].talk) == 0  # nothing piles up while it is held
+    pipeline._take("buds", MediaFrame("audio", 21, 1010.0, loud(0.5), talk="end"))
+    assert heard == [2 * 32000]  # the release ends the dropped hold; no second request
+    # The next press is a request of its own again.
+    pipeline._take("buds", MediaFrame("audio", 22, 1020.0, loud(0.5), talk="hold"))
+    pipeline._take("buds", MediaFrame("audio", 23, 1020.5, b"", talk="end"))
+    assert heard[-1] == 16000 and asked[-1].request == "Lights off"
+
+
+def test_audio_waiting_to_be_transcribed_is_bounded_in_bytes() -> None:
+    pipeline = AudioPipeline(
+        ScriptedEngines(),  # type: ignore[arg-type]
+        TranscriptKeeper(None),
+        lambda heard: None,
+        "hey hub",
+        detector_factory=lambda: lambda chunk: 1.0,
+        max_waiting_bytes=1_000_000,
+    )
+    big = b"\0" * 400_000  # the worker is not started: everything queued stays waiting
+    pipeline.frames_stored("buds", [MediaFrame("audio", seq, 1000.0, big) for seq in range(10)])
+    assert pipeline._queue.qsize() == 2 and pipeline.counts.dropped_frames == 8
+
+
+def test_satellites_announced_in_a_flood_are_not_all_kept(tmp_path: Path) -> None:
+    store = SatelliteStore.open(tmp_path)
+    try:
+        store.seen("kitchen", "kitchen", "192.168.1.20", 10700)
+        store.set_status("kitchen", "approved")
+        store.add("desk", "10.0.0.5", 10700)
+        for i in range(MAX_DISCOVERED + 50):
+            store.seen(f"fake-{i}", f"fake-{i}", "192.168.1.99", 10000 + i)
+        ids = {satellite.id for satellite in store.all()}
+        # The person's own satellites stay; of the finds, only the newest are kept.
+        assert {"kitchen", "10.0.0.5:10700", f"fake-{MAX_DISCOVERED + 49}"} <= ids
+        assert "fake-0" not in ids and len(ids) == MAX_DISCOVERED + 2
+    finally:
+        store.close()
+
+
+def test_satellites_found_but_unseen_for_a_month_are_forgotten(tmp_path: Path) -> None:
+    now = [1_763_900_000.0]
+    store = SatelliteStore(tmp_path / "voice.db", clock=lambda: now[0])
+    try:
+        store.seen("old", "old", "192.168.1.30", 10700)
+        store.seen("kitchen", "kitchen", "192.168.1.20", 10700)
+        store.set_status("kitchen", "approved")
+        now[0] += 31 * 86_400
+        store.seen("new", "new", "192.168.1.40", 10700)
+        assert {satellite.id for satellite in store.all()} == {"kitchen", "new"}
+    finally:
+        store.close()

@@ -37,6 +37,11 @@ def get_memory(hub: HubDep) -> MemoryService:
     return hub.memory
 
 
+def require_disk_space(hub: HubDep) -> None:
+    """Refuse a write that stores more (507 ``disk_full``) while the data disk is nearly full."""
+    hub.disk_space.check("new and changed memories")
+
+
 def get_voice(hub: HubDep) -> VoiceService:
     """The voice service, or a 503 when voice is turned off."""
     if hub.voice is None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from hub.api.auth import require_owner
-from hub.api.deps import MemoryDep
+from hub.api.deps import MemoryDep, require_disk_space
 from hub.api.errors import HubAPIError
 from hub.api.memory_schemas import (
     AppliedTimeRange,
@@ -35,6 +35,8 @@ from memory.time_phrases import find_time_range, strip_phrase
 from memory.types import MemoryPatch, NewMemory, SearchFilters
 
 router = APIRouter(prefix="/v1", tags=["memory"], dependencies=[Depends(require_owner)])
+# Writes that store more are refused (507) while the disk is nearly full; deleting never is.
+STORES_MORE = [Depends(require_disk_space)]
 
 JSONL = "application/x-ndjson"
 # The export format as a request or answer body: a header line, then one memory a line.
@@ -52,14 +54,14 @@ def _new(body: MemoryIn) -> NewMemory:
     )
 
 
-@router.post("/memory")
+@router.post("/memory", dependencies=STORES_MORE)
 async def create_memory(body: MemoryIn, memory: MemoryDep) -> MemoryOut:
     """Remember one thing; answers with its id."""
     item = await asyncio.to_thread(memory.store.add, _new(body))
     return MemoryOut.from_domain(item)
 
 
-@router.post("/memory/batch")
+@router.post("/memory/batch", dependencies=STORES_MORE)
 async def create_memories(body: MemoryBatchIn, memory: MemoryDep) -> MemoryIdsOut:
     """Remember several things in one transaction."""
     items = await asyncio.to_thread(memory.store.add_many, [_new(b) for b in body.items])
@@ -107,6 +109,7 @@ async def export_memories(memory: MemoryDep) -> Response:
 
 @router.post(
     "/memory/import",
+    dependencies=STORES_MORE,
     openapi_extra={"requestBody": {"required": True, "content": JSONL_CONTENT}},
 )
 async def import_memories(request: Request, memory: MemoryDep) -> MemoryImportOut:
@@ -130,7 +133,7 @@ async def read_memory(
     return MemoryWithHistoryOut.with_history(item, entries)
 
 
-@router.patch("/memory/{memory_id}")
+@router.patch("/memory/{memory_id}", dependencies=STORES_MORE)
 async def update_memory(memory_id: str, body: MemoryPatchIn, memory: MemoryDep) -> MemoryOut:
     """Change a memory; a new text is re-embedded."""
     patch = MemoryPatch(**body.model_dump())

@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 # Frames waiting for the worker; past this the newest are not transcribed (they stay stored).
 MAX_WAITING_FRAMES = 4000
+# Bytes of audio waiting for the worker (the hub's default: about 33 minutes of 16 kHz audio);
+# by frames alone 4000 frames of 2 MiB would hold 8 GiB.
+MAX_WAITING_BYTES = 64_000_000
+# One push-to-talk request at most (60 s of 16 kHz 16-bit mono); the rest of the hold is dropped.
+MAX_TALK_BYTES = 1_920_000
+BYTES_PER_SECOND = 32000
 # A stream with no new audio for this long has stopped: what it said so far is an utterance.
 STALLED_AFTER = 1.5
 STALL_CHECK_EVERY = 0.25
@@ -54,6 +60,8 @@ class _Stream:
     last_heard: float = field(default_factory=time.monotonic)
     talk: bytearray = field(default_factory=bytearray)
     talk_start: float = 0.0
+    # The button is still down after the request reached its limit: drop audio until "end".
+    talk_cut: bool = False
     # "Hey hub" said alone: an utterance starting before this (stream time) is the request.
     asked_until: float = 0.0
 
@@ -67,6 +75,7 @@ class PipelineCounts:
     transcripts: int = 0
     requests: int = 0
     dropped_frames: int = 0
+    talks_cut_off: int = 0
     failures: int = 0
 
 
@@ -81,6 +90,8 @@ class AudioPipeline:
         wake_phrase: str,
         segmenter: SegmenterSettings | None = None,
         detector_factory: Callable[[], SpeechProbability] = silero_detector,
+        max_talk_bytes: int = MAX_TALK_BYTES,
+        max_waiting_bytes: int = MAX_WAITING_BYTES,
     ) -> None:
         self.engines = engines
         self.keeper = keeper
@@ -88,10 +99,15 @@ class AudioPipeline:
         self.wake_phrase = wake_phrase
         self.segmenter_settings = segmenter or SegmenterSettings()
         self.detector_factory = detector_factory
+        self.max_talk_bytes = max_talk_bytes
+        self.max_waiting_bytes = max_waiting_bytes
         self.counts = PipelineCounts()
         self.heard: list[HeardUtterance] = []  # the latest few, newest last
         self._queue: queue.Queue[tuple[str, MediaFrame] | None] = queue.Queue()
         self._streams: dict[str, _Stream] = {}
+        # Payload bytes in the queue: added on the event loop, taken off on the worker.
+        self._waiting_bytes = 0
+        self._waiting_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -114,7 +130,14 @@ class AudioPipeline:
         for frame in frames:
             if not isinstance(frame, MediaFrame) or frame.type != "audio":
                 continue
-            if self._queue.qsize() >= MAX_WAITING_FRAMES:
+            with self._waiting_lock:
+                full = (
+                    self._queue.qsize() >= MAX_WAITING_FRAMES
+                    or self._waiting_bytes + len(frame.payload) > self.max_waiting_bytes
+                )
+                if not full:
+                    self._waiting_bytes += len(frame.payload)
+            if full:
                 self.counts.dropped_frames += 1
                 if self.counts.dropped_frames % 1000 == 1:
                     logger.warning("voice is behind: audio frames are stored but not transcribed")
@@ -133,6 +156,8 @@ class AudioPipeline:
                 return
             try:
                 if isinstance(item, tuple):
+                    with self._waiting_lock:
+                        self._waiting_bytes -= len(item[1].payload)
                     self._take(*item)
                 # Checked on a clock, not only when idle: others may keep the queue busy.
                 if time.monotonic() - checked >= STALL_CHECK_EVERY:
@@ -152,28 +177,49 @@ class AudioPipeline:
     def _take(self, source: str, frame: MediaFrame) -> None:
         stream = self._stream(source)
         stream.last_heard = time.monotonic()
-        self.counts.audio_seconds += len(frame.payload) / 32000
+        self.counts.audio_seconds += len(frame.payload) / BYTES_PER_SECOND
         if frame.talk is not None:
-            if not stream.talk:
-                stream.talk_start = frame.t
-            stream.talk.extend(frame.payload)
-            if frame.talk == "end":
-                pcm, stream.talk = bytes(stream.talk), bytearray()
-                end = stream.talk_start + len(pcm) / 32000
-                self._handle(source, Utterance(pcm, stream.talk_start, end, "push_to_talk"))
+            self._take_talk(source, stream, frame)
             return
         for utterance in stream.segmenter.feed(frame.payload, frame.t):
             self._handle(source, utterance)
+
+    def _take_talk(self, source: str, stream: _Stream, frame: MediaFrame) -> None:
+        """Gather a push-to-talk request until the button is let go, or until it is as long as
+        a request may be: then what was said so far is the request, the rest is dropped."""
+        if stream.talk_cut:
+            stream.talk_cut = frame.talk != "end"
+            return
+        if not stream.talk:
+            stream.talk_start = frame.t
+        room = self.max_talk_bytes - len(stream.talk)
+        stream.talk.extend(frame.payload[:room])
+        if frame.talk == "end" or len(frame.payload) >= room:
+            if frame.talk != "end":
+                stream.talk_cut = True
+                self.counts.talks_cut_off += 1
+                logger.warning(
+                    "push-to-talk from %s held past %.0f s: answering what was said so far, "
+                    "dropping the rest until the button is let go (more: raise "
+                    "HUB_VOICE_PUSH_TO_TALK_MAX_BYTES)",
+                    source,
+                    self.max_talk_bytes / BYTES_PER_SECOND,
+                )
+            self._end_talk(source, stream)
+
+    def _end_talk(self, source: str, stream: _Stream) -> None:
+        pcm, stream.talk = bytes(stream.talk), bytearray()
+        end = stream.talk_start + len(pcm) / BYTES_PER_SECOND
+        self._handle(source, Utterance(pcm, stream.talk_start, end, "push_to_talk"))
 
     def _end_stalled(self) -> None:
         now = time.monotonic()
         for source, stream in list(self._streams.items()):
             if now - stream.last_heard < STALLED_AFTER:
                 continue
+            stream.talk_cut = False  # a stream that stopped starts afresh
             if stream.talk:  # the button was never released: take what was said
-                pcm, stream.talk = bytes(stream.talk), bytearray()
-                end = stream.talk_start + len(pcm) / 32000
-                self._handle(source, Utterance(pcm, stream.talk_start, end, "push_to_talk"))
+                self._end_talk(source, stream)
             for utterance in stream.segmenter.flush():
                 self._handle(source, utterance)
             stream.last_heard = now

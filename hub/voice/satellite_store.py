@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,10 @@ from hub.errors import HubError
 from memory.sqlite_database import LockedDatabase, open_database
 
 VOICE_DB_NAME = "voice.db"
+# Satellites found on mDNS but never approved, kept for the list: anyone on the network can
+# announce any number, so only the newest are kept, and none unseen for a month.
+MAX_DISCOVERED = 100
+FORGET_DISCOVERED_AFTER_S = 30 * 86_400.0
 SATELLITE_COLUMNS = "id, name, host, port, status, source, approved_at, last_seen"
 
 
@@ -51,7 +56,8 @@ class UnknownSatelliteError(HubError, LookupError):
 class SatelliteStore:
     """Blocking SQLite access; called from worker threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # when satellites are seen; tests move it
         self._db: LockedDatabase = open_database(path, MIGRATIONS)
 
     @classmethod
@@ -84,7 +90,7 @@ class SatelliteStore:
     def seen(self, satellite_id: str, name: str, host: str, port: int) -> Satellite:
         """Note a satellite found on mDNS. An approved one that moved to another address is
         approved no longer: the person approved that address, and anyone can advertise a name."""
-        now = time.time()
+        now = self.clock()
         with self._db.transaction() as db:
             row = db.execute(
                 "SELECT host, port, status FROM satellites WHERE id = ?", [satellite_id]
@@ -95,6 +101,7 @@ class SatelliteStore:
                     "VALUES (?, ?, ?, ?, 'discovered', 'mdns', ?)",
                     [satellite_id, name, host, port, now],
                 )
+                self._forget_stale(db, now)
             elif (row[0], row[1]) != (host, port):
                 status = "discovered" if row[2] == "approved" else row[2]
                 db.execute(
@@ -106,6 +113,21 @@ class SatelliteStore:
             else:
                 db.execute("UPDATE satellites SET last_seen = ? WHERE id = ?", [now, satellite_id])
         return self.get(satellite_id)
+
+    @staticmethod
+    def _forget_stale(db: Database, now: float) -> None:
+        """Drop never-approved mDNS finds unseen for a month, then all but the newest few
+        (approved, revoked and typed-in satellites are the person's: always kept)."""
+        found = "status = 'discovered' AND source = 'mdns'"
+        db.execute(
+            f"DELETE FROM satellites WHERE {found} AND last_seen < ?",
+            [now - FORGET_DISCOVERED_AFTER_S],
+        )
+        db.execute(
+            f"DELETE FROM satellites WHERE {found} AND id NOT IN (SELECT id FROM satellites "
+            f"WHERE {found} ORDER BY last_seen DESC, rowid DESC LIMIT ?)",
+            [MAX_DISCOVERED],
+        )
 
     def add(self, name: str, host: str, port: int) -> Satellite:
         """A satellite the person typed the address of: approved at once."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from devices.discovery import LOOKUP_MS, open_zeroconf
+from devices.discovery import LOOKUP_MS, MAX_LOOKUPS, open_zeroconf
 from hub.voice.satellite_link import LinkState, SatelliteLink, SatelliteVoice
 from hub.voice.satellite_store import Satellite, SatelliteStore
 
@@ -65,6 +65,9 @@ class SatelliteManager:
     ) -> None:
         if state_change is ServiceStateChange.Removed:
             return  # an approved satellite keeps being retried: it may only be restarting
+        if len(self._lookups) >= MAX_LOOKUPS:  # a flood of announcements: let it pass
+            logger.debug("mDNS: %d lookups under way; not looking up %s", MAX_LOOKUPS, name)
+            return
         task = asyncio.get_running_loop().create_task(self._look_up(name))
         self._lookups.add(task)
         task.add_done_callback(self._lookups.discard)

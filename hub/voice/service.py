@@ -82,6 +82,8 @@ class VoiceService:
             settings.voice_wake_phrase,
             SegmenterSettings(end_silence=settings.voice_end_silence),
             detector_factory=vad.detector,
+            max_talk_bytes=settings.voice_push_to_talk_max_bytes,
+            max_waiting_bytes=settings.voice_audio_queue_max_bytes,
         )
         satellites = SatelliteManager(
             SatelliteStore.open(settings.data_dir),

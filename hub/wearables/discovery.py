@@ -77,8 +77,11 @@ class HubDiscovery:
         dialer = DeviceDialer(devices, settings.device_dial_max_backoff)
 
         def seen(name: str, advert: DeviceAdvert) -> None:
-            devices.note_advert(name, advert)
-            dialer.advert_seen(name, advert)
+            forgotten = devices.note_advert(name, advert)
+            for old in forgotten:
+                dialer.advert_gone(old)
+            if name not in forgotten:
+                dialer.advert_seen(name, advert)
 
         def gone(name: str) -> None:
             devices.forget_advert(name)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from hub.wearables.admission import FrameAdmission
 from hub.wearables.store import DataFrame, DeviceStore
 
 logger = logging.getLogger(__name__)
@@ -33,15 +34,18 @@ def _retrieve(future: asyncio.Future[Committed]) -> None:
 class GroupCommitter:
     """One commit at a time in a worker thread; each takes every request waiting for it."""
 
-    def __init__(self, store: DeviceStore) -> None:
+    def __init__(self, store: DeviceStore, admission: FrameAdmission | None = None) -> None:
         self.store = store
+        self.admission = admission or FrameAdmission()
         self._waiting: list[_Request] = []
         self._running: asyncio.Task[None] | None = None
         self.commits = 0
 
     async def commit(self, device_id: str, frames: Sequence[DataFrame]) -> Committed:
         """Commit the device's frames (with whatever else waits); its acked seq and the frames
-        stored now. Raises DeviceNotPairedError for this device alone."""
+        stored now. Raises DeviceNotPairedError for this device alone, and the admission's
+        ProtocolError (a full disk, a clock far ahead) before anything is committed."""
+        self.admission.check(device_id, frames)
         request = _Request(device_id, frames)
         request.done.add_done_callback(_retrieve)
         self._waiting.append(request)
@@ -64,6 +68,8 @@ class GroupCommitter:
                 continue
             self.commits += 1
             for request, result in zip(group, results, strict=True):
+                if not isinstance(result, Exception):
+                    self.admission.stored(request.device_id, result[1])
                 if request.done.done():
                     continue
                 if isinstance(result, Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlite_utils import Database
 
 
@@ -55,4 +57,21 @@ def m003_summary_marks(db: Database) -> None:
     )
 
 
-MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks]
+def m004_received_at(db: Database) -> None:
+    """When each raw sample and media frame reached the hub: retention goes by it, since a
+    device's own clock (``t``) may say any time, and a future one would be kept forever."""
+    now = time.time()
+    for table in ("samples", "media"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN received_at REAL NOT NULL DEFAULT 0")
+        # The frames table has noted when every frame came since the start; a row without one
+        # (none are expected) counts as received when measured, or now if that is later.
+        db.execute(
+            f"UPDATE {table} SET received_at = coalesce((SELECT f.received_at FROM frames f "
+            f"WHERE f.device_id = {table}.device_id AND f.epoch = {table}.epoch "
+            f"AND f.seq = {table}.seq), min(t, ?))",
+            [now],
+        )
+        db.execute(f"CREATE INDEX {table}_by_received ON {table} (received_at)")
+
+
+MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks, m004_received_at]

@@ -15,7 +15,10 @@ from devices.errors import REPLACED, REVOKED
 from devices.link_auth import VerifierKeys
 from devices.pairing import MAX_WAITING, PairingBook
 from devices.protocol import ErrorMessage, Hello
+from devices.samples import MAX_AHEAD_S
+from hub.disk_space import DiskSpaceGuard
 from hub.errors import HubError
+from hub.wearables.admission import FrameAdmission
 from hub.wearables.group_commit import GroupCommitter
 from hub.wearables.listing import DeviceListing, MdnsEndpoint, Sighting, sightings
 from hub.wearables.rates import StreamRates
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # Unpaired devices remembered for the list; a flood of made-up ids cannot grow it further.
 MAX_HEARD = 100
+# Device adverts found on mDNS kept at once: anyone on the network can announce any number.
+MAX_DISCOVERED = 256
 
 
 class OpenLink(Protocol):
@@ -70,10 +75,13 @@ class DeviceService:
     heard: dict[str, tuple[Hello, float]] = field(default_factory=dict)
     # Devices found by mDNS, by service name; they change and disappear live.
     discovered: dict[str, tuple[DeviceAdvert, float]] = field(default_factory=dict)
+    adverts_forgotten: int = 0  # to make room for newer ones (MAX_DISCOVERED)
 
     retention_days: float = 0.0
     # Told of every committed frame, after the commit; see IngestListener.
     listeners: list[IngestListener] = field(default_factory=list)
+    # Checked before every commit: room on the disk, times not far ahead of the hub's clock.
+    admission: FrameAdmission = field(default_factory=FrameAdmission)
     _pruning: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     # Every link commits through it: concurrent links share one transaction and disk sync.
     committer: GroupCommitter = field(init=False, repr=False)
@@ -82,7 +90,7 @@ class DeviceService:
     unauthenticated: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        self.committer = GroupCommitter(self.store)
+        self.committer = GroupCommitter(self.store, self.admission)
 
     def begin_handshake(self) -> bool:
         """Count a new link in its handshake; False when too many are already (refuse it)."""
@@ -109,6 +117,9 @@ class DeviceService:
         pairing_timeout: float = 300.0,
         max_waiting_to_pair: int = MAX_WAITING,
         max_unauthenticated: int = 128,
+        disk_space: DiskSpaceGuard | None = None,
+        max_clock_ahead_s: float = MAX_AHEAD_S,
+        media_bytes_per_day: int = 0,
     ) -> DeviceService:
         """The service over devices.db in the data directory."""
         return cls(
@@ -125,6 +136,7 @@ class DeviceService:
             pairing=PairingBook(
                 max_waiting=max_waiting_to_pair, answer_timeout=handshake_timeout + 5
             ),
+            admission=FrameAdmission(disk_space, max_clock_ahead_s, media_bytes_per_day),
         )
 
     def add_listeners(self, listeners: Iterable[IngestListener]) -> None:
@@ -198,9 +210,25 @@ class DeviceService:
         while len(self.heard) > MAX_HEARD:
             del self.heard[next(iter(self.heard))]  # oldest first: dicts keep insertion order
 
-    def note_advert(self, name: str, advert: DeviceAdvert) -> None:
-        """A device's mDNS record appeared or changed."""
-        self.discovered[name] = (advert, time.time())
+    def note_advert(self, name: str, advert: DeviceAdvert) -> list[str]:
+        """A device's mDNS record appeared or changed; returns the names forgotten to make room
+        (the oldest first, a device with an open link last), which the dialer forgets too."""
+        self.discovered.pop(name, None)
+        self.discovered[name] = (advert, time.time())  # last: dicts keep insertion order
+        forgotten: list[str] = []
+        while len(self.discovered) > MAX_DISCOVERED:
+            unlinked = (n for n, (a, _) in self.discovered.items() if a.device_id not in self.links)
+            oldest = next(unlinked, next(iter(self.discovered)))
+            del self.discovered[oldest]
+            forgotten.append(oldest)
+        for _ in forgotten:
+            self.adverts_forgotten += 1
+            if self.adverts_forgotten % 1000 == 1:  # a flood would flood the log too
+                logger.warning(
+                    "mDNS: more than %d device adverts (a flood?); forgetting the oldest",
+                    MAX_DISCOVERED,
+                )
+        return forgotten
 
     def forget_advert(self, name: str) -> None:
         """A device's mDNS record went away."""

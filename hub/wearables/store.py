@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -79,8 +79,10 @@ class SampleQuery:
 class DeviceStore:
     """Blocking SQLite access; the hub calls it from worker threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        # When frames are received (retention counts from it); tests move it.
+        self.clock = clock
         self._db: LockedDatabase = open_database(path, MIGRATIONS)
 
     @classmethod
@@ -163,7 +165,7 @@ class DeviceStore:
     ) -> list[tuple[int, list[DataFrame]] | DeviceNotPairedError]:
         """Commit several devices' frames in one transaction (one disk sync for all); per
         batch, the new acked seq and the frames stored now, or why that device was refused."""
-        now = time.time()
+        now = self.clock()
         results: list[tuple[int, list[DataFrame]] | DeviceNotPairedError] = []
         with self._db.transaction() as db:
             for device_id, frames in batches:
@@ -191,7 +193,7 @@ class DeviceStore:
             )
             if cursor.rowcount == 0:
                 continue  # a resent frame: stored before, so stored exactly once
-            self._store_frame(conn, device_id, epoch, frame)
+            self._store_frame(conn, device_id, epoch, frame, now)
             stored.append(frame)
         if any(isinstance(frame, SensorBatch) for frame in stored):
             add_rollups_after(conn, device_id, last_id)
@@ -204,11 +206,14 @@ class DeviceStore:
         return int(acked[0]), stored
 
     @staticmethod
-    def _store_frame(conn: Any, device_id: str, epoch: int, frame: DataFrame) -> None:
+    def _store_frame(
+        conn: Any, device_id: str, epoch: int, frame: DataFrame, received: float
+    ) -> None:
         if isinstance(frame, SensorBatch):
             for series in frame.series:
                 # Rows zipped from the columns in C: no Python work per sample for scalars.
                 same = (repeat(device_id), repeat(epoch), repeat(frame.seq), repeat(series.kind))
+                when = repeat(received)
                 # A vector kind's list is kept as JSON; only scalars have a value to roll up.
                 if not SENSOR_KINDS[series.kind].scalar:
                     values: Iterable[Any] = repeat(None)
@@ -216,9 +221,9 @@ class DeviceStore:
                 else:
                     values, data = series.v, repeat(None)
                 conn.executemany(
-                    "INSERT INTO samples (device_id, epoch, seq, kind, t, value, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    zip(*same, series.t, values, data, strict=False),  # repeat() is endless
+                    "INSERT INTO samples (device_id, epoch, seq, kind, t, value, data, "
+                    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    zip(*same, series.t, values, data, when, strict=False),  # repeat() is endless
                 )
         elif isinstance(frame, Status):
             conn.execute(
@@ -228,8 +233,8 @@ class DeviceStore:
             )
         else:
             conn.execute(
-                "INSERT INTO media (device_id, epoch, seq, type, t, header, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO media (device_id, epoch, seq, type, t, header, payload, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     device_id,
                     epoch,
@@ -238,6 +243,7 @@ class DeviceStore:
                     frame.t,
                     json.dumps(frame.header()),
                     frame.payload,
+                    received,
                 ],
             )
 
@@ -291,14 +297,15 @@ class DeviceStore:
         ]
 
     def prune(self, before: float, chunk: int = 10_000) -> int:
-        """Delete raw samples and media taken before ``before``, a chunk per transaction."""
+        """Delete raw samples and media received before ``before``, a chunk per transaction
+        (by the hub's clock: a device's own times can be anything)."""
         removed = 0
         for table, key in (("samples", "id"), ("media", "rowid")):
             while True:
                 with self._db.transaction() as db:
                     cursor = db.execute(
                         f"DELETE FROM {table} WHERE {key} IN "
-                        f"(SELECT {key} FROM {table} WHERE t < ? LIMIT ?)",
+                        f"(SELECT {key} FROM {table} WHERE received_at < ? LIMIT ?)",
                         [before, chunk],
                     )
                     count = cursor.rowcount
