@@ -18,6 +18,8 @@ FRAME_AUTH_FAILED = "frame_auth_failed"
 PAIRING_BUSY = "pairing_busy"
 PAIRING_TIMEOUT = "pairing_timeout"
 HUB_BUSY = "hub_busy"
+DISK_FULL = "disk_full"
+QUOTA_EXCEEDED = "quota_exceeded"
 
 
 class ProtocolError(Exception):

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from devices.errors import ProtocolError
+from devices.errors import DISK_FULL, ProtocolError
 from hub.errors import HubError
 
-DISK_FULL = "disk_full"
 MB = 1_000_000
 # statvfs is cheap, yet a busy hub commits many times a second: one reading serves a second.
 CACHE_SECONDS = 1.0

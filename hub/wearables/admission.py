@@ -8,13 +8,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from devices.errors import ProtocolError
+from devices.errors import QUOTA_EXCEEDED, ProtocolError
 from devices.media import MediaFrame
 from devices.samples import MAX_AHEAD_S, SensorBatch, check_not_ahead
 from hub.disk_space import MB, DiskSpaceGuard
 from hub.wearables.store import DataFrame
 
-QUOTA_EXCEEDED = "quota_exceeded"
 DAY = 86_400.0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from devices.errors import (
     AUTH_FAILED,
     BAD_SEQUENCE,
+    DISK_FULL,
     FRAME_AUTH_FAILED,
     FRAME_TOO_LARGE,
     HANDSHAKE_TIMEOUT,
@@ -18,6 +19,7 @@ from devices.errors import (
     PAIRING_BUSY,
     PAIRING_FAILED,
     PAIRING_TIMEOUT,
+    QUOTA_EXCEEDED,
     REVOKED,
     UNKNOWN_TYPE,
     ProtocolError,
@@ -67,6 +69,8 @@ CLOSE_CODES = {
     FRAME_TOO_LARGE: 1009,
     HUB_BUSY: 1013,
     PAIRING_TIMEOUT: 1013,
+    DISK_FULL: 1013,
+    QUOTA_EXCEEDED: 1013,
 }
 AUTH_FAILED_MESSAGE = (
     "authentication failed: this device is not paired with this hub, was revoked, or proved "
