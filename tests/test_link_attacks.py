@@ -37,6 +37,7 @@ from tests.devices_support import (
     hello,
     make_client,
     pair_client,
+    raw_link,
     raw_pair,
     receive,
     stored,
@@ -374,6 +375,28 @@ def test_a_thousand_unauthenticated_pairing_sockets_leave_health_and_chat_answer
         finally:
             await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         async with httpx.AsyncClient(base_url=attack_hub.base_url) as http:
+            assert (await http.get("/health")).status_code == 200
+
+    run(scenario)
+
+
+def test_huge_and_deeply_nested_frames_get_errors_before_and_after_the_handshake(
+    attack_hub: HubProcess,
+) -> None:
+    async def scenario() -> None:
+        url = link_url(attack_hub.base_url)
+        deep = '{"a":' * 10_000 + "1" + "}" * 10_000
+        async with connect(url) as ws:
+            await ws.send(deep)
+            assert "nested too deeply" in (await expect_error(ws, "malformed_frame")).message
+        async with connect(url) as ws:
+            await ws.send(encode(hello("big"))[:-1] + ',"pad":"' + "x" * 100_000 + '"}')
+            await expect_error(ws, "frame_too_large")
+        secret = await raw_pair(attack_hub, "deep-after")
+        async with raw_link(attack_hub, "deep-after", secret) as link:
+            await link.send(deep)
+            assert "nested too deeply" in (await expect_error(link, "malformed_frame")).message
+        async with api(attack_hub) as http:
             assert (await http.get("/health")).status_code == 200
 
     run(scenario)

@@ -107,6 +107,13 @@ class DeviceDialer:
 
     async def _keep_linked(self, device_id: str) -> None:
         """Dial, serve the link, pause, dial again; cancellation ends it, errors do not."""
+        try:
+            await self._dial_until_unwanted(device_id)
+        finally:
+            # Nothing stays behind for a device no longer dialed: made-up adverts cannot grow it.
+            self._wake.pop(device_id, None)
+
+    async def _dial_until_unwanted(self, device_id: str) -> None:
         failures = 0
         while not self._closing:
             advert = self._adverts.get(device_id)

@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 # One commit holds the database lock other links wait on: keep it to a few thousand rows.
 MAX_FRAMES_PER_COMMIT = 256
 MAX_SAMPLES_PER_COMMIT = 5000
+# Hello, the pairing replies and the proof are a few hundred bytes; before anyone proved anything
+# the hub parses nothing larger.
+MAX_HANDSHAKE_FRAME = 8 * 1024
 CLOSE_CODES = {
     AUTH_FAILED: 1008,
     PAIRING_FAILED: 1008,
@@ -101,6 +104,16 @@ class QueueRoom:
         """Frames of ``size`` bytes left the queue."""
         self.used = max(0, self.used - size)
         self._freed.set()
+
+
+def _small(raw: str | bytes | None) -> str | bytes | None:
+    """A handshake frame, refused unread when larger than any handshake frame can be."""
+    if raw is not None and len(raw) > MAX_HANDSHAKE_FRAME:
+        raise ProtocolError(
+            FRAME_TOO_LARGE,
+            f"a handshake frame of {len(raw)} bytes; none is over {MAX_HANDSHAKE_FRAME}",
+        )
+    return raw
 
 
 def _rows(frame: DataFrame) -> int:
@@ -150,7 +163,7 @@ class DeviceLink:
     async def _handshake_frame(self) -> str | bytes | None:
         try:
             async with asyncio.timeout(self.service.handshake_timeout):
-                return await self._next_frame()
+                return _small(await self._next_frame())
         except TimeoutError as exc:
             raise ProtocolError(
                 HANDSHAKE_TIMEOUT,
@@ -261,7 +274,9 @@ class DeviceLink:
         secret: bytes | None = None
         try:
             await self._send(PairingOffer(exchange.message, exchange.confirm))
-            raw = await asyncio.wait_for(asyncio.shield(receiving), self.service.handshake_timeout)
+            raw = _small(
+                await asyncio.wait_for(asyncio.shield(receiving), self.service.handshake_timeout)
+            )
             if raw is None:
                 raise ProtocolError(PAIRING_FAILED, "the device left while pairing")
             reply = decode(raw) if isinstance(raw, str) else None
