@@ -133,3 +133,15 @@ def test_the_migration_dates_stored_rows_by_when_their_frame_arrived(tmp_path: P
     # row, so it counts from its sample time.
     assert store.prune(T0 + 1) == 2
     store.close()
+
+
+def test_retention_finds_the_arrival_boundary_among_many_receipts(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    store = paired_store(tmp_path, clock)
+    for seq in range(1, 41):  # one batch of 30 an hour, for 40 hours
+        store.commit("w", [batch(seq, T0)])
+        clock.now += 3600
+    for hours, left in ((0, 1200), (0.5, 1170), (10, 900), (10, 900), (39, 30), (39.5, 0)):
+        store.prune(T0 + hours * 3600, chunk=17)
+        assert len(store.samples(SampleQuery("w", limit=10_000))) == left
+    store.close()

@@ -300,15 +300,23 @@ class DeviceStore:
         """Delete raw samples and media received before ``before``, a chunk per transaction
         (by the hub's clock: a device's own times can be anything)."""
         removed = 0
-        for table, key in (("samples", "id"), ("media", "rowid")):
+        with self._db.reading() as db:
+            first_kept = _first_sample_received_at_or_after(db, before)
+        deletes = (
+            (
+                "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE id < ? LIMIT ?)",
+                first_kept,
+            ),
+            (
+                "DELETE FROM media WHERE rowid IN "
+                "(SELECT rowid FROM media WHERE received_at < ? LIMIT ?)",
+                before,
+            ),
+        )
+        for statement, bound in deletes:
             while True:
                 with self._db.transaction() as db:
-                    cursor = db.execute(
-                        f"DELETE FROM {table} WHERE {key} IN "
-                        f"(SELECT {key} FROM {table} WHERE received_at < ? LIMIT ?)",
-                        [before, chunk],
-                    )
-                    count = cursor.rowcount
+                    count = db.execute(statement, [bound, chunk]).rowcount
                 removed += count
                 if count < chunk:
                     break
@@ -319,3 +327,23 @@ class DeviceStore:
         with self._db.reading() as db:
             row = db.execute("SELECT count(*) FROM media WHERE device_id = ?", [device_id])
             return int(row.fetchone()[0])
+
+
+def _first_sample_received_at_or_after(db: Any, before: float) -> int:
+    """The smallest sample id received at or after ``before`` (one past the last id when none
+    is): ids grow in arrival order, so received_at grows with them and a binary search over the
+    ids finds the boundary without an index on received_at."""
+    low, high = db.execute("SELECT min(id), max(id) FROM samples").fetchone()
+    if low is None:
+        return 0
+    high += 1
+    while low < high:
+        middle = (low + high) // 2
+        found, received = db.execute(
+            "SELECT id, received_at FROM samples WHERE id >= ? ORDER BY id LIMIT 1", [middle]
+        ).fetchone()
+        if received >= before:
+            high = middle
+        else:
+            low = found + 1
+    return int(low)
