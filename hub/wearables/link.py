@@ -6,7 +6,6 @@ import asyncio
 import logging
 import secrets
 from contextlib import suppress
-from typing import Any
 
 from devices.errors import (
     AUTH_FAILED,
@@ -32,24 +31,19 @@ from devices.link_auth import (
 )
 from devices.link_crypto import EphemeralKey, FrameOpener, FrameSealer, LinkKeys
 from devices.media import MediaFrame, decode_media
-from devices.pairing import PairingAttempt, PairingDroppedError, PairingRequest
-from devices.pake import HubPake
 from devices.protocol import (
     Ack,
     Challenge,
     ErrorMessage,
     Hello,
     Message,
-    PairingConfirm,
-    PairingOffer,
-    PairingPending,
-    PairingRetry,
     Proof,
     Welcome,
     decode,
     encode,
 )
 from devices.samples import SensorBatch, Status
+from hub.wearables.link_pairing import LinkPairing, small_frame
 from hub.wearables.service import DeviceService
 from hub.wearables.sockets import LinkSocket, SealedSocket
 from hub.wearables.store import DataFrame, DeviceNotPairedError
@@ -60,9 +54,6 @@ logger = logging.getLogger(__name__)
 # One commit holds the database lock other links wait on: keep it to a few thousand rows.
 MAX_FRAMES_PER_COMMIT = 256
 MAX_SAMPLES_PER_COMMIT = 5000
-# Hello, the pairing replies and the proof are a few hundred bytes; before anyone proved anything
-# the hub parses nothing larger.
-MAX_HANDSHAKE_FRAME = 8 * 1024
 CLOSE_CODES = {
     AUTH_FAILED: 1008,
     PAIRING_FAILED: 1008,
@@ -104,16 +95,6 @@ class QueueRoom:
         """Frames of ``size`` bytes left the queue."""
         self.used = max(0, self.used - size)
         self._freed.set()
-
-
-def _small(raw: str | bytes | None) -> str | bytes | None:
-    """A handshake frame, refused unread when larger than any handshake frame can be."""
-    if raw is not None and len(raw) > MAX_HANDSHAKE_FRAME:
-        raise ProtocolError(
-            FRAME_TOO_LARGE,
-            f"a handshake frame of {len(raw)} bytes; none is over {MAX_HANDSHAKE_FRAME}",
-        )
-    return raw
 
 
 def _rows(frame: DataFrame) -> int:
@@ -163,7 +144,7 @@ class DeviceLink:
     async def _handshake_frame(self) -> str | bytes | None:
         try:
             async with asyncio.timeout(self.service.handshake_timeout):
-                return _small(await self._next_frame())
+                return small_frame(await self._next_frame())
         except TimeoutError as exc:
             raise ProtocolError(
                 HANDSHAKE_TIMEOUT,
@@ -210,95 +191,9 @@ class DeviceLink:
         return hello
 
     async def _pair(self, hello: Hello) -> bool:
-        """Wait for the person to type the device's code, then run the exchange it
-        authenticates; True once the hub stored the device's keys."""
-        request = self.service.pairing.open(hello)
-        self.service.note_heard(hello)
-        receiving = asyncio.ensure_future(self._next_frame())
-        pake = hello.pake or b""
-        try:
-            await self._send(PairingPending())
-            async with asyncio.timeout(self.service.pairing_timeout):
-                while True:
-                    attempt = await self._next_attempt(request, receiving)
-                    if attempt is None:
-                        return False
-                    pake, secret = await self._try_code(hello, pake, attempt, receiving)
-                    if secret is not None:
-                        await asyncio.wait_for(request.stored, self.service.handshake_timeout)
-                        return True
-                    receiving = asyncio.ensure_future(self._next_frame())
-        except TimeoutError as exc:
-            raise ProtocolError(
-                PAIRING_TIMEOUT,
-                f"no one approved the code within {self.service.pairing_timeout:g} s; "
-                "reconnect to keep waiting",
-            ) from exc
-        finally:
-            receiving.cancel()
-            self.service.pairing.close(request)
-
-    async def _next_attempt(
-        self, request: PairingRequest, receiving: asyncio.Future[str | bytes | None]
-    ) -> PairingAttempt | None:
-        """The next code the person typed, or None when the device left."""
-        getting = asyncio.ensure_future(request.attempts.get())
-        try:
-            waiters: set[asyncio.Future[Any]] = {getting, receiving, request.dropped}
-            await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
-        finally:
-            if not getting.done():
-                getting.cancel()
-        if getting.done() and not getting.cancelled():
-            return getting.result()
-        if request.dropped.done():
-            raise ProtocolError(
-                PAIRING_FAILED, f"pairing failed ({request.dropped.result()}); start pairing again"
-            )
-        if receiving.result() is not None:
-            raise ProtocolError(
-                UNKNOWN_TYPE, "send nothing while waiting for the person to approve the code"
-            )
-        return None
-
-    async def _try_code(
-        self,
-        hello: Hello,
-        device_pake: bytes,
-        attempt: PairingAttempt,
-        receiving: asyncio.Future[str | bytes | None],
-    ) -> tuple[bytes, bytes | None]:
-        """Offer the exchange made with the typed code; the device's next pairing message and
-        the secret when it confirmed."""
-        exchange = HubPake(attempt.code, hello.device_id, device_pake)
-        secret: bytes | None = None
-        try:
-            await self._send(PairingOffer(exchange.message, exchange.confirm))
-            raw = _small(
-                await asyncio.wait_for(asyncio.shield(receiving), self.service.handshake_timeout)
-            )
-            if raw is None:
-                raise ProtocolError(PAIRING_FAILED, "the device left while pairing")
-            reply = decode(raw) if isinstance(raw, str) else None
-            if isinstance(reply, PairingConfirm):
-                secret = exchange.secret_if_confirmed(reply.confirm)
-                if secret is None:  # only a device that did not follow the protocol gets here
-                    attempt.result.set_result(None)
-                    raise ProtocolError(
-                        PAIRING_FAILED, "the device's confirmation does not match; pair again"
-                    )
-            elif isinstance(reply, PairingRetry):
-                device_pake = reply.pake
-            else:
-                raise ProtocolError(
-                    UNKNOWN_TYPE, "answer a pairing_offer with pairing_confirm or pairing_retry"
-                )
-        except BaseException as exc:
-            if not attempt.result.done():
-                attempt.result.set_exception(PairingDroppedError(str(exc)))
-            raise
-        attempt.result.set_result(secret)
-        return device_pake, secret
+        """Wait for the person to type the device's code and run the exchange it authenticates;
+        True once the hub stored the device's keys."""
+        return await LinkPairing(self.service, self._send, self._next_frame).run(hello)
 
     async def _stream(self, device_id: str) -> None:
         if self._kicked is not None:  # cut off between welcome and here
