@@ -386,8 +386,11 @@ def test_huge_and_deeply_nested_frames_get_errors_before_and_after_the_handshake
     async def scenario() -> None:
         url = link_url(attack_hub.base_url)
         deep = '{"a":' * 10_000 + "1" + "}" * 10_000
-        async with connect(url) as ws:
+        async with connect(url) as ws:  # before the handshake nothing that large is parsed
             await ws.send(deep)
+            await expect_error(ws, "frame_too_large")
+        async with connect(url) as ws:  # deep enough for the parser, small enough to be read
+            await ws.send("[" * 3000 + "]" * 3000)
             assert "nested too deeply" in (await expect_error(ws, "malformed_frame")).message
         async with connect(url) as ws:
             await ws.send(encode(hello("big"))[:-1] + ',"pad":"' + "x" * 100_000 + '"}')
