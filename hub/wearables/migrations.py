@@ -58,23 +58,32 @@ def m003_summary_marks(db: Database) -> None:
 
 
 def m004_received_at(db: Database) -> None:
-    """When each raw sample and media frame reached the hub: retention goes by it, since a
-    device's own clock (``t``) may say any time, and a future one would be kept forever."""
+    """When raw samples and media reached the hub: retention goes by it, since a device's own
+    clock (``t``) may say any time, and a future one would be kept forever."""
     now = time.time()
-    for table in ("samples", "media"):
-        db.execute(f"ALTER TABLE {table} ADD COLUMN received_at REAL NOT NULL DEFAULT 0")
-        # The frames table has noted when every frame came since the start; a row without one
-        # (none are expected) counts as received when measured, or now if that is later.
-        db.execute(
-            f"UPDATE {table} SET received_at = coalesce((SELECT f.received_at FROM frames f "
-            f"WHERE f.device_id = {table}.device_id AND f.epoch = {table}.epoch "
-            f"AND f.seq = {table}.seq), min(t, ?))",
-            [now],
-        )
-    # Media rows are few: an index finds the old ones. Samples come tens of thousands a second,
-    # and an index on them cost about a tenth of ingest; their rowids grow in arrival order, so
-    # retention finds the boundary by a binary search over the rowid instead (DeviceStore.prune).
+    # The frames table has noted when every frame came since the start; a row without one
+    # (none are expected) counts as received when measured, or now if that is later.
+    arrival = (
+        "coalesce((SELECT f.received_at FROM frames f WHERE f.device_id = {0}.device_id "
+        "AND f.epoch = {0}.epoch AND f.seq = {0}.seq), min({0}.t, ?))"
+    )
+    # Media rows are few: each has its time and an index finds the old ones.
+    db.execute("ALTER TABLE media ADD COLUMN received_at REAL NOT NULL DEFAULT 0")
+    db.execute(f"UPDATE media SET received_at = {arrival.format('media')}", [now])
     db.execute("CREATE INDEX media_by_received ON media (received_at)")
+    # Samples come tens of thousands a second: a time on each row cost a tenth of ingest. Their
+    # ids grow in arrival order, so one mark per commit (when, the highest id stored) says when
+    # every sample arrived.
+    db.execute(
+        "CREATE TABLE sample_arrivals (received_at REAL NOT NULL, last_id INTEGER NOT NULL, "
+        "PRIMARY KEY (received_at, last_id)) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO sample_arrivals (received_at, last_id) "
+        f"SELECT {arrival.format('samples')}, max(samples.id) FROM samples "
+        "GROUP BY samples.device_id, samples.epoch, samples.seq",
+        [now],
+    )
 
 
 MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks, m004_received_at]

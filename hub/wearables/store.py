@@ -168,11 +168,18 @@ class DeviceStore:
         now = self.clock()
         results: list[tuple[int, list[DataFrame]] | DeviceNotPairedError] = []
         with self._db.transaction() as db:
+            before = db.conn.execute("SELECT max(id) FROM samples").fetchone()[0]
             for device_id, frames in batches:
                 try:
                     results.append(self._commit_device(db.conn, device_id, frames, now))
                 except DeviceNotPairedError as exc:
                     results.append(exc)
+            last = db.conn.execute("SELECT max(id) FROM samples").fetchone()[0]
+            if last is not None and last != before:  # one mark says when all of them came
+                db.conn.execute(
+                    "INSERT OR IGNORE INTO sample_arrivals (received_at, last_id) VALUES (?, ?)",
+                    [now, last],
+                )
         return results
 
     def _commit_device(
@@ -213,7 +220,6 @@ class DeviceStore:
             for series in frame.series:
                 # Rows zipped from the columns in C: no Python work per sample for scalars.
                 same = (repeat(device_id), repeat(epoch), repeat(frame.seq), repeat(series.kind))
-                when = repeat(received)
                 # A vector kind's list is kept as JSON; only scalars have a value to roll up.
                 if not SENSOR_KINDS[series.kind].scalar:
                     values: Iterable[Any] = repeat(None)
@@ -221,9 +227,9 @@ class DeviceStore:
                 else:
                     values, data = series.v, repeat(None)
                 conn.executemany(
-                    "INSERT INTO samples (device_id, epoch, seq, kind, t, value, data, "
-                    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    zip(*same, series.t, values, data, when, strict=False),  # repeat() is endless
+                    "INSERT INTO samples (device_id, epoch, seq, kind, t, value, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    zip(*same, series.t, values, data, strict=False),  # repeat() is endless
                 )
         elif isinstance(frame, Status):
             conn.execute(
@@ -301,11 +307,13 @@ class DeviceStore:
         (by the hub's clock: a device's own times can be anything)."""
         removed = 0
         with self._db.reading() as db:
-            first_kept = _first_sample_received_at_or_after(db, before)
+            marked = db.execute(
+                "SELECT max(last_id) FROM sample_arrivals WHERE received_at < ?", [before]
+            ).fetchone()[0]
         deletes = (
             (
-                "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE id < ? LIMIT ?)",
-                first_kept,
+                "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE id <= ? LIMIT ?)",
+                -1 if marked is None else marked,
             ),
             (
                 "DELETE FROM media WHERE rowid IN "
@@ -320,6 +328,8 @@ class DeviceStore:
                 removed += count
                 if count < chunk:
                     break
+        with self._db.transaction() as db:
+            db.execute("DELETE FROM sample_arrivals WHERE received_at < ?", [before])
         return removed
 
     def media_count(self, device_id: str) -> int:
@@ -327,23 +337,3 @@ class DeviceStore:
         with self._db.reading() as db:
             row = db.execute("SELECT count(*) FROM media WHERE device_id = ?", [device_id])
             return int(row.fetchone()[0])
-
-
-def _first_sample_received_at_or_after(db: Any, before: float) -> int:
-    """The smallest sample id received at or after ``before`` (one past the last id when none
-    is): ids grow in arrival order, so received_at grows with them and a binary search over the
-    ids finds the boundary without an index on received_at."""
-    low, high = db.execute("SELECT min(id), max(id) FROM samples").fetchone()
-    if low is None:
-        return 0
-    high += 1
-    while low < high:
-        middle = (low + high) // 2
-        found, received = db.execute(
-            "SELECT id, received_at FROM samples WHERE id >= ? ORDER BY id LIMIT 1", [middle]
-        ).fetchone()
-        if received >= before:
-            high = middle
-        else:
-            low = found + 1
-    return int(low)
