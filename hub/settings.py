@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     memory_min_similarity: float = Field(
         default=0.35, ge=-1.0, le=1.0, description="Weakest match a chat turn is given."
     )
+    memory_personal_min_similarity: float = Field(
+        default=0.25,
+        ge=-1.0,
+        le=1.0,
+        description="Weakest match a question about the person (my, I, we, Dad) is given: the "
+        "model knows nothing of the person on its own, so a weak memory beats none.",
+    )
     memory_store_messages: bool = Field(
         default=True, description="Keep what the person says in chat as memories."
     )

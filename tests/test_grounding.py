@@ -5,10 +5,18 @@ streamed answer (fast: no model; the real model's answers are checked in test_me
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from hub.chat.grounded import first_sentence, grounded_rewriter
 from hub.engine.runner import finished_generation, rewritten_generation
+from hub.engine.types import ChatMessage
+from hub.recall.chat_memory import MemoryTurn, recall_sync
 from hub.recall.grounding import asks_about, check_grounding, restated
+from hub.recall.service import MemoryService
+from memory.embedder import Embedder
+from memory.jobs import FactJobQueue
+from memory.protocol import MemoryStore
+from memory.types import MemoryItem, SearchHit
 
 SISTER = "My sister Oriana lives in Tavira."
 DOSE = "I take 75 mg of venlafaxine every morning."
@@ -79,3 +87,63 @@ def test_an_answer_drawn_from_nothing_is_replaced_by_the_memory() -> None:
     text, cited = rewrite("Dr. Abernethy is the carer of Bruno.", [SISTER], "Where is my sister?")
     assert text == "Your sister Oriana lives in Tavira."
     assert cited == [0]
+
+
+def test_a_weak_memory_the_answer_ignores_is_offered_as_only_the_closest() -> None:
+    async def run() -> str:
+        inner = finished_generation("fake", "Your sibling lives in Paris.")
+        rewriter = grounded_rewriter("Where does my sibling live?", [SISTER], lambda _: None, False)
+        outer = rewritten_generation(inner, rewriter)
+        return "".join([piece async for piece in outer])
+
+    assert asyncio.run(run()) == (
+        "I'm not sure I know that. The closest thing I remember: "
+        "Your sister Oriana lives in Tavira."
+    )
+
+
+class ScoredStore:
+    """A memory store whose every search finds the same hits (for the similarity floors)."""
+
+    def __init__(self, scored: list[tuple[str, float]]) -> None:
+        self.hits = [
+            SearchHit(
+                MemoryItem(f"m{n}", "fact", text, "import", "2025-02-03", "", "", {}, False),
+                similarity,
+                text,
+                similarity,
+                n,
+                None,
+            )
+            for n, (text, similarity) in enumerate(scored, 1)
+        ]
+
+    def search(self, query: str, k: int = 10, filters: object = None) -> list[SearchHit]:
+        return self.hits[:k]
+
+
+def recalled(store: ScoredStore, question: str) -> MemoryTurn:
+    memory = MemoryService(
+        store=cast(MemoryStore, store),
+        embedder=cast(Embedder, None),
+        jobs=cast(FactJobQueue, None),
+        context_tokens=400,
+        context_items=1,
+        min_similarity=0.35,
+        personal_min_similarity=0.25,
+        store_messages=False,
+        extract_facts=False,
+    )
+    return recall_sync(memory, [ChatMessage("user", question)])
+
+
+def test_a_question_about_the_person_is_given_a_weaker_memory_than_a_general_one() -> None:
+    store = ScoredStore([(SISTER, 0.3), (OTHER, 0.2)])
+    personal = recalled(store, "Where has my sibling settled down?")
+    assert [hit.item.text for hit in personal.hits] == [SISTER]
+    personal.given = personal.hits
+    assert not personal.sure()  # offered, but said to be only the closest memory
+    assert recalled(store, "Where do people settle down?").hits == []
+    sure = recalled(ScoredStore([(SISTER, 0.6)]), "Where does my sister live?")
+    sure.given = sure.hits
+    assert sure.sure()

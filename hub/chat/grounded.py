@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 # At most this much is held back while the first sentence is still unfinished.
 HOLD_CHARS = 300
+# Said before a memory that matched the question only weakly, when the model did not use it.
+UNSURE_PREFIX = "I'm not sure I know that. The closest thing I remember: "
 
 
 def first_sentence(text: str) -> str | None:
@@ -31,10 +33,11 @@ def first_sentence(text: str) -> str | None:
 
 
 def grounded_rewriter(
-    question: str, memories: list[str], on_source: Callable[[int], None]
+    question: str, memories: list[str], on_source: Callable[[int], None], sure: bool = True
 ) -> PieceRewriter:
     """A rewrite of an answer given ``memories``: passed on when its start draws on one of them
-    (``on_source`` is told which), else replaced by the first memory restated."""
+    (``on_source`` is told which), else replaced by the first memory restated (said to be only
+    the closest memory when the match was not ``sure``)."""
 
     async def rewrite(inner: Generation) -> AsyncIterator[str]:
         held = ""
@@ -69,6 +72,6 @@ def grounded_rewriter(
         inner.stats.finish_reason = "stop"  # the answer is complete, not cut short
         logger.info("answer %r not drawn from its memories; answering with the memory", held[:80])
         on_source(0)
-        yield restated(memories[0])
+        yield restated(memories[0]) if sure else UNSURE_PREFIX + restated(memories[0])
 
     return rewrite

@@ -90,9 +90,8 @@ class ChatTurns:
         turn = ChatTurn(generation, recall.citations)
         notes = [hit.snippet for hit in recall.given]
         if notes and asks_about(recall.question, notes):
-            turn.generation = rewritten_generation(
-                generation, grounded_rewriter(recall.question, notes, turn.cite_only)
-            )
+            rewriter = grounded_rewriter(recall.question, notes, turn.cite_only, recall.sure())
+            turn.generation = rewritten_generation(generation, rewriter)
         return turn
 
     def count_when_finished(self, generation: Generation) -> None:

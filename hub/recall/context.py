@@ -51,14 +51,21 @@ def about_the_person(question: str) -> bool:
     return FIRST_PERSON.search(question) is not None or FAMILY_NAMES.search(question) is not None
 
 
-def ordered_for(question: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """The hits in the order to offer them: for a question about the person, what the person
-    wrote about themselves comes before notes about other people, each group in search order.
+def ordered_for(
+    question: str, hits: list[SearchHit], sure_similarity: float = 0.0
+) -> list[SearchHit]:
+    """The hits in the order to offer them: those that surely concern the question (at least
+    ``sure_similarity``) before weaker ones; within each, for a question about the person, what
+    the person wrote about themselves before notes about other people, else in search order.
     (On the evaluation's development persons this put the right memory first in 97% of the
     questions whose memory was found, against 89% in search order.)"""
+
+    def weak(hit: SearchHit) -> bool:
+        return hit.similarity is None or hit.similarity < sure_similarity
+
     if not about_the_person(question):
-        return list(hits)
-    return sorted(hits, key=lambda hit: 0 if FIRST_PERSON.search(hit.item.text) else 1)
+        return sorted(hits, key=weak)
+    return sorted(hits, key=lambda hit: (weak(hit), FIRST_PERSON.search(hit.item.text) is None))
 
 
 def note_text(hit: SearchHit) -> str:

@@ -63,6 +63,7 @@ class MemoryService:
     context_tokens: int
     context_items: int
     min_similarity: float
+    personal_min_similarity: float
     store_messages: bool
     extract_facts: bool
     job_queued: WakeSignal = field(default_factory=WakeSignal)
@@ -101,6 +102,7 @@ def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryS
         context_tokens=settings.memory_context_tokens,
         context_items=settings.memory_context_items,
         min_similarity=settings.memory_min_similarity,
+        personal_min_similarity=settings.memory_personal_min_similarity,
         store_messages=settings.memory_store_messages,
         extract_facts=settings.memory_extract_facts,
     )
