@@ -8,12 +8,12 @@ import base64
 import numpy as np
 from fastapi import APIRouter, Depends
 
-from hub.api.auth import require_owner
 from hub.api.deps import MemoryDep
 from hub.api.errors import HubAPIError
 from hub.api.memory_schemas import EmbeddingListOut, EmbeddingOut, EmbeddingsIn, EmbeddingUsage
+from hub.api.scopes import require_scope
 
-router = APIRouter(prefix="/v1", tags=["embeddings"], dependencies=[Depends(require_owner)])
+router = APIRouter(prefix="/v1", tags=["embeddings"], dependencies=[Depends(require_scope("chat"))])
 
 MAX_INPUTS = 2048
 MAX_INPUT_CHARS = 32_000
