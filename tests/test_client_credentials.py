@@ -4,15 +4,23 @@ as a bearer token or in the URL prefix /c/<credential>/ that never reaches an er
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from hub.api.app import create_app
 from hub.cli.main import app as cli
+from hub.cli.serve import bind_socket, server_config
 from hub.clients.scopes import UnknownScopeError
 from hub.clients.store import (
     CLIENTS_DB_NAME,
@@ -226,3 +234,69 @@ def test_chat_without_memory_write_keeps_nothing(api: TestClient) -> None:
     assert api.get("/v1/memory").json()["total"] == 0
     assert api.post("/v1/chat/completions", json=said).status_code == 200  # the owner may
     assert api.get("/v1/memory").json()["total"] == 1
+
+
+class Records(logging.Handler):
+    """Keeps every log line it is given, formatted as the hub's log would show it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def served_with_access_log(app: FastAPI, settings: Settings) -> Iterator[tuple[str, Records]]:
+    """``app`` behind uvicorn as `hub serve` runs it, access log on, on a free loopback port."""
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(server_config(app, settings, port, "info"))
+    records = Records()
+    for name in ("uvicorn.access", "uvicorn.error", ""):
+        logging.getLogger(name).addHandler(records)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", records
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        for name in ("uvicorn.access", "uvicorn.error", ""):
+            logging.getLogger(name).removeHandler(records)
+
+
+def test_the_access_log_shows_the_path_without_the_credential(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        personalize_enabled=False,
+        voice_enabled=False,
+        mdns_enabled=False,
+        allowed_hosts="",
+    )
+    app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
+    with served_with_access_log(app, settings) as (url, records):
+        token = (tmp_path / "data" / "owner_token").read_text().strip()
+        owner = {"Authorization": f"Bearer {token}"}
+        made = httpx.post(
+            f"{url}/v1/clients", json={"name": "ha", "scopes": ["chat"]}, headers=owner
+        )
+        credential = made.json()["credential"]
+        base = f"{url}/c/{credential}"
+        assert httpx.get(f"{base}/api/tags").status_code == 200
+        assert httpx.post(f"{base}/api/chat", content=b"{broken").status_code == 400
+        assert httpx.get(f"{base}/v1/memory").status_code == 403
+        assert httpx.get(f"{base}/nowhere?x=1").status_code == 404
+        assert httpx.delete(f"{url}/v1/clients/ha", headers=owner).status_code == 200
+        assert httpx.get(f"{base}/api/tags").status_code == 401
+    access = [line for line in records.lines if '" 200' in line or '" 40' in line]
+    assert any('"GET /api/tags HTTP/1.1" 200' in line for line in access), records.lines
+    assert any('"GET /api/tags HTTP/1.1" 401' in line for line in access), records.lines
+    assert any('"GET /nowhere?x=1 HTTP/1.1" 404' in line for line in access), records.lines
+    assert not [line for line in records.lines if credential in line or "/c/" in line]

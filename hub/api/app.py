@@ -20,6 +20,8 @@ from hub.api import (
     routes_health,
     routes_memory,
     routes_models,
+    routes_ollama,
+    routes_ollama_chat,
     routes_personalization,
     routes_preferences,
     routes_session,
@@ -28,7 +30,7 @@ from hub.api import (
 )
 from hub.api.body_limit import BodyLimitMiddleware
 from hub.api.client_prefix import ClientPrefixMiddleware
-from hub.api.errors import ERROR_RESPONSES, install_error_handlers
+from hub.api.errors import ERROR_RESPONSES, OLLAMA_ERROR_RESPONSES, install_error_handlers
 from hub.api.metrics import RequestMetricsMiddleware
 from hub.api.request_origin import AllowedHosts, HostCheckMiddleware, OriginCheckMiddleware
 from hub.assembly import build_hub, running
@@ -82,6 +84,8 @@ def create_app(
     for module in ROUTERS:  # every route documents the one error shape (hub.api.errors)
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(routes_memory.search_router, responses=ERROR_RESPONSES)
+    for ollama in (routes_ollama.router, routes_ollama.embed_router, routes_ollama_chat.router):
+        app.include_router(ollama, responses=OLLAMA_ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)
     app.include_router(routes_docs.router)
     install_web_ui(app)

@@ -86,6 +86,12 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class OllamaErrorBody(BaseModel):
+    """Every error answer of the Ollama-compatible API (/api/*), in Ollama's shape."""
+
+    error: str = Field(description="What went wrong, and what to do about it.")
+
+
 # For a router's ``responses``: documents the error shape (and replaces FastAPI's default 422,
 # which this hub never sends: invalid requests are answered 400).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -95,6 +101,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The hub could not answer (a part is turned off, "
         "or an internal error, logged).",
     },
+}
+
+
+OLLAMA_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": OllamaErrorBody, "description": "The request was refused; it says why."},
+    "5XX": {"model": OllamaErrorBody, "description": "The hub could not answer."},
 }
 
 

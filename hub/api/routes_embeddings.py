@@ -20,7 +20,11 @@ MAX_INPUT_CHARS = 32_000
 
 
 def _inputs(body: EmbeddingsIn) -> list[str]:
-    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+    return checked_texts([body.input] if isinstance(body.input, str) else list(body.input))
+
+
+def checked_texts(texts: list[str]) -> list[str]:
+    """The texts to embed, or a 400 naming the one at fault (also for /api/embed)."""
     if not texts or len(texts) > MAX_INPUTS:
         raise HubAPIError(400, f"send 1 to {MAX_INPUTS} inputs", param="input")
     for index, text in enumerate(texts):

@@ -16,6 +16,7 @@ from hub.api.auth import CALLER_SCOPE_KEY, presented_token, require_owner
 from hub.api.deps import HubDep
 from hub.api.errors import HubAPIError
 from hub.assembly import Hub
+from hub.clients.store import looks_like_credential
 from hub.recall.chat_memory import MemoryAccess
 
 
@@ -68,7 +69,9 @@ async def identify_caller(request: Request, hub: Hub) -> Caller:
         assert isinstance(from_prefix, Caller)
         return from_prefix
     token = presented_token(request)
-    if token is not None and not hub.owner_token.matches(token):
+    # A token in a client credential's form is looked up; any other is the owner's to check
+    # (whose refusal names `hub token`).
+    if token is not None and looks_like_credential(token) and not hub.owner_token.matches(token):
         caller = await authenticate_client(hub, token)
         if caller is None and hub.settings.require_token:
             raise _wrong_credential()
