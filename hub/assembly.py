@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from hub.chat.turns import ChatTurns
+from hub.clients.store import SqliteClientStore
 from hub.datadir import ensure_data_dir
 from hub.disk_space import MB, DiskSpaceGuard
 from hub.engine.chat_model import ChatModel
@@ -83,6 +84,7 @@ class Hub:
     runner: ModelRunner
     metrics: HubMetrics
     owner_token: OwnerToken
+    clients: SqliteClientStore
     web: WebServices
     memory: MemoryService | None
     chat: ChatTurns
@@ -149,6 +151,7 @@ def build_hub(
         runner=runner,
         metrics=metrics,
         owner_token=OwnerToken(settings.data_dir),
+        clients=SqliteClientStore.open(settings.data_dir),
         web=web,
         memory=memory,
         chat=chat,
@@ -168,6 +171,7 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         stack.callback(gc.unfreeze)  # last: a process that builds another hub can collect this
         stack.push_async_callback(runner.close)
         stack.push_async_callback(hub.web.close)
+        stack.push_async_callback(asyncio.to_thread, hub.clients.close)
         if hub.memory is not None:
             stack.push_async_callback(asyncio.to_thread, hub.memory.close)
         stack.push_async_callback(hub.personalization.close)

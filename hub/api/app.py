@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from hub import __version__
 from hub.api import (
     routes_chat,
+    routes_clients,
     routes_completions,
     routes_conversations,
     routes_devices,
@@ -19,6 +20,8 @@ from hub.api import (
     routes_health,
     routes_memory,
     routes_models,
+    routes_ollama,
+    routes_ollama_chat,
     routes_personalization,
     routes_preferences,
     routes_session,
@@ -26,7 +29,8 @@ from hub.api import (
     routes_voice,
 )
 from hub.api.body_limit import BodyLimitMiddleware
-from hub.api.errors import ERROR_RESPONSES, install_error_handlers
+from hub.api.client_prefix import ClientPrefixMiddleware
+from hub.api.errors import ERROR_RESPONSES, OLLAMA_ERROR_RESPONSES, install_error_handlers
 from hub.api.metrics import RequestMetricsMiddleware
 from hub.api.request_origin import AllowedHosts, HostCheckMiddleware, OriginCheckMiddleware
 from hub.assembly import build_hub, running
@@ -51,6 +55,7 @@ ROUTERS = (
     routes_voice,
     routes_personalization,
     routes_token,
+    routes_clients,
 )
 
 
@@ -78,6 +83,9 @@ def create_app(
     install_error_handlers(app)
     for module in ROUTERS:  # every route documents the one error shape (hub.api.errors)
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(routes_memory.search_router, responses=ERROR_RESPONSES)
+    for ollama in (routes_ollama.router, routes_ollama.embed_router, routes_ollama_chat.router):
+        app.include_router(ollama, responses=OLLAMA_ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)
     app.include_router(routes_docs.router)
     install_web_ui(app)
@@ -88,4 +96,6 @@ def create_app(
     app.add_middleware(OriginCheckMiddleware, allowed=allowed)
     app.add_middleware(HostCheckMiddleware, allowed=allowed)
     app.add_middleware(RequestMetricsMiddleware, metrics=hub.metrics)
+    # Outermost: /c/<credential>/ leaves the path before anything (the access log too) sees it.
+    app.add_middleware(ClientPrefixMiddleware, hub=hub)
     return app

@@ -16,9 +16,13 @@ from hub.web.sign_in import SESSION_COOKIE
 
 WEB_CLIENT_HEADER = "x-hub-client"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Where the URL prefix /c/<credential>/ leaves the client it authenticated, in the ASGI scope
+# (hub.api.client_prefix); such a request is a client's, never the owner's.
+CALLER_SCOPE_KEY = "hub.caller"
 
 
-def _presented_token(request: Request) -> str | None:
+def presented_token(request: Request) -> str | None:
+    """The bearer token of ``request``, if it carries one."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -28,9 +32,17 @@ def _presented_token(request: Request) -> str | None:
 
 async def require_owner(request: Request, hub: HubDep) -> None:
     """Refuse the request unless it carries the owner's token or a live web UI session."""
+    if request.scope.get(CALLER_SCOPE_KEY) is not None:
+        raise HubAPIError(
+            403,
+            "a client credential cannot reach this endpoint: it is the owner's; use the "
+            "owner's token (`hub token`) or the web UI",
+            error_type="permission_error",
+            code="insufficient_scope",
+        )
     if not hub.settings.require_token:
         return
-    token = _presented_token(request)
+    token = presented_token(request)
     if token is None and await hub.web.sign_in.check_session(request.cookies.get(SESSION_COOKIE)):
         require_web_client(request)
         return

@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.api.errors import error_body
+from hub.api.errors import error_body_for
 
 
 class BodyLimitMiddleware:
@@ -17,9 +17,10 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, path: str, send: Send) -> None:
         body = json.dumps(
-            error_body(
+            error_body_for(
+                path,
                 f"the request body is larger than {self.max_bytes} bytes; send less, or raise "
                 "HUB_MAX_BODY_BYTES",
                 "invalid_request_error",
@@ -51,12 +52,12 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = self.max_bytes + 1
                 if declared > self.max_bytes:
-                    await self._reject(send)
+                    await self._reject(scope["path"], send)
                     return
         if not any(name == b"content-length" for name, _ in scope.get("headers", [])):
             body = await self._read_limited(receive)
             if body is None:
-                await self._reject(send)
+                await self._reject(scope["path"], send)
                 return
             receive = self._replay(body, receive)
         await self.app(scope, receive, send)

@@ -1,4 +1,5 @@
-"""Every error leaves the hub in OpenAI's error shape, with a message that says what to fix.
+"""Every error leaves the hub in OpenAI's error shape, with a message that says what to fix
+(under /api/, the Ollama-compatible API, in Ollama's: ``{"error": "..."}``).
 
 One mapping for all of them: a domain error (``hub.errors.CodedError``: the hub's own
 ``HubError`` and the coded errors of ``memory``, ``devices`` and ``adapters``) carries its HTTP
@@ -85,6 +86,12 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class OllamaErrorBody(BaseModel):
+    """Every error answer of the Ollama-compatible API (/api/*), in Ollama's shape."""
+
+    error: str = Field(description="What went wrong, and what to do about it.")
+
+
 # For a router's ``responses``: documents the error shape (and replaces FastAPI's default 422,
 # which this hub never sends: invalid requests are answered 400).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -97,6 +104,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+OLLAMA_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": OllamaErrorBody, "description": "The request was refused; it says why."},
+    "5XX": {"model": OllamaErrorBody, "description": "The hub could not answer."},
+}
+
+
 def error_body(
     message: str, error_type: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
@@ -104,10 +117,24 @@ def error_body(
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
-def error_response(error: ApiError) -> JSONResponse:
-    """Render an error as JSON with its status."""
+def speaks_ollama(path: str) -> bool:
+    """True for the Ollama-compatible API's paths, whose clients read ``{"error": "..."}``."""
+    return path == "/api" or path.startswith("/api/")
+
+
+def error_body_for(
+    path: str, message: str, error_type: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """The error object in the shape the caller of ``path`` reads: Ollama's or OpenAI's."""
+    if speaks_ollama(path):
+        return {"error": message}
+    return error_body(message, error_type, code, param)
+
+
+def error_response(error: ApiError, path: str = "") -> JSONResponse:
+    """Render an error as JSON with its status, in the shape the caller of ``path`` reads."""
     return JSONResponse(
-        error_body(error.message, error.error_type, error.code, error.param),
+        error_body_for(path, error.message, error.error_type, error.code, error.param),
         status_code=error.status_code,
         headers=error.headers,
     )
@@ -158,12 +185,14 @@ def install_error_handlers(app: FastAPI) -> None:
     """Route every failure through one place so the shape never varies."""
 
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(to_api_error(exc))
+        return error_response(to_api_error(exc), request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         message, param = _describe_validation(exc)
-        return error_response(ApiError(400, message, "invalid_request_error", None, param))
+        return error_response(
+            ApiError(400, message, "invalid_request_error", None, param), request.url.path
+        )
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -174,12 +203,15 @@ def install_error_handlers(app: FastAPI) -> None:
         message = messages.get(exc.status_code, str(exc.detail))
         headers = getattr(exc, "headers", None)
         return error_response(
-            ApiError(exc.status_code, message, "invalid_request_error", None, None, headers)
+            ApiError(exc.status_code, message, "invalid_request_error", None, None, headers),
+            request.url.path,
         )
 
     async def on_json(request: Request, exc: Exception) -> JSONResponse:
         message = f"the request body is not valid JSON ({exc}); send a JSON object"
-        return error_response(ApiError(400, message, "invalid_request_error", None))
+        return error_response(
+            ApiError(400, message, "invalid_request_error", None), request.url.path
+        )
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.api.errors import error_body
+from hub.api.errors import error_body_for
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The device link checks its own Origin (hub.wearables.link): devices are not browsers.
@@ -112,8 +112,8 @@ async def refuse(scope: Scope, receive: Receive, send: Send, status: int, body: 
     await send({"type": "http.response.body", "body": body})
 
 
-def _error(message: str, code: str) -> bytes:
-    return json.dumps(error_body(message, "invalid_request_error", code)).encode()
+def _error(path: str, message: str, code: str) -> bytes:
+    return json.dumps(error_body_for(path, message, "invalid_request_error", code)).encode()
 
 
 def _shown(text: str) -> str:
@@ -143,7 +143,7 @@ class HostCheckMiddleware:
             f'it to allowed_hosts (allowed_hosts = "{name}" in hub.toml, or '
             f"HUB_ALLOWED_HOSTS={name}) and restart the hub, or use its IP address"
         )
-        await refuse(scope, receive, send, 421, _error(message, "host_not_allowed"))
+        await refuse(scope, receive, send, 421, _error(scope["path"], message, "host_not_allowed"))
 
 
 class OriginCheckMiddleware:
@@ -191,4 +191,5 @@ class OriginCheckMiddleware:
             "bearer token (`hub token`), and a name the hub is reached by through a proxy goes "
             "in allowed_hosts"
         )
-        await refuse(scope, receive, send, 403, _error(message, "cross_origin_refused"))
+        refusal = _error(scope["path"], message, "cross_origin_refused")
+        await refuse(scope, receive, send, 403, refusal)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from hub.api.auth import require_owner
 from hub.api.deps import ChatDep
 from hub.api.openai_format import answer_head, chat_completion, finish_reason
 from hub.api.openai_schemas import (
@@ -16,6 +15,7 @@ from hub.api.openai_schemas import (
     citations_of,
 )
 from hub.api.schemas import ChatCompletionRequest, SamplingFields
+from hub.api.scopes import ChatCaller, memory_access
 from hub.api.sse import (
     EventStream,
     StreamedAnswer,
@@ -26,7 +26,7 @@ from hub.api.sse import (
 from hub.chat.turns import TurnOptions
 from hub.engine.types import ChatMessage, GenerationStats, Sampling
 
-router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)])
+router = APIRouter(prefix="/v1", tags=["chat"])
 
 ROLE_ALIASES = {"developer": "system"}
 
@@ -58,7 +58,7 @@ def sampling_of(body: SamplingFields) -> Sampling:
     ),
 )
 async def create_chat_completion(
-    body: ChatCompletionRequest, request: Request, chat: ChatDep
+    body: ChatCompletionRequest, request: Request, chat: ChatDep, caller: ChatCaller
 ) -> ChatCompletion | EventStream:
     """OpenAI-compatible chat completion, streamed as SSE when ``stream`` is true."""
     messages = [ChatMessage(ROLE_ALIASES.get(m.role, m.role), m.text()) for m in body.messages]
@@ -66,6 +66,7 @@ async def create_chat_completion(
         sampling=sampling_of(body),
         max_tokens=body.max_completion_tokens or body.max_tokens,
         trim_oldest=body.context_overflow == "trim_oldest",
+        memory=memory_access(caller),
     )
     turn = await chat.start(body.model, messages, options)
     generation = turn.generation

@@ -7,12 +7,12 @@ from functools import partial
 
 from fastapi import APIRouter, Depends, Request
 
-from hub.api.auth import require_owner
 from hub.api.deps import ChatDep, HubDep
 from hub.api.openai_format import answer_head, finish_reason, text_completion
 from hub.api.openai_schemas import TextCompletion, TextCompletionChunk, Timings, Usage
 from hub.api.routes_chat import sampling_of
 from hub.api.schemas import CompletionRequest
+from hub.api.scopes import require_scope
 from hub.api.sse import (
     EventStream,
     StreamedAnswer,
@@ -26,7 +26,7 @@ from hub.engine.types import GenerationStats
 router = APIRouter(
     prefix="/v1",
     tags=["completions"],
-    dependencies=[Depends(require_owner)],
+    dependencies=[Depends(require_scope("chat"))],
 )
 
 

@@ -8,19 +8,23 @@ import base64
 import numpy as np
 from fastapi import APIRouter, Depends
 
-from hub.api.auth import require_owner
 from hub.api.deps import MemoryDep
 from hub.api.errors import HubAPIError
 from hub.api.memory_schemas import EmbeddingListOut, EmbeddingOut, EmbeddingsIn, EmbeddingUsage
+from hub.api.scopes import require_scope
 
-router = APIRouter(prefix="/v1", tags=["embeddings"], dependencies=[Depends(require_owner)])
+router = APIRouter(prefix="/v1", tags=["embeddings"], dependencies=[Depends(require_scope("chat"))])
 
 MAX_INPUTS = 2048
 MAX_INPUT_CHARS = 32_000
 
 
 def _inputs(body: EmbeddingsIn) -> list[str]:
-    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+    return checked_texts([body.input] if isinstance(body.input, str) else list(body.input))
+
+
+def checked_texts(texts: list[str]) -> list[str]:
+    """The texts to embed, or a 400 naming the one at fault (also for /api/embed)."""
     if not texts or len(texts) > MAX_INPUTS:
         raise HubAPIError(400, f"send 1 to {MAX_INPUTS} inputs", param="input")
     for index, text in enumerate(texts):

@@ -31,10 +31,15 @@ from hub.api.memory_schemas import (
     NoTimeRange,
     ReembeddingOut,
 )
+from hub.api.scopes import require_scope
 from memory.time_phrases import find_time_range, strip_phrase
 from memory.types import MemoryPatch, NewMemory, SearchFilters
 
 router = APIRouter(prefix="/v1", tags=["memory"], dependencies=[Depends(require_owner)])
+# Searching is a client's right too, with the memory:read scope (everything else is the owner's).
+search_router = APIRouter(
+    prefix="/v1", tags=["memory"], dependencies=[Depends(require_scope("memory:read"))]
+)
 # Writes that store more are refused (507) while the disk is nearly full; deleting never is.
 STORES_MORE = [Depends(require_disk_space)]
 
@@ -147,7 +152,7 @@ async def delete_memory(memory_id: str, memory: MemoryDep) -> MemoryDeletedOut:
     return MemoryDeletedOut(id=memory_id, deleted=True, removed=removed)
 
 
-@router.post("/memory/search")
+@search_router.post("/memory/search")
 async def search_memory(body: MemorySearchIn, memory: MemoryDep) -> MemorySearchOut:
     """Hybrid search with filters; "yesterday" or "last week" in the query narrow the time."""
     query, since, until = body.query, body.since, body.until

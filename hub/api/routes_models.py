@@ -10,15 +10,14 @@ from hub.api.auth import require_owner
 from hub.api.catalog_schemas import ActiveModel, ModelList, ModelObject
 from hub.api.deps import HubDep
 from hub.api.schemas import ActiveModelRequest
+from hub.api.scopes import require_scope
 
-router = APIRouter(
-    prefix="/v1/models",
-    tags=["models"],
-    dependencies=[Depends(require_owner)],
-)
+router = APIRouter(prefix="/v1/models", tags=["models"])
+# Reading which models there are is a client's right too; choosing the active one the owner's.
+MAY_READ = [Depends(require_scope("models:read", "chat"))]
 
 
-@router.get("")
+@router.get("", dependencies=MAY_READ)
 async def read_models(hub: HubDep) -> ModelList:
     """Every model the hub can serve."""
     listings = await asyncio.to_thread(hub.catalog.listing)
@@ -28,14 +27,14 @@ async def read_models(hub: HubDep) -> ModelList:
     )
 
 
-@router.get("/active")
+@router.get("/active", dependencies=MAY_READ)
 async def read_active_model(hub: HubDep) -> ActiveModel:
     """The model answering requests that do not name another; if the chosen one failed to
     load, the status says so and why."""
     return ActiveModel.from_runner(hub.runner.active, hub.runner.status)
 
 
-@router.put("/active")
+@router.put("/active", dependencies=[Depends(require_owner)])
 async def update_active_model(body: ActiveModelRequest, hub: HubDep) -> ActiveModel:
     """Switch the active model without a restart; the choice survives restarts."""
     await asyncio.to_thread(hub.catalog.get, body.model)

@@ -1,9 +1,11 @@
-"""Turn a running Generation into an HTTP answer: a JSON body, or server-sent events.
+"""Turn a running Generation into an HTTP answer: a JSON body, or a stream of events.
 
-Every streamed answer (chat completions, text completions, the web UI's conversations) goes
-through ``stream_answer``: one loop that batches what the model has ready into one write, sends
+Every streamed answer (chat completions, text completions, the web UI's conversations, the
+Ollama API) goes through one loop: it batches what the model has ready into one write, sends
 the closing events once the model has stopped, reports a late error in-band, and cancels the
-generation when the client goes away. ``event_stream_doc`` tells /docs what each event holds.
+generation when the client goes away. ``stream_answer`` frames the events as server-sent
+events (OpenAI's clients), ``stream_ndjson`` as one JSON object a line (Ollama's).
+``event_stream_doc`` tells /docs what each event holds.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from hub.api.errors import error_body, to_api_error
+from hub.api.errors import ApiError, error_body, to_api_error
 from hub.api.openai_schemas import StreamChunk
 from hub.engine.runner import Generation
 from hub.engine.types import GenerationStats
@@ -42,12 +44,43 @@ class EventStream(StreamingResponse):
     media_type = "text/event-stream"
 
 
+class NdjsonStream(StreamingResponse):
+    """A stream of JSON objects, one a line (Ollama's streaming)."""
+
+    media_type = "application/x-ndjson"
+
+
 def sse(data: StreamChunk | dict[str, Any] | str) -> str:
     """One server-sent event."""
     if isinstance(data, StreamChunk):
         data = data.event()
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return f"data: {payload}\n\n"
+
+
+def ndjson(data: StreamChunk | dict[str, Any]) -> str:
+    """One line of newline-delimited JSON."""
+    if isinstance(data, StreamChunk):
+        data = data.event()
+    return json.dumps(data, separators=(",", ":")) + "\n"
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How events go on the wire: one event, the end of the stream, a late error."""
+
+    event: Callable[[StreamChunk], str]
+    end: str
+    error: Callable[[ApiError], str]
+
+
+SSE_FRAMING = Framing(
+    event=sse,
+    end=sse("[DONE]"),
+    error=lambda error: sse(error_body(error.message, error.error_type, error.code)),
+)
+# Ollama's clients read a line with "error" as the stream's failure; the stream just ends.
+NDJSON_FRAMING = Framing(event=ndjson, end="", error=lambda error: ndjson({"error": error.message}))
 
 
 def _inline(model: type[BaseModel]) -> dict[str, Any]:
@@ -115,32 +148,39 @@ class StreamedAnswer:
     on_end: Callable[[bool, str], None] = _nothing_to_do
 
 
+async def _events(
+    generation: Generation, answer: StreamedAnswer, framing: Framing
+) -> AsyncIterator[str]:
+    """The answer's events as ``framing`` writes them; leaving cancels the generation."""
+    # The opening events go out with the first text, so the client is not woken while the
+    # model is still reading the prompt.
+    opening = "".join(framing.event(event) for event in answer.opening)
+    sent: list[str] = []
+    closed = False
+    try:
+        async for batch in generation.batches():
+            sent.extend(batch)
+            yield opening + "".join(framing.event(answer.piece(piece)) for piece in batch)
+            opening = ""
+        await generation.wait_finished()
+        closed = True
+        closing = await answer.closing(generation.stats, "".join(sent))
+        yield opening + "".join(framing.event(event) for event in closing) + framing.end
+    except Exception as exc:  # the status line is sent already: report in-band
+        yield framing.error(to_api_error(exc))
+    finally:
+        generation.cancel()
+        answer.on_end(closed, "".join(sent))
+
+
 def stream_answer(generation: Generation, answer: StreamedAnswer) -> EventStream:
     """Stream the answer as SSE; a client that disconnects cancels the generation at once."""
+    return EventStream(_events(generation, answer, SSE_FRAMING), headers=SSE_HEADERS)
 
-    async def events() -> AsyncIterator[str]:
-        # The opening events go out with the first text, so the client is not woken while the
-        # model is still reading the prompt.
-        opening = "".join(sse(event) for event in answer.opening)
-        sent: list[str] = []
-        closed = False
-        try:
-            async for batch in generation.batches():
-                sent.extend(batch)
-                yield opening + "".join(sse(answer.piece(piece)) for piece in batch)
-                opening = ""
-            await generation.wait_finished()
-            closed = True
-            closing = await answer.closing(generation.stats, "".join(sent))
-            yield opening + "".join(sse(event) for event in closing) + sse("[DONE]")
-        except Exception as exc:  # the status line is sent already: report in-band
-            error = to_api_error(exc)
-            yield sse(error_body(error.message, error.error_type, error.code))
-        finally:
-            generation.cancel()
-            answer.on_end(closed, "".join(sent))
 
-    return EventStream(events(), headers=SSE_HEADERS)
+def stream_ndjson(generation: Generation, answer: StreamedAnswer) -> NdjsonStream:
+    """Stream the answer as NDJSON; a client that disconnects cancels the generation at once."""
+    return NdjsonStream(_events(generation, answer, NDJSON_FRAMING), headers=SSE_HEADERS)
 
 
 async def collect_answer(

@@ -16,7 +16,7 @@ from hub.engine.context_window import fit_chat
 from hub.engine.runner import Generation, ModelRunner, finished_generation, rewritten_generation
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, Sampling, SamplingParams
 from hub.models.catalog import ModelCatalog
-from hub.recall.chat_memory import MemoryTurn, recall_for_turn
+from hub.recall.chat_memory import MemoryAccess, MemoryTurn, recall_for_turn
 from hub.recall.grounding import asks_about
 from hub.recall.service import MemoryService
 
@@ -30,11 +30,13 @@ class GenerationRecorder(Protocol):
 
 @dataclass(frozen=True)
 class TurnOptions:
-    """How to answer: sampling, the answer budget, and what to do when the context overflows."""
+    """How to answer: sampling, the answer budget, what to do when the context overflows, and
+    what the caller may do with memory."""
 
     sampling: Sampling = field(default_factory=Sampling)
     max_tokens: int | None = None
     trim_oldest: bool = False
+    memory: MemoryAccess = field(default_factory=MemoryAccess)
 
 
 @dataclass
@@ -67,8 +69,8 @@ class ChatTurns:
         if model is not None:
             await asyncio.to_thread(self.catalog.get, model)
         recall = MemoryTurn()
-        if self.memory is not None:
-            recall = await recall_for_turn(self.memory, messages)
+        if self.memory is not None and (options.memory.read or options.memory.write):
+            recall = await recall_for_turn(self.memory, messages, options.memory)
         if recall.reply is not None:  # a memory command: the hub answers it itself
             reply = finished_generation(model or self.runner.active, recall.reply)
             return ChatTurn(reply, recall.citations)

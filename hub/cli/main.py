@@ -1,4 +1,4 @@
-"""`hub`: serve, chat, models, token, setup-link, doctor."""
+"""`hub`: serve, chat, models, token, clients, setup-link, doctor."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import typer
 from hub.cli import (
     backup,
     chat,
+    clients,
     devices,
     doctor,
     memory,
@@ -29,6 +30,7 @@ app.add_typer(devices.app, name="devices")
 app.add_typer(personalize.app, name="personalize")
 app.add_typer(voice.app, name="voice")
 app.add_typer(owner_access.app, name="token")
+app.add_typer(clients.app, name="clients")
 app.command(name="serve")(serve.serve)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)

@@ -38,6 +38,16 @@ TIME_RANGED_MIN_SIMILARITY = 0.05
 FIRST_PERSON_STATEMENT = re.compile(r"\b(i|i'm|i've|i'd|i'll|my|mine|we|our)\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class MemoryAccess:
+    """What one turn may do with memory: recall memories into the answer (``read``), and change
+    memory: keep the message, "remember that ...", "forget ..." (``write``). The owner may do
+    both; a client program what its credential's scopes allow."""
+
+    read: bool = True
+    write: bool = True
+
+
 @dataclass
 class MemoryTurn:
     """Memory's part in one turn: a ready answer, or memories to offer the model."""
@@ -154,26 +164,33 @@ def _keep_message(memory: MemoryService, said: str, hits: list[SearchHit]) -> No
         memory.job_queued.notify()
 
 
-def recall_sync(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTurn:
-    """Memory's part in a turn (blocking: embedding and SQLite)."""
-    command = find_command(messages)
+def recall_sync(
+    memory: MemoryService, messages: list[ChatMessage], access: MemoryAccess = MemoryAccess()
+) -> MemoryTurn:
+    """Memory's part in a turn (blocking: embedding and SQLite), within ``access``."""
+    command = find_command(messages) if access.write else None
     if isinstance(command, Remember):
         return _remember(memory, command)
-    if isinstance(command, Forget):
+    # Forgetting shows the memory it found before asking: it needs reading too.
+    if isinstance(command, Forget) and access.read:
         return _forget(memory, command)
-    if isinstance(command, ConfirmForget):
+    if isinstance(command, ConfirmForget) and access.read:
         return _confirm(memory, command)
     if not messages or messages[-1].role != "user" or not messages[-1].content.strip():
         return MemoryTurn()
     said = messages[-1].content.strip()
     sure = memory.min_similarity
     try:
-        hits, sure = _retrieve(memory, said[:2000], datetime.now().astimezone())
+        if access.read:
+            hits, sure = _retrieve(memory, said[:2000], datetime.now().astimezone())
+        else:
+            hits = []
     except Exception:  # memory is a help: when it fails, answer without it, and say so in the log
         logger.exception("memory retrieval failed; answering without memories")
         hits = []
     try:
-        _keep_message(memory, said, hits)
+        if access.write:
+            _keep_message(memory, said, hits)
     except Exception:  # keeping the message must never cost the person their answer
         logger.exception("could not store the chat message as a memory")
     return MemoryTurn(
@@ -185,6 +202,8 @@ def recall_sync(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTur
     )
 
 
-async def recall_for_turn(memory: MemoryService, messages: list[ChatMessage]) -> MemoryTurn:
+async def recall_for_turn(
+    memory: MemoryService, messages: list[ChatMessage], access: MemoryAccess = MemoryAccess()
+) -> MemoryTurn:
     """Memory's part in a turn, off the event loop."""
-    return await asyncio.to_thread(recall_sync, memory, messages)
+    return await asyncio.to_thread(recall_sync, memory, messages, access)

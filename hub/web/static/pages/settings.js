@@ -1,7 +1,8 @@
-// Settings: which model answers, the persona, and how answers are generated.
+// Settings: which model answers, the persona, how answers are generated, and client programs.
 
 import { api } from "../api.js";
 import { h, iconButton } from "../dom.js";
+import { drawClients } from "./settings_clients.js";
 
 function formatSize(bytes) {
   if (!bytes) return null;
@@ -119,15 +120,21 @@ async function mount(ctx) {
     h("h2", { text: "Access" }),
     h("p", { class: "muted" }, "Programs use the API with the owner's bearer token: run ", h("code", { text: "hub token" }), " on the hub."),
   );
+  const clients = h(
+    "section",
+    { class: "card settings-card", "aria-labelledby": "clients-title" },
+    h("h2", { id: "clients-title", text: "Client programs" }),
+    h("p", { class: "muted", text: "Give Home Assistant, Open WebUI or another program its own credential, limited to what it may do, instead of the owner's token." }),
+  );
   ctx.main.append(
     h(
       "div",
       { class: "page-scroll" },
       h("header", { class: "topbar" }, iconButton("menu", "Open menu", ctx.openDrawer, { className: "menu-btn" }), h("div", { class: "title-wrap" }, h("h1", { class: "chat-title", text: "Settings" }))),
-      h("div", { class: "settings" }, models, preferences, access),
+      h("div", { class: "settings" }, models, preferences, access, clients),
     ),
   );
-  await Promise.all([drawModels(models), drawPreferences(preferences)]);
+  await Promise.all([drawModels(models), drawPreferences(preferences), drawClients(clients)]);
 }
 
 export const settingsPage = { id: "settings", label: "Settings", icon: "settings", mount };

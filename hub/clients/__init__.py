@@ -1,0 +1,1 @@
+"""Client credentials: revocable keys for the person's other programs, each limited to scopes."""
