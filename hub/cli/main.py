@@ -1,4 +1,4 @@
-"""`hub`: serve, chat, models, token, setup-link, doctor."""
+"""`hub`: serve, chat, models, token, setup-link, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hub.cli import (
     chat,
     devices,
     doctor,
+    mcp,
     memory,
     models,
     owner_access,
@@ -32,6 +33,7 @@ app.add_typer(owner_access.app, name="token")
 app.command(name="serve")(serve.serve)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
+app.command(name="mcp")(mcp.mcp)
 app.command(name="backup")(backup.backup)
 app.command(name="restore")(backup.restore)
 app.command(name="setup-link")(owner_access.setup_link)
