@@ -105,7 +105,7 @@ def report(outcomes: list[Outcome]) -> dict[str, str]:
         "auto, tool needed: right tool": share(auto_tool, "right_tool"),
         "auto, tool needed: right tool and arguments": share(auto_tool, "right_arguments"),
         "auto, no tool needed: no call": share(auto_none, "right_tool"),
-        "auto: every call valid for its schema": share([o for o in outcomes if o.tool], "valid"),
+        "every call made valid for its schema": share([o for o in outcomes if o.tool], "valid"),
         "median seconds per request": f"{median:.2f}",
     }
 

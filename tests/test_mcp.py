@@ -17,6 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from typer.testing import CliRunner
 
 from hub.cli.main import app
+from hub.mcp_server.server import build_mcp_server
 from tests.hub_process import HubProcess
 
 TOOLS = {"search_memories", "add_note", "recent_transcripts", "sensor_summary"}
@@ -137,3 +138,26 @@ def test_hub_mcp_without_a_running_hub_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["mcp", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "start it with `hub serve`" in " ".join(result.output.split())  # rich wraps lines
+
+
+def test_each_tool_refuses_a_caller_without_its_scope() -> None:
+    def no_memory() -> Any:
+        raise AssertionError("a refused call must not reach memory")
+
+    server = build_mcp_server(no_memory, lambda: None)
+    calls = {
+        "add_note": ({"text": "Buy milk."}, "memory:write"),
+        "search_memories": ({"query": "milk"}, "memory:read"),
+        "recent_transcripts": ({}, "memory:read"),
+        "sensor_summary": ({"since": "2026-01-01", "until": "2026-01-02"}, "sensors:read"),
+    }
+
+    async def session() -> None:
+        with anyio.fail_after(TIMEOUT_S):
+            async with Client(server) as client:  # in process: no endpoint granted any scope
+                for name, (arguments, scope) in calls.items():
+                    result = await client.call_tool(name, arguments)
+                    assert result.is_error
+                    assert f"lacks the {scope} scope" in result.content[0].text  # type: ignore[union-attr]
+
+    anyio.run(session)

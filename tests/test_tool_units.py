@@ -7,6 +7,7 @@ import pytest
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from bench.tool_cases import TOOLS
+from hub.engine.tool_choice import choice_params, chosen, needs_choice
 from hub.engine.tool_grammar import tool_grammar
 from hub.engine.tool_prompt import with_tools
 from hub.engine.tool_reader import read_answer
@@ -95,3 +96,21 @@ def test_tool_results_become_user_turns_and_the_tools_join_the_system_prompt() -
     assert ready[0].content.startswith("Be brief.")
     assert "set_temperature(room: " in ready[0].content
     assert ready[-1].content == "Result of get_weather: sunny\nResult of get_weather: 24 C"
+
+
+def test_the_model_chooses_first_under_auto_and_required_but_not_a_named_tool() -> None:
+    assert needs_choice(bench_request("auto"))
+    assert needs_choice(bench_request("required"))
+    assert not needs_choice(bench_request(forced="set_timer"))
+    assert not needs_choice(bench_request("none"))
+    assert '"none"' in (choice_params(bench_request("auto")).grammar or "")
+    assert '"none"' not in (choice_params(bench_request("required")).grammar or "")
+
+
+def test_the_choice_forces_the_named_tool_or_answers_in_words() -> None:
+    auto = bench_request("auto")
+    assert chosen(auto, "lock_door") == ToolRequest(auto.tools, "required", "lock_door")
+    assert chosen(auto, "none").mode == "none"
+    assert chosen(auto, None).mode == "none"  # after a tool's result: words
+    required = bench_request("required")
+    assert chosen(required, None) == required

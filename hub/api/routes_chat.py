@@ -26,7 +26,7 @@ from hub.api.sse import (
 from hub.api.tool_schemas import ToolCallDelta, tool_request_of
 from hub.chat.turns import TurnOptions
 from hub.engine.tool_prompt import call_text, result_message
-from hub.engine.tool_reader import ToolAnswer, reading_calls
+from hub.engine.tool_reader import ToolAnswer, ToolCallReader, reading_calls
 from hub.engine.types import ChatMessage, GenerationStats, Sampling
 
 router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_owner)])
@@ -93,13 +93,13 @@ async def create_chat_completion(
     turn = await chat.start(body.model, messages_of(body.messages), options)
     generation = turn.generation
     head = answer_head("chatcmpl", generation.model_name)
+    reader: ToolCallReader | None = None
+    if turn.tools is not None:  # text streams on; a call is held until whole, then checked
+        generation, reader = reading_calls(generation, turn.tools)
 
     def read(text: str) -> ToolAnswer:
         return ToolAnswer(text) if reader is None else reader.finish()
 
-    reader = None
-    if turn.tools is not None:
-        generation, reader = reading_calls(generation, turn.tools)
     if not body.stream:
 
         def whole(text: str, stats: GenerationStats) -> ChatCompletion:

@@ -115,9 +115,9 @@ class ChatTurns:
     async def _choose_tool(
         self, model: str | None, messages: list[ChatMessage], tools: ToolRequest
     ) -> ToolRequest:
-        """``auto``: let the model choose a tool or none first (``hub.engine.tool_choice``)."""
+        """Let the model choose the tool (or none) first (``hub.engine.tool_choice``)."""
         if not messages or messages[-1].role != "user":
-            return chosen(tools, messages, None)
+            return chosen(tools, None)
 
         def prepare(chat_model: ChatModel) -> tuple[Prompt, SamplingParams]:
             return chat_model.render_chat(choice_messages(messages, tools)), choice_params(tools)
@@ -125,7 +125,7 @@ class ChatTurns:
         generation = await self.runner.start(model, prepare)
         answer = "".join([piece async for piece in generation])
         await generation.wait_finished()
-        return chosen(tools, messages, answer)
+        return chosen(tools, answer)
 
     def count_when_finished(self, generation: Generation) -> None:
         """Count the generation in the metrics once the model is done with it."""
