@@ -161,3 +161,33 @@ def test_each_tool_refuses_a_caller_without_its_scope() -> None:
                     assert f"lacks the {scope} scope" in result.content[0].text  # type: ignore[union-attr]
 
     anyio.run(session)
+
+
+def test_malformed_mcp_requests_get_an_error_never_a_500(hub: HubProcess) -> None:
+    def post(body: bytes) -> httpx.Response:
+        return httpx.post(
+            f"{hub.base_url}/mcp",
+            content=body,
+            headers={
+                **hub.headers(),
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+            timeout=30,
+        )
+
+    assert post(b"{not json").status_code == 400
+    # A call without its parameters is a JSON-RPC error, in-band as MCP has it.
+    answer = post(b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call"}')
+    assert answer.status_code < 500
+    assert answer.json()["error"]["code"] == -32602
+
+
+def test_a_huge_mcp_request_is_refused_before_it_is_read(hub: HubProcess) -> None:
+    answer = httpx.post(
+        f"{hub.base_url}/mcp",
+        content=b"x" * 20_000_000,
+        headers={**hub.headers(), "Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert answer.status_code == 413
