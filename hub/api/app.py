@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from hub import __version__
 from hub.api import (
@@ -31,10 +32,12 @@ from hub.api import (
 from hub.api.body_limit import BodyLimitMiddleware
 from hub.api.client_prefix import ClientPrefixMiddleware
 from hub.api.errors import ERROR_RESPONSES, OLLAMA_ERROR_RESPONSES, install_error_handlers
+from hub.api.mcp_endpoint import McpEndpoint
 from hub.api.metrics import RequestMetricsMiddleware
 from hub.api.request_origin import AllowedHosts, HostCheckMiddleware, OriginCheckMiddleware
 from hub.assembly import build_hub, running
 from hub.engine.runner import ModelLoader
+from hub.mcp_server.server import MCP_PATH
 from hub.settings import Settings
 from hub.web.ui import install_web_ui
 from memory.embedder import Embedder
@@ -64,10 +67,11 @@ def create_app(
 ) -> FastAPI:
     """The hub's ASGI app; ``loader`` and ``embedder`` replace the real models in unit tests."""
     hub = build_hub(settings, loader, embedder)
+    mcp = McpEndpoint(hub)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(hub):
+        async with running(hub), mcp.running():
             yield
 
     app = FastAPI(
@@ -88,6 +92,10 @@ def create_app(
         app.include_router(ollama, responses=OLLAMA_ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)
     app.include_router(routes_docs.router)
+    # An ASGI endpoint of its own (the SDK answers MCP), behind the hub's middleware.
+    app.router.routes.append(
+        Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
     install_web_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Added last runs first: the metrics count every answer, then the name the request was

@@ -18,6 +18,8 @@ from hub.api.openai_schemas import (
     Usage,
     citations_of,
 )
+from hub.api.tool_schemas import ToolCallOut
+from hub.engine.tools import ToolCall
 from hub.engine.types import GenerationStats
 
 
@@ -42,13 +44,22 @@ def finish_reason(stats: GenerationStats) -> FinishReason:
 
 
 def chat_completion(
-    head: AnswerHead, text: str, stats: GenerationStats, cited: list[dict[str, Any]]
+    head: AnswerHead,
+    text: str,
+    stats: GenerationStats,
+    cited: list[dict[str, Any]],
+    calls: list[ToolCall] | None = None,
 ) -> ChatCompletion:
-    """A whole ``chat.completion``."""
+    """A whole ``chat.completion``; with ``calls``, an answer that is a tool call."""
+    message = AssistantMessage(role="assistant", content=text)
+    if calls:
+        message = AssistantMessage(
+            role="assistant", content=None, tool_calls=[ToolCallOut.of(c) for c in calls]
+        )
     choice = ChatChoice(
         index=0,
-        message=AssistantMessage(role="assistant", content=text),
-        finish_reason=finish_reason(stats),
+        message=message,
+        finish_reason="tool_calls" if calls else finish_reason(stats),
         logprobs=None,
     )
     return ChatCompletion(

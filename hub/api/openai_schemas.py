@@ -13,13 +13,14 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.api.tool_schemas import ToolCallDelta, ToolCallOut
 from hub.engine.types import GenerationStats
 
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "length", "tool_calls"]
 
 FINISH_REASON = (
-    '"length" when the answer reached its token budget, "stop" otherwise (also when the '
-    "client went away and the answer was cut short)."
+    '"tool_calls" when the answer is a tool call, "length" when the answer reached its token '
+    'budget, "stop" otherwise (also when the client went away and the answer was cut short).'
 )
 
 
@@ -106,7 +107,10 @@ class AssistantMessage(BaseModel):
     """The answer's message."""
 
     role: Literal["assistant"]
-    content: str
+    content: str | None = Field(description="The answer's text; null when it is a tool call.")
+    tool_calls: list[ToolCallOut] | None = Field(
+        default=None, description="The tool call the model made, when it made one."
+    )
 
 
 class ChatChoice(BaseModel):
@@ -149,6 +153,9 @@ class ChunkDelta(BaseModel):
 
     role: Literal["assistant"] | None = None
     content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = Field(
+        default=None, description="A tool call, whole, in one chunk before the last."
+    )
 
 
 class ChunkChoice(BaseModel):

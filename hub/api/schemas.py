@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.api.tool_schemas import ToolCallIn, ToolChoiceIn, ToolIn
+
 MAX_TOKENS_CEILING = 1_000_000
 
 
@@ -23,6 +25,12 @@ class ChatMessageIn(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
+    tool_calls: list[ToolCallIn] | None = Field(
+        default=None, description="An assistant message's calls, sent back on the next turn."
+    )
+    tool_call_id: str | None = Field(
+        default=None, description="A tool message's answer to this call."
+    )
 
     def text(self) -> str:
         """The message's text, parts joined."""
@@ -79,6 +87,15 @@ class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=10_000)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CEILING)
     context_overflow: Literal["error", "trim_oldest"] = "error"
+    tools: list[ToolIn] | None = Field(default=None, max_length=64)
+    tool_choice: ToolChoiceIn | None = Field(
+        default=None,
+        description='"auto" (the default with tools): a call or a plain answer, as the model '
+        'chooses; "required": a call; "none": no call; or a named function to call.',
+    )
+    parallel_tool_calls: bool | None = Field(
+        default=None, description="Accepted; the hub makes at most one call per answer."
+    )
 
 
 class CompletionRequest(SamplingFields):

@@ -7,13 +7,17 @@ Every way of chatting (the OpenAI endpoint, the web UI's conversations, voice) g
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from hub.chat.grounded import grounded_rewriter
 from hub.engine.chat_model import ChatModel
 from hub.engine.context_window import fit_chat
 from hub.engine.runner import Generation, ModelRunner, finished_generation, rewritten_generation
+from hub.engine.tool_choice import choice_messages, choice_params, chosen, needs_choice
+from hub.engine.tool_grammar import tool_grammar
+from hub.engine.tool_prompt import with_tools
+from hub.engine.tools import ToolRequest
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, Sampling, SamplingParams
 from hub.models.catalog import ModelCatalog
 from hub.recall.chat_memory import MemoryAccess, MemoryTurn, recall_for_turn
@@ -31,12 +35,14 @@ class GenerationRecorder(Protocol):
 @dataclass(frozen=True)
 class TurnOptions:
     """How to answer: sampling, the answer budget, what to do when the context overflows, and
-    what the caller may do with memory."""
+    what the caller may do with memory, the tools the model may call (read the answer with
+    ``hub.engine.tool_reader``)."""
 
     sampling: Sampling = field(default_factory=Sampling)
     max_tokens: int | None = None
     trim_oldest: bool = False
     memory: MemoryAccess = field(default_factory=MemoryAccess)
+    tools: ToolRequest | None = None
 
 
 @dataclass
@@ -45,6 +51,8 @@ class ChatTurn:
 
     generation: Generation
     citations: list[dict[str, Any]] = field(default_factory=list)
+    # The tools the answer was made with (for ``auto``, as the model chose): read it with them.
+    tools: ToolRequest | None = None
 
     def cite_only(self, index: int) -> None:
         """The answer drew on the ``index``-th memory given: cite that one (numbered 1)."""
@@ -75,26 +83,50 @@ class ChatTurns:
             reply = finished_generation(model or self.runner.active, recall.reply)
             return ChatTurn(reply, recall.citations)
         memory_on = self.memory is not None
+        tools = options.tools
+        sampling = options.sampling
+        grammar = tool_grammar(tools) if tools is not None else None  # a bad schema: 400 now
+        if tools is not None and needs_choice(tools):
+            tools = await self._choose_tool(model, messages, tools)
+            grammar = tool_grammar(tools)
+        if grammar is not None:
+            sampling = replace(sampling, grammar=grammar)
 
         def prepare(chat_model: ChatModel) -> tuple[Prompt, SamplingParams]:
             with_recall = recall.apply(chat_model, messages) if memory_on else messages
             return fit_chat(
                 chat_model,
-                messages=with_recall,
+                messages=with_tools(with_recall, tools),
                 requested_max_tokens=options.max_tokens,
                 default_max_tokens=self.default_max_tokens,
-                sampling=options.sampling,
+                sampling=sampling,
                 trim_oldest=options.trim_oldest,
             )
 
         generation = await self.runner.start(model, prepare)
         self.count_when_finished(generation)
-        turn = ChatTurn(generation, recall.citations)
+        turn = ChatTurn(generation, recall.citations, tools)
         notes = [hit.snippet for hit in recall.given]
-        if notes and asks_about(recall.question, notes):
+        # A call must reach the caller as the model wrote it: grounding rewrites plain answers.
+        if grammar is None and notes and asks_about(recall.question, notes):
             rewriter = grounded_rewriter(recall.question, notes, turn.cite_only, recall.sure())
             turn.generation = rewritten_generation(generation, rewriter)
         return turn
+
+    async def _choose_tool(
+        self, model: str | None, messages: list[ChatMessage], tools: ToolRequest
+    ) -> ToolRequest:
+        """Let the model choose the tool (or none) first (``hub.engine.tool_choice``)."""
+        if not messages or messages[-1].role != "user":
+            return chosen(tools, None)
+
+        def prepare(chat_model: ChatModel) -> tuple[Prompt, SamplingParams]:
+            return chat_model.render_chat(choice_messages(messages, tools)), choice_params(tools)
+
+        generation = await self.runner.start(model, prepare)
+        answer = "".join([piece async for piece in generation])
+        await generation.wait_finished()
+        return chosen(tools, answer)
 
     def count_when_finished(self, generation: Generation) -> None:
         """Count the generation in the metrics once the model is done with it."""

@@ -1,4 +1,4 @@
-"""`hub`: serve, chat, models, token, clients, setup-link, doctor."""
+"""`hub`: serve, chat, models, token, clients, setup-link, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hub.cli import (
     clients,
     devices,
     doctor,
+    mcp,
     memory,
     models,
     owner_access,
@@ -34,6 +35,7 @@ app.add_typer(clients.app, name="clients")
 app.command(name="serve")(serve.serve)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
+app.command(name="mcp")(mcp.mcp)
 app.command(name="backup")(backup.backup)
 app.command(name="restore")(backup.restore)
 app.command(name="setup-link")(owner_access.setup_link)

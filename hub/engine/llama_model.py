@@ -23,6 +23,8 @@ from hub.models.gguf_info import GgufInfo
 
 logger = logging.getLogger(__name__)
 
+MAX_CACHED_GRAMMARS = 32
+
 
 class AdapterLoadError(RuntimeError):
     """llama.cpp refused a LoRA adapter file."""
@@ -155,6 +157,9 @@ class LlamaCppModel:
         if gbnf is None:
             return None
         if gbnf not in self._grammars:
+            # Clients' tool schemas make new grammars: keep the newest few, drop the oldest.
+            while len(self._grammars) >= MAX_CACHED_GRAMMARS:
+                del self._grammars[next(iter(self._grammars))]
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
 
