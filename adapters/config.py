@@ -54,6 +54,10 @@ class DatasetRecipe:
     context_distractors: int = 0
     general_fraction: float = 0.15  # share of general questions (adapters/data) against drift
     max_held_out_facts: int = 60  # facts with a question kept aside for the gate
+    # Conversation turns kept aside for the gate (a tenth of them, at most this many): the gate
+    # answers each one twice, so a month of conversations must not make its judging outgrow
+    # the job's time budget.
+    max_held_out_turns: int = 60
 
 
 @dataclass(frozen=True)

@@ -85,29 +85,36 @@ def _fraction(text: str) -> float:
 
 
 def split_held_out(
-    examples: list[TrainingExample], fraction: float
+    examples: list[TrainingExample], fraction: float, most_others: int | None = None
 ) -> tuple[list[TrainingExample], list[TrainingExample]]:
     """Split deterministically into (train, held_out). Facts asked several ways keep one way
     aside, so the held-out set asks known facts in words the model never trained on; other
-    examples go aside by a hash of their text."""
+    examples go aside by a hash of their text, at most ``most_others`` of them (the gate asks
+    every one, so a month of conversations must not make it ask thousands)."""
     by_fact: dict[str, list[TrainingExample]] = {}
     train: list[TrainingExample] = []
     held: list[TrainingExample] = []
     others = [example for example in examples if example.source != "fact"]
     # With only a few other examples, each one is worth more in training than in judging.
     hold_others = len(others) >= MIN_EXAMPLES_TO_HOLD_OUT
+    aside = sorted(
+        (_fraction(e.prompt + e.answer), n)
+        for n, e in enumerate(others)
+        if hold_others and _fraction(e.prompt + e.answer) < fraction
+    )
+    held_others = {n for _, n in aside[:most_others]}
+    other_index = 0
     for example in examples:
         if example.source == "fact":
             by_fact.setdefault(example.source_id, []).append(example)
-        elif hold_others and _fraction(example.prompt + example.answer) < fraction:
-            held.append(example)
-        else:
-            train.append(example)
+            continue
+        (held if other_index in held_others else train).append(example)
+        other_index += 1
     for fact_id, asked in by_fact.items():
         if len(asked) >= 3:
-            aside = int(_fraction(fact_id) * len(asked))
-            held.append(asked[aside])
-            train.extend(e for i, e in enumerate(asked) if i != aside)
+            kept_aside = int(_fraction(fact_id) * len(asked))
+            held.append(asked[kept_aside])
+            train.extend(e for i, e in enumerate(asked) if i != kept_aside)
         else:
             train.extend(asked)
     if not train and held:

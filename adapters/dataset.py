@@ -212,7 +212,9 @@ def build_dataset(
     kept, dropped = deduplicate(
         [scrub_example(e) for e in conversations] if scrub else conversations
     )
-    train_conversations, held_out = split_held_out(kept, held_out_fraction)
+    train_conversations, held_out = split_held_out(
+        kept, held_out_fraction, recipe.max_held_out_turns
+    )
 
     items = [t for t in inputs.texts if t.text.strip() and t.kind in ("fact", "note", "transcript")]
     if scrub:

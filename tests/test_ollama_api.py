@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
+import jsonschema
 import ollama
 import pytest
 
@@ -214,3 +215,107 @@ def test_no_credential_reaches_the_hubs_log(hub: HubProcess, credentials: Creden
     for credential in (credentials.assistant, credentials.chat_only, credentials.notes):
         assert credential not in log
         assert credential[4:20] not in log
+
+
+LIGHT_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "turn_on_light",
+        "description": "Turn on the light in a room of the house.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "room": {"type": "string", "enum": ["kitchen", "bedroom", "hall"]},
+                "brightness": {"type": "integer", "minimum": 1, "maximum": 100},
+            },
+            "required": ["room"],
+        },
+    },
+}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Today's weather forecast for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+TOOLS = [LIGHT_TOOL, WEATHER_TOOL]
+SCHEMAS = {tool["function"]["name"]: tool["function"]["parameters"] for tool in TOOLS}
+
+
+def checked_calls(message: ollama.Message) -> list[tuple[str, dict[str, object]]]:
+    """The message's calls, each checked against the declared tool's schema."""
+    calls = []
+    for call in message.tool_calls or []:
+        assert call.function.name in SCHEMAS
+        arguments = dict(call.function.arguments)  # an object, as Ollama's clients expect
+        jsonschema.validate(arguments, SCHEMAS[call.function.name])
+        calls.append((call.function.name, arguments))
+    return calls
+
+
+def test_tool_calls_come_back_as_objects_valid_for_their_schema(
+    assistant: ollama.Client,
+) -> None:
+    assert "tools" in (assistant.show(MODEL).capabilities or [])
+    prompts = ["Turn on the kitchen light.", "What will the weather be in Lisbon today?"]
+    made = []
+    for prompt in prompts:
+        answer = assistant.chat(
+            model=MODEL,
+            messages=[{"role": "user", "content": prompt}],
+            tools=TOOLS,
+            options={"temperature": 0},
+        )
+        assert answer.done and answer.message.role == "assistant"
+        made += checked_calls(answer.message)
+    assert made, "no prompt was answered with a tool call"
+
+    streamed = list(
+        assistant.chat(
+            model=MODEL,
+            messages=[{"role": "user", "content": prompts[0]}],
+            tools=[LIGHT_TOOL],
+            options={"temperature": 0},
+            stream=True,
+        )
+    )
+    assert streamed[-1].done
+    calls = [call for chunk in streamed for call in checked_calls(chunk.message)]
+    assert [name for name, _ in calls] == ["turn_on_light"]
+
+
+def test_a_tool_result_is_answered_in_words(assistant: ollama.Client) -> None:
+    answer = assistant.chat(
+        model=MODEL,
+        messages=[
+            {"role": "user", "content": "What will the weather be in Lisbon today?"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"function": {"name": "get_weather", "arguments": {"city": "Lisbon"}}}
+                ],
+            },
+            {"role": "tool", "tool_name": "get_weather", "content": "Sunny, 24 degrees."},
+        ],
+        tools=TOOLS,
+        options={"temperature": 0, "num_predict": 40},
+    )
+    assert answer.done and not answer.message.tool_calls
+    assert answer.message.content.strip()
+
+
+def test_a_broken_tool_schema_is_refused_with_a_reason(assistant: ollama.Client) -> None:
+    broken = {"type": "function", "function": {"name": "bad name!", "parameters": {}}}
+    error = refused(
+        lambda: assistant.chat(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], tools=[broken]
+        )
+    )
+    assert error.status_code == 400 and "name" in error.error

@@ -122,6 +122,18 @@ def test_held_out_asks_each_known_fact_in_words_not_trained_on() -> None:
     assert split_held_out(examples, 0.1) == (train, held)  # deterministic
 
 
+def test_a_month_of_conversations_keeps_at_most_the_capped_turns_aside() -> None:
+    turns = [
+        TrainingExample(f"What did I buy on day {n}?", f"Bread number {n}.", "conversation", "c")
+        for n in range(3000)
+    ]
+    train, held = split_held_out(turns, 0.1, most_others=60)
+    assert len(held) == 60 and len(train) == 3000 - 60  # the rest are trained on, not lost
+    uncapped = split_held_out(turns, 0.1)[1]
+    assert 200 < len(uncapped) < 400 and set(map(id, held)) <= set(map(id, uncapped))
+    assert split_held_out(turns, 0.1, most_others=60) == (train, held)  # deterministic
+
+
 def metrics(answered: int, ppl: float) -> Metrics:
     return Metrics(1.0, ppl, 1.0, answered, 4)
 

@@ -121,6 +121,6 @@ def model_out(listing: ModelListing) -> OllamaModelOut:
 
 
 def capabilities_of(listing: ModelListing) -> list[str]:
-    """What a model can do, as /api/show says it. The tool-call work adds "tools" here once
-    /api/chat answers tool calls."""
-    return ["completion"]
+    """What a model can do, as /api/show says it: every model answers in text, and calls
+    tools through the hub's grammar (hub/engine/tool_grammar.py)."""
+    return ["completion", "tools"]

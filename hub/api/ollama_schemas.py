@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.api.openai_schemas import Citation, StreamChunk
 from hub.api.response_base import ResponseModel
 from hub.api.schemas import MAX_TOKENS_CEILING
+from hub.api.tool_schemas import ToolCallIn, ToolIn
+from hub.engine.tools import ToolCall
 
 MAX_STOP_SEQUENCES = 16
 MAX_EMBED_INPUTS = 2048
@@ -60,14 +62,16 @@ class OllamaOptions(BaseModel):
 
 
 class OllamaMessageIn(BaseModel):
-    """One message as Ollama's clients send it (earlier tool calls and thinking are ignored)."""
+    """One message as Ollama's clients send it (thinking is ignored): an assistant's earlier
+    calls, with arguments as objects, and a tool's result, named by ``tool_name``."""
 
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "user", "assistant", "tool"]
     content: str | None = None
     images: list[str] | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_name: str | None = None
 
 
 class GenerationFields(BaseModel):
@@ -86,9 +90,11 @@ class OllamaChatIn(GenerationFields):
     """POST /api/chat."""
 
     messages: list[OllamaMessageIn] = Field(default_factory=list, max_length=10_000)
-    # Tool calls are answered by the tool-call work (hub/engine/tools.py); until it is wired
-    # into /api/chat, declared tools are accepted and the model answers in text.
-    tools: list[dict[str, Any]] | None = None
+    tools: list[ToolIn] | None = Field(
+        default=None,
+        description="Functions the model may call (the model decides, as in Ollama); a call "
+        "always names one of them with arguments valid for its schema.",
+    )
 
 
 class OllamaGenerateIn(GenerationFields):
@@ -153,11 +159,30 @@ class DoneFields(StreamChunk):
     )
 
 
+class OllamaFunctionCallOut(BaseModel):
+    """The function a call names, with its arguments as an object (Ollama's shape)."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+class OllamaToolCallOut(BaseModel):
+    """One call the model made."""
+
+    function: OllamaFunctionCallOut
+
+    @classmethod
+    def of(cls, call: ToolCall) -> OllamaToolCallOut:
+        """Ollama's shape of ``call``."""
+        return cls(function=OllamaFunctionCallOut(name=call.name, arguments=call.arguments))
+
+
 class OllamaMessageOut(BaseModel):
-    """The answer's message (its text in pieces while streaming)."""
+    """The answer's message (its text in pieces while streaming; its calls, if any, whole)."""
 
     role: Literal["assistant"]
     content: str
+    tool_calls: list[OllamaToolCallOut] | None = None
 
 
 class OllamaChatChunk(DoneFields):

@@ -22,12 +22,17 @@ from hub.api.ollama_schemas import (
     OllamaGenerateIn,
     OllamaMessageIn,
     OllamaMessageOut,
+    OllamaToolCallOut,
 )
 from hub.api.scopes import ChatCaller, memory_access, require_scope
 from hub.api.sse import NdjsonStream, StreamedAnswer, collect_answer, stream_ndjson
+from hub.api.tool_schemas import tool_request_of
 from hub.chat.turns import TurnOptions
 from hub.engine.context_window import fit_text
 from hub.engine.runner import Generation
+from hub.engine.tool_prompt import call_text, result_message
+from hub.engine.tool_reader import ToolAnswer, ToolCallReader, reading_calls
+from hub.engine.tools import ToolCall
 from hub.engine.types import ChatMessage, GenerationStats
 from hub.recall.chat_memory import MemoryAccess
 
@@ -66,10 +71,28 @@ def unloads(keep_alive: KeepAlive) -> bool:
 
 
 def chat_messages(messages: list[OllamaMessageIn]) -> list[ChatMessage]:
-    """The conversation as the hub's chat path takes it."""
+    """The conversation as the hub's chat path takes it: earlier calls as the model writes
+    them, each tool result named (by ``tool_name``, else after the last call made)."""
     if any(message.images for message in messages):
         raise HubAPIError(400, NO_IMAGES, param="messages")
-    return [ChatMessage(message.role, message.content or "") for message in messages]
+    converted = []
+    last_called: str | None = None
+    for message in messages:
+        text = message.content or ""
+        if message.role == "tool":
+            converted.append(result_message(message.tool_name or last_called, text))
+            continue
+        for call_in in message.tool_calls or []:
+            call = call_in.call()
+            last_called = call.name
+            text = f"{text}\n{call_text(call)}" if text else call_text(call)
+        converted.append(ChatMessage(message.role, text))
+    return converted
+
+
+def calls_out(calls: list[ToolCall]) -> list[OllamaToolCallOut] | None:
+    """The answer's calls in Ollama's shape (None when it made none)."""
+    return [OllamaToolCallOut.of(call) for call in calls] or None
 
 
 @router.post(
@@ -85,37 +108,52 @@ async def create_ollama_chat(
     started = time.monotonic_ns()
     name = await _hub_model(hub, body.model)
 
-    def line(text: str, **done: Any) -> OllamaChatChunk:
-        message = OllamaMessageOut(role="assistant", content=text)
+    def line(text: str, calls: list[ToolCall] | None = None, **done: Any) -> OllamaChatChunk:
+        called = calls_out(calls or [])
+        message = OllamaMessageOut(role="assistant", content=text, tool_calls=called)
         return OllamaChatChunk(model=body.model, created_at=created_at(), message=message, **done)
 
     if not body.messages:  # Ollama's way to load (or, keep_alive 0, unload) a model
         return line("", done=True, done_reason="unload" if unloads(body.keep_alive) else "load")
     messages = chat_messages(body.messages)
-    # Tool calls (body.tools in, message.tool_calls with arguments as objects out) belong here:
-    # the tool-call work (hub/engine/tools.py) answers them; until it is wired in, the model
-    # answers declared tools with text.
     options = TurnOptions(
         sampling=sampling_of(body),
         max_tokens=body.options.max_tokens(),
         trim_oldest=True,  # as Ollama does: the oldest turns give way to a long conversation
         memory=memory_access(caller),
+        tools=tool_request_of(body.tools, None),  # Ollama has no tool_choice: the model decides
     )
     turn = await chat.start(name, messages, options)
+    generation = turn.generation
+    reader: ToolCallReader | None = None
+    if turn.tools is not None:  # text streams on; a call is held until whole, then checked
+        generation, reader = reading_calls(generation, turn.tools)
+
+    def read(text: str) -> ToolAnswer:
+        return ToolAnswer(text) if reader is None else reader.finish()
 
     def done(stats: GenerationStats) -> dict[str, Any]:
         return done_fields(stats, started, turn.citations).model_dump(exclude_none=True)
 
     if not body.stream:
-        return await collect_answer(
-            turn.generation, request, lambda text, stats: line(text, **done(stats))
-        )
+
+        def whole(text: str, stats: GenerationStats) -> OllamaChatChunk:
+            answer = read(text)
+            return line(answer.text, answer.calls, **done(stats))
+
+        return await collect_answer(generation, request, whole)
 
     async def closing(stats: GenerationStats, text: str) -> list[OllamaChatChunk]:
-        return [line("", **done(stats))]
+        answer = read(text)
+        told: list[OllamaChatChunk] = []
+        if answer.calls:  # as Ollama streams them: the calls whole in one line, then done
+            told.append(line("", answer.calls, done=False))
+        elif answer.unreleased:  # held as a call that turned out not to be one
+            told.append(line(answer.unreleased, done=False))
+        return [*told, line("", **done(stats))]
 
     return stream_ndjson(
-        turn.generation,
+        generation,
         StreamedAnswer(opening=[], piece=lambda piece: line(piece, done=False), closing=closing),
     )
 
