@@ -174,6 +174,7 @@ def test_a_chat_credential_chats_but_reads_no_memory_and_reaches_no_owner_endpoi
     assert "memory:read" in searched.json()["error"]["message"]
     for method, path in (
         ("GET", "/v1/memory"),
+        ("GET", "/v1/devices"),
         ("GET", "/v1/clients"),
         ("POST", "/v1/token/rotate"),
     ):
