@@ -11,6 +11,7 @@ from typing import Any
 from hub.api.errors import HubAPIError
 from hub.api.ollama_schemas import DoneFields, GenerationFields, ModelDetails, OllamaModelOut
 from hub.api.openai_schemas import citations_of
+from hub.api.sampling import sampling_from
 from hub.engine.json_grammar import JSON_OBJECT_GRAMMAR
 from hub.engine.types import GenerationStats, Sampling
 from hub.models.catalog import ModelListing
@@ -58,19 +59,7 @@ def sampling_of(body: GenerationFields) -> Sampling:
             "object) and describe the fields in the prompt",
             param="format",
         )
-    options, defaults = body.options, Sampling()
-    return Sampling(
-        temperature=defaults.temperature if options.temperature is None else options.temperature,
-        top_p=options.top_p or defaults.top_p,
-        top_k=defaults.top_k if options.top_k is None else options.top_k,
-        min_p=defaults.min_p if options.min_p is None else options.min_p,
-        repeat_penalty=options.repeat_penalty or defaults.repeat_penalty,
-        frequency_penalty=options.frequency_penalty or 0.0,
-        presence_penalty=options.presence_penalty or 0.0,
-        seed=options.seed,
-        stop=options.stop_sequences(),
-        grammar=JSON_OBJECT_GRAMMAR if body.format == "json" else None,
-    )
+    return sampling_from(body.options, JSON_OBJECT_GRAMMAR if body.format == "json" else None)
 
 
 def done_fields(stats: GenerationStats, started_ns: int, cited: list[dict[str, Any]]) -> DoneFields:

@@ -14,6 +14,7 @@ from hub.api.openai_schemas import (
     Usage,
     citations_of,
 )
+from hub.api.sampling import sampling_from
 from hub.api.schemas import ChatCompletionRequest, ChatMessageIn, SamplingFields
 from hub.api.scopes import ChatCaller, memory_access
 from hub.api.sse import (
@@ -36,18 +37,7 @@ ROLE_ALIASES = {"developer": "system"}
 
 def sampling_of(body: SamplingFields) -> Sampling:
     """Sampling settings from a request; unset fields keep the hub's defaults."""
-    defaults = Sampling()
-    return Sampling(
-        temperature=defaults.temperature if body.temperature is None else body.temperature,
-        top_p=body.top_p or defaults.top_p,
-        top_k=defaults.top_k if body.top_k is None else body.top_k,
-        min_p=defaults.min_p if body.min_p is None else body.min_p,
-        repeat_penalty=body.repeat_penalty or defaults.repeat_penalty,
-        frequency_penalty=body.frequency_penalty or 0.0,
-        presence_penalty=body.presence_penalty or 0.0,
-        seed=body.seed,
-        stop=body.stop_sequences(),
-    )
+    return sampling_from(body)
 
 
 def messages_of(messages: list[ChatMessageIn]) -> list[ChatMessage]:
