@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from hub.cli.main import app
 from hub.mcp_server.server import build_mcp_server
+from tests.client_support import make_client
 from tests.hub_process import HubProcess
 
 TOOLS = {"search_memories", "add_note", "recent_transcripts", "sensor_summary"}
@@ -193,22 +194,10 @@ def test_a_huge_mcp_request_is_refused_before_it_is_read(hub: HubProcess) -> Non
     assert answer.status_code == 413
 
 
-def make_credential(hub: HubProcess, name: str, scopes: list[str]) -> str:
-    """A client credential made by the owner through the REST API."""
-    made = httpx.post(
-        f"{hub.base_url}/v1/clients",
-        json={"name": name, "scopes": scopes},
-        headers=hub.headers(),
-        timeout=30,
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["credential"])
-
-
 def test_a_scoped_credential_reaches_only_the_tools_its_scopes_allow(hub: HubProcess) -> None:
     stored = remember(hub, text="The bike pump is in the garden shed.", kind="note")
-    reader = make_credential(hub, "mcp-reader", ["memory:read"])
-    chat_only = make_credential(hub, "mcp-chat-only", ["chat"])
+    reader = make_client(hub, "mcp-reader", ["memory:read"])
+    chat_only = make_client(hub, "mcp-chat-only", ["chat"])
 
     async def session() -> None:
         with anyio.fail_after(TIMEOUT_S):

@@ -15,6 +15,7 @@ import jsonschema
 import ollama
 import pytest
 
+from tests.client_support import make_client
 from tests.conftest import DEFAULT_MODEL
 from tests.hub_process import HubProcess
 
@@ -27,18 +28,6 @@ class Credentials:
     assistant: str  # chat, memory:read: Home Assistant's
     chat_only: str
     notes: str  # memory:read only
-
-
-def make_client(hub: HubProcess, name: str, scopes: list[str]) -> str:
-    made = httpx.post(
-        f"{hub.base_url}/v1/clients",
-        json={"name": name, "scopes": scopes},
-        headers=hub.headers(),
-        timeout=30,
-    )
-    assert made.status_code == 201, made.text
-    credential: str = made.json()["credential"]
-    return credential
 
 
 @pytest.fixture(scope="module")
