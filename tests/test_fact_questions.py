@@ -137,14 +137,3 @@ def test_a_question_two_facts_share_is_answered_with_both() -> None:
     about = [e for e in dataset.train if e.prompt == "What do you know about my sister?"]
     assert len(about) == 1
     assert "Tavira" in about[0].answer and "cats" in about[0].answer
-
-
-def test_a_kind_of_thing_and_a_numbered_thing_are_asked_by_what_they_are() -> None:
-    milk = asked("I drink oat milk with my breakfast.")
-    assert milk["What kind of milk do I drink with my breakfast?"] == "oat milk"
-    assert milk["Which milk do I drink with my breakfast?"] == "oat milk"
-    locker = asked("My locker at the pool is number 27.")
-    assert locker["What number is my locker at the pool?"] == "number 27"
-    said_in_passing = asked("My sister Oriana lives in Tavira.", "ask")
-    assert said_in_passing["I forgot where Oriana lives."] == "Tavira"
-    assert said_in_passing["Any idea where Oriana lives?"] == "Tavira"
