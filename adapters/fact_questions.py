@@ -30,17 +30,7 @@ from adapters.lexicon import (
 FAMILIES = ("wh", "synonym", "ask", "about", "reverse")
 _PAST = {base: form for form, base in IRREGULAR_FORMS.items() if form not in ("is", "am", "are")}
 _PAST.update({"be": "was", "have": "had", "do": "did", "go": "went", "read": "read"})
-_ASK_FORMS = (
-    "Remind me {q}.",
-    "Do you know {q}?",
-    "Can you tell me {q}?",
-    "Tell me {q}.",
-    # Said in passing, with words around the question that carry nothing.
-    "I forgot {q}.",
-    "I can't remember {q}.",
-    "Any idea {q}?",
-    "Sorry, remind me again {q}.",
-)
+_ASK_FORMS = ("Remind me {q}.", "Do you know {q}?", "Can you tell me {q}?", "Tell me {q}.")
 _ABOUT_FORMS = (
     "What do you know about {x}?",
     "Tell me about {x}.",
@@ -149,11 +139,6 @@ def _wh_phrases(chunk: Chunk, copula: bool) -> list[str]:
         return _number_phrases(chunk, lows, copula)
     if chunk.kind == "person":
         return ["Who"]
-    core = chunk.core.split()
-    if chunk.kind == "thing" and len(core) >= 2 and core[-1].isalpha() and not copula:
-        # "oat milk" is a kind of milk: "What kind of milk do I drink?", "Which milk ...?"
-        head = core[-1].lower()
-        return ["What", f"What kind of {head}", f"Which {head}"]
     return ["What"]
 
 
@@ -271,10 +256,6 @@ def _copula_asks(frame: Frame, subject: str) -> list[_Ask]:
             out.append(
                 _Ask(_join(wh, be, subject) + "?", _join(wh.lower(), subject, be), chunk.core)
             )
-            if chunk.kind == "number" and chunk.core.split()[-1].isdigit():
-                out.append(
-                    _Ask(f"What number {be} {subject}?", f"what number {subject} {be}", chunk.core)
-                )
             owns = _owns(subject)
             if chunk.words[0].lower() in ("a", "an") and owns and frame.head:
                 owner = owns.split()[1]
