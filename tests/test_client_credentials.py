@@ -174,7 +174,6 @@ def test_a_chat_credential_chats_but_reads_no_memory_and_reaches_no_owner_endpoi
     assert "memory:read" in searched.json()["error"]["message"]
     for method, path in (
         ("GET", "/v1/memory"),
-        ("GET", "/v1/devices"),
         ("GET", "/v1/clients"),
         ("POST", "/v1/token/rotate"),
     ):
@@ -185,6 +184,21 @@ def test_a_chat_credential_chats_but_reads_no_memory_and_reaches_no_owner_endpoi
         assert chat not in by_url.text
     switched = api.put("/v1/models/active", json={"model": "x"}, headers=as_client(chat))
     assert switched.status_code == 401
+    devices = api.get("/v1/devices", headers=as_client(chat))
+    assert devices.status_code == 403 and "devices:read" in devices.json()["error"]["message"]
+
+
+def test_device_and_sensor_scopes_read_but_never_pair_or_revoke(api: TestClient) -> None:
+    watcher = make_client(api, "dashboard", ["devices:read"])
+    assert api.get("/v1/devices", headers=as_client(watcher)).status_code == 200
+    assert api.get("/v1/devices/kinds", headers=as_client(watcher)).status_code == 200
+    samples = api.get("/v1/devices/watch-1/samples", headers=as_client(watcher))
+    assert samples.status_code == 403 and "sensors:read" in samples.json()["error"]["message"]
+    sensors = make_client(api, "charts", ["sensors:read"])
+    assert api.get("/v1/devices/watch-1/samples", headers=as_client(sensors)).status_code == 200
+    for path in ("/v1/devices/watch-1/revoke", "/v1/devices/watch-1/pair"):
+        refused = api.post(path, json={"code": "123456"}, headers=as_client(watcher))
+        assert refused.status_code == 401, path
 
 
 def test_a_memory_credential_searches_and_a_revoked_one_is_refused_at_once(

@@ -88,6 +88,7 @@ def create_app(
     for module in ROUTERS:  # every route documents the one error shape (hub.api.errors)
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(routes_memory.search_router, responses=ERROR_RESPONSES)
+    app.include_router(routes_devices.read_router, responses=ERROR_RESPONSES)
     for ollama in (routes_ollama.router, routes_ollama.embed_router, routes_ollama_chat.router):
         app.include_router(ollama, responses=OLLAMA_ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)

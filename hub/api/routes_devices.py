@@ -20,31 +20,38 @@ from hub.api.devices_schemas import (
     SensorKindOut,
 )
 from hub.api.errors import HubAPIError
+from hub.api.scopes import require_scope
 from hub.wearables.link import DeviceLink
 from hub.wearables.sockets import AcceptedSocket
 from hub.wearables.store import SampleQuery
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], dependencies=[Depends(require_owner)])
+# What a client program may read with its scopes (hub/api/scopes.py); changing stays the owner's.
+read_router = APIRouter(prefix="/v1/devices", tags=["devices"])
 # Devices do not hold the owner's token: they prove their own secret inside the protocol.
 link_router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
 MAX_SAMPLES = 100_000
 
 
-@router.get("")
+@read_router.get("", dependencies=[Depends(require_scope("devices:read"))])
 async def read_devices(devices: DevicesDep) -> DeviceList:
     """Paired, revoked and discovered devices with status, last seen and battery."""
     listings = await devices.list_devices()
     return DeviceList(data=[DeviceOut.from_domain(listing) for listing in listings])
 
 
-@router.get("/kinds", response_model=SensorKindList)
+@read_router.get(
+    "/kinds",
+    response_model=SensorKindList,
+    dependencies=[Depends(require_scope("devices:read", "sensors:read"))],
+)
 async def read_sensor_kinds() -> SensorKindList:
     """The sensor kinds a device may send, with labels, units, ranges and chart settings."""
     return SensorKindList(data=[SensorKindOut.of(kind) for kind in SENSOR_KINDS])
 
 
-@router.get("/{device_id}/samples")
+@read_router.get("/{device_id}/samples", dependencies=[Depends(require_scope("sensors:read"))])
 async def read_samples(
     device_id: str,
     devices: DevicesDep,
