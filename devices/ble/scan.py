@@ -3,8 +3,9 @@ standard Heart Rate service, 0x180D) and Omi pendants."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from devices.ble.heart_rate import HEART_RATE_SERVICE
 from devices.ble.omi import OMI_NAMES, OMI_SERVICE
@@ -23,7 +24,7 @@ class Advert:
     service_uuids: tuple[str, ...]
 
 
-Scanner = Callable[[float], Awaitable[list[Advert]]]
+Scanner = Callable[[float], Coroutine[Any, Any, list[Advert]]]
 """``(seconds) -> what was heard``; ``devices.ble.bleak_backend.bleak_scan`` is one."""
 
 
