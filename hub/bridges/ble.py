@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from devices.ble.bleak_backend import bleak_client, bleak_installed
 from devices.ble.connection import ClientFactory, NotificationReader, ReconnectLoop
@@ -31,9 +30,7 @@ from hub.bridges.secrets import SecretHashes, new_secret
 from hub.bridges.service import BridgeService
 from hub.bridges.store import BridgeRecord, BridgeStore
 from hub.errors import HubError
-
-if TYPE_CHECKING:
-    from hub.voice.audio_pipeline import AudioPipeline
+from hub.wearables.service import IngestListener
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +113,7 @@ class BleBridges:
     def __init__(
         self,
         bridges: BridgeService,
-        audio: AudioPipeline | None,
+        audio: IngestListener | None,
         connect_client: ClientFactory = bleak_client,
         refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
@@ -129,7 +126,7 @@ class BleBridges:
         self._stopping = asyncio.Event()
 
     @classmethod
-    async def start(cls, bridges: BridgeService, audio: AudioPipeline | None) -> BleBridges | None:
+    async def start(cls, bridges: BridgeService, audio: IngestListener | None) -> BleBridges | None:
         """Start, or None (logged) when bleak is not installed."""
         if not bleak_installed():
             logger.warning(
