@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,11 +17,14 @@ from devices.ble.bleak_backend import BleUnavailableError
 from devices.ble.connection import GattClient
 from devices.ble.scan import Advert
 from devices.media import MediaFrame
+from devices.perception.speech_to_text import Transcription
 from hub.bridges.ble import BleBridges, add_ble_bridge, working_ble_bridges
 from hub.bridges.service import BridgeService
 from hub.bridges.store import BridgeStore
 from hub.cli import bridges_ble
 from hub.cli.main import app as cli
+from hub.voice.audio_pipeline import AudioPipeline
+from hub.voice.transcripts import TranscriptKeeper
 from hub.wearables.service import DeviceService
 from hub.wearables.store import DeviceStore, SampleQuery
 from tests.ble_fakes import FakeRadio, Visit
@@ -176,5 +180,51 @@ def test_the_hub_keeps_ble_bridges_connected_and_stops_a_revoked_one(tmp_path: P
             await service.stop()
             await devices.close()
         assert service.loops == {}
+
+    asyncio.run(scenario())
+
+
+class ScriptedWhisper:
+    """Stands in for the speech engines: one text per utterance."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+
+    def transcribe(self, pcm: bytes, prompt: str | None = None, urgent: bool = False) -> Any:
+        return Transcription(self.texts.pop(0), (), "en", len(pcm) / 32000)
+
+
+def test_an_omi_pendants_speech_becomes_a_transcript_in_the_speech_pipeline(
+    tmp_path: Path,
+) -> None:
+    quiet = b"\0" * 32000
+    spoken = (np.sin(np.arange(24000) / 3) * 9000).astype("<i2").tobytes()  # 1.5 s
+    radio = FakeRadio([Visit(sends=omi_notifications(quiet + spoken + quiet), stays=True)])
+    pipeline = AudioPipeline(
+        ScriptedWhisper("We need bread and coffee."),  # type: ignore[arg-type]
+        TranscriptKeeper(None),
+        lambda heard: None,
+        "hey hub",
+        detector_factory=lambda: lambda chunk: 1.0,  # anything not quiet is speech
+    )
+
+    async def scenario() -> None:
+        devices = DeviceService.open(tmp_path)
+        bridges = BridgeService(devices)
+        pendant = await asyncio.to_thread(add_ble_bridge, bridges.store, "omi", "", PENDANT)
+        service = BleBridges(bridges, pipeline, radio.client)
+        pipeline.start()
+        await service.begin()
+        try:
+            await asyncio.wait_for(until(lambda: bool(pipeline.heard)), 30)
+        finally:
+            await service.stop()
+            await asyncio.to_thread(pipeline.close)
+            await devices.close()
+        heard = pipeline.heard[0]
+        assert heard.source == pendant.record.id
+        assert heard.transcription.text == "We need bread and coffee."
+        assert heard.request is None  # talk, not a request to the assistant
+        assert 1.0 < heard.utterance.end - heard.utterance.start < 2.5
 
     asyncio.run(scenario())

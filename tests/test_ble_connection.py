@@ -237,3 +237,30 @@ def test_scanning_lists_heart_rate_devices_and_omi_pendants_strongest_first() ->
         ("heart-rate", "01"),
         ("omi", "04"),
     ]
+
+
+def test_omi_chunks_follow_each_other_in_stream_time_despite_radio_jitter() -> None:
+    chunks: list[AudioChunk] = []
+
+    async def heard(chunk: AudioChunk) -> None:
+        chunks.append(chunk)
+
+    class Codec:
+        async def read_gatt_char(self, uuid: str) -> bytearray:
+            return bytearray(b"\x00")
+
+    async def scenario() -> None:
+        reader = OmiAudioReader(heard, chunk_bytes=3200)  # 0.1 s chunks
+        await reader.prepare(Codec())  # type: ignore[arg-type]
+        frame = b"\x01\x00" * 1600  # 0.1 s
+        # Arrivals 0.1 s apart with up to 0.2 s of jitter, then 5 s with nothing (lost).
+        arrivals = [100.1, 100.35, 100.3, 100.4, 100.55, 105.6]
+        for counter, at in enumerate(arrivals):
+            await reader.take(bytes([counter, 0, 0]) + frame, at)
+        await reader.end()
+
+    asyncio.run(scenario())
+    starts = [round(c.t, 3) for c in chunks]
+    # A frame is whole when the next begins: the first, whole at 100.35, began at 100.25;
+    # the next ones follow it whatever the jitter; after the radio's silence, anew.
+    assert starts == [100.25, 100.35, 100.45, 100.55, 105.5, 105.6]

@@ -23,7 +23,11 @@ SampleSink = Callable[[Sequence[BridgeSample]], Awaitable[object]]
 """Where readings go (the hub's bridge store)."""
 
 # Audio is handed on in pieces of this many bytes of 16 kHz PCM16 (a quarter second).
-AUDIO_CHUNK_BYTES = SAMPLE_RATE * SAMPLE_WIDTH // 4
+BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH
+AUDIO_CHUNK_BYTES = BYTES_PER_SECOND // 4
+# Audio arriving this much later (or earlier) than the stream so far says was lost (or the
+# clocks drifted): its time starts afresh from when it arrived.
+RESYNC_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class OmiAudioReader:
         self.decoder: OmiAudioDecoder | None = None
         self._pcm = bytearray()
         self._start = 0.0
+        self._next_t: float | None = None
+        self._heard_at = 0.0
 
     async def prepare(self, client: GattClient) -> None:
         """Read the codec the pendant uses now (OmiAudioError when the hub cannot decode it)."""
@@ -87,11 +93,12 @@ class OmiAudioReader:
         """Decode one notification; hand on a chunk once a quarter second has gathered."""
         if self.decoder is None:
             raise RuntimeError("OmiAudioReader.take before prepare")
+        self._heard_at = t
         pcm = self.decoder.feed(data)
         if not pcm:
             return
         if not self._pcm:
-            self._start = t - len(pcm) / (SAMPLE_RATE * SAMPLE_WIDTH)
+            self._start = self._stream_time(t - len(pcm) / BYTES_PER_SECOND)
         self._pcm.extend(pcm)
         if len(self._pcm) >= self.chunk_bytes:
             await self._hand_on()
@@ -99,11 +106,24 @@ class OmiAudioReader:
     async def end(self) -> None:
         """Hand on the last frame and what gathered before it."""
         if self.decoder is not None:
-            self._pcm.extend(self.decoder.flush())
+            last = self.decoder.flush()
+            if last and not self._pcm:
+                self._start = self._stream_time(self._heard_at - len(last) / BYTES_PER_SECOND)
+            self._pcm.extend(last)
         if self._pcm:
             await self._hand_on()
+        self._next_t = None  # the next connection starts a new stream
+
+    def _stream_time(self, heard_at: float) -> float:
+        """When audio received at ``heard_at`` was said: right after the audio before it, so
+        the radio's jitter does not look like a pause; anew after audio went missing."""
+        expected = self._next_t
+        if expected is None or abs(heard_at - expected) > RESYNC_SECONDS:
+            return heard_at
+        return expected
 
     async def _hand_on(self) -> None:
         chunk = AudioChunk(self._start, bytes(self._pcm))
+        self._next_t = self._start + len(chunk.pcm) / BYTES_PER_SECOND
         self._pcm.clear()
         await self.sink(chunk)
