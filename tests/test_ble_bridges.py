@@ -5,12 +5,14 @@ audio frames, and a revoked bridge's connection closed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from devices.ble.bleak_backend import BleUnavailableError
@@ -18,16 +20,20 @@ from devices.ble.connection import GattClient
 from devices.ble.scan import Advert
 from devices.media import MediaFrame
 from devices.perception.speech_to_text import Transcription
+from hub.api.app import create_app
 from hub.bridges.ble import BleBridges, add_ble_bridge, working_ble_bridges
 from hub.bridges.service import BridgeService
 from hub.bridges.store import BridgeStore
 from hub.cli import bridges_ble
 from hub.cli.main import app as cli
+from hub.settings import Settings
 from hub.voice.audio_pipeline import AudioPipeline
 from hub.voice.transcripts import TranscriptKeeper
 from hub.wearables.service import DeviceService
 from hub.wearables.store import DeviceStore, SampleQuery
+from memory.fake_embedder import HashingEmbedder
 from tests.ble_fakes import FakeRadio, Visit
+from tests.fakes import FakeChatModel
 
 STRAP = "C8:FD:19:4A:0B:21"
 PENDANT = "D4:11:AB:60:2E:07"
@@ -228,3 +234,26 @@ def test_an_omi_pendants_speech_becomes_a_transcript_in_the_speech_pipeline(
         assert 1.0 < heard.utterance.end - heard.utterance.start < 2.5
 
     asyncio.run(scenario())
+
+
+def test_a_hub_with_ble_on_and_no_radio_runs_and_says_why_it_cannot_connect(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    devices = DeviceStore.open(tmp_path)
+    add_ble_bridge(BridgeStore(devices), "heart-rate", "strap", STRAP)
+    devices.close()
+    settings = Settings(
+        data_dir=tmp_path,
+        personalize_enabled=False,
+        voice_enabled=False,
+        mdns_enabled=False,
+        ble_enabled=True,
+    )
+    app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
+    caplog.set_level(logging.INFO, logger="devices.ble.connection")
+    with TestClient(app) as client:
+        token = (tmp_path / "owner_token").read_text().strip()
+        answer = client.get("/v1/bridges", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        asyncio.run(asyncio.wait_for(until(lambda: "could not connect" in caplog.text), 30))
+    assert f"{STRAP}: could not connect" in caplog.text  # and the hub stopped cleanly
