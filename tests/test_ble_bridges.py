@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from devices.ble.bleak_backend import BleUnavailableError
+from devices.ble.bleak_backend import BleUnavailableError, _ExplainedClient
 from devices.ble.connection import GattClient
 from devices.ble.scan import Advert
 from devices.media import MediaFrame
@@ -257,3 +257,15 @@ def test_a_hub_with_ble_on_and_no_radio_runs_and_says_why_it_cannot_connect(
         assert answer.status_code == 200
         asyncio.run(asyncio.wait_for(until(lambda: "could not connect" in caplog.text), 30))
     assert f"{STRAP}: could not connect" in caplog.text  # and the hub stopped cleanly
+
+
+def test_a_machine_without_bluetooth_is_named_as_the_reason_a_connect_fails() -> None:
+    class NoBluez:
+        address = STRAP
+
+        async def connect(self) -> None:
+            raise FileNotFoundError(2, "No such file or directory")  # no system D-Bus socket
+
+    client = _ExplainedClient(NoBluez())  # type: ignore[arg-type]
+    with pytest.raises(BleUnavailableError, match="bluetoothd"):
+        asyncio.run(client.connect())
