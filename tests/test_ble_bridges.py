@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from devices.ble.bleak_backend import BleUnavailableError, _ExplainedClient
+from devices.ble.bleak_backend import BleUnavailableError, ExplainedBleakClient
 from devices.ble.connection import GattClient
 from devices.ble.scan import Advert
 from devices.media import MediaFrame
@@ -266,6 +266,6 @@ def test_a_machine_without_bluetooth_is_named_as_the_reason_a_connect_fails() ->
         async def connect(self) -> None:
             raise FileNotFoundError(2, "No such file or directory")  # no system D-Bus socket
 
-    client = _ExplainedClient(NoBluez())  # type: ignore[arg-type]
+    client = ExplainedBleakClient(NoBluez())  # type: ignore[arg-type]
     with pytest.raises(BleUnavailableError, match="bluetoothd"):
         asyncio.run(client.connect())

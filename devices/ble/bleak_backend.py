@@ -30,7 +30,7 @@ NO_RADIO = (
 )
 
 
-class _ExplainedClient:
+class ExplainedBleakClient:
     """A ``BleakClient`` whose "no such file" on connect says that Bluetooth is missing."""
 
     def __init__(self, client: GattClient) -> None:
@@ -69,7 +69,7 @@ def bleak_client(address: str, disconnected: Callable[[Any], None]) -> GattClien
         from bleak import BleakClient
     except ImportError as exc:
         raise BleUnavailableError(INSTALL_HINT) from exc
-    return _ExplainedClient(BleakClient(address, disconnected_callback=disconnected))
+    return ExplainedBleakClient(BleakClient(address, disconnected_callback=disconnected))
 
 
 async def bleak_scan(seconds: float) -> list[Advert]:
