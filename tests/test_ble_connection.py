@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from devices.ble.connection import Backoff, ReconnectLoop
+from devices.ble.connection import Backoff, GattClient, ReconnectLoop
 from devices.ble.heart_rate import HEART_RATE_MEASUREMENT
 from devices.ble.omi import OMI_AUDIO_DATA
 from devices.ble.readers import AudioChunk, HeartRateReader, OmiAudioReader
@@ -264,3 +264,17 @@ def test_omi_chunks_follow_each_other_in_stream_time_despite_radio_jitter() -> N
     # A frame is whole when the next begins: the first, whole at 100.35, began at 100.25;
     # the next ones follow it whatever the jitter; after the radio's silence, anew.
     assert starts == [100.25, 100.35, 100.45, 100.55, 105.5, 105.6]
+
+
+def test_a_client_that_cannot_even_be_made_is_a_failed_attempt_not_a_crash() -> None:
+    made: list[str] = []
+
+    def no_radio(address: str, dropped: Callable[[object], None]) -> GattClient:
+        made.append(address)
+        raise RuntimeError("no Bluetooth adapter")
+
+    pauses = Pauses()
+    loop = ReconnectLoop(STRAP, no_radio, HeartRateReader(STRAP, Stored()), pause=pauses)
+    asyncio.run(run_until(loop, lambda: len(made) == 3))
+    assert pauses.delays[:2] == [1.0, 2.0]
+    assert loop.last_error == "RuntimeError: no Bluetooth adapter"

@@ -172,7 +172,11 @@ class ReconnectLoop:
         def notified(_characteristic: object, data: bytearray) -> None:
             loop.call_soon_threadsafe(received, bytes(data), self.clock())
 
-        client = self.connect_client(self.address, dropped)
+        try:
+            client = self.connect_client(self.address, dropped)
+        except Exception as exc:  # no radio at all: the same pause and retry as a failed connect
+            self._failed(exc)
+            return False
         try:
             await client.connect()
             await self.reader.prepare(client)
