@@ -140,6 +140,16 @@ SENSOR_KINDS = SensorKindTable(
             dimensions=(2, 3),
             parts=(_degrees("latitude", 90), _degrees("longitude", 180), Part("accuracy", "m")),
         ),
+        # The span of heart_rate's 20..250 bpm as beat-to-beat times (240..3000 ms), with room
+        # below for a few beats faster than that; anything else is a strap's artefact.
+        SensorKind(
+            "rr_interval",
+            "RR interval",
+            "ms",
+            200,
+            3000,
+            "time between two heartbeats, from a chest strap or watch",
+        ),
     ]
 )
 

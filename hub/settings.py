@@ -237,6 +237,11 @@ class Settings(BaseSettings):
     personalize_model_questions: int = Field(
         default=50, ge=0, description="Facts per run the model writes a question for; 0: off."
     )
+    ble_enabled: bool = Field(
+        default=False,
+        description="Keep the Bluetooth LE bridges added with `hub bridges ble add` connected "
+        "(needs the extra `ble` and a Bluetooth adapter; off: a box may have no radio).",
+    )
     voice_enabled: bool = Field(
         default=True, description="Transcribe device audio, answer spoken requests, read frames."
     )

@@ -18,6 +18,7 @@ from hub.bridges.hints import setup_hints
 from hub.bridges.kinds import BRIDGE_KINDS, bridge_kind
 from hub.bridges.secrets import SecretHashes, new_secret
 from hub.bridges.store import BridgeStore
+from hub.cli import bridges_ble
 from hub.cli.clients import hub_address
 from hub.cli.options import DataDirOption
 from hub.datadir import ensure_data_dir
@@ -26,6 +27,7 @@ from hub.settings import Settings, load_settings
 from hub.wearables.store import DeviceStore
 
 app = typer.Typer(help="Bridges: apps and devices that cannot pair (xDrip+, Omi, exports, ...).")
+app.add_typer(bridges_ble.app, name="ble")
 console = Console()
 errors = Console(stderr=True)
 
