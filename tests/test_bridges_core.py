@@ -159,6 +159,8 @@ def test_bad_bridge_requests_say_what_to_fix(api: TestClient) -> None:
     long_name = api.post("/v1/bridges", json={"kind": "omi", "name": "x" * 65})
     assert long_name.status_code == 400 and "name" in long_name.text
     assert api.post("/v1/bridges", json={"kind": 3}).status_code == 400
+    radio = api.post("/v1/bridges", json={"kind": "ble-heart-rate"})
+    assert radio.status_code == 400 and "hub bridges ble add ADDRESS" in radio.text
 
 
 def test_the_service_reports_coded_errors_and_tells_the_listeners(tmp_path: Path) -> None:

@@ -73,3 +73,16 @@ def bridge_kind(name: str) -> BridgeKind:
         known = ", ".join(BRIDGE_KINDS)
         raise UnknownBridgeKindError(f"no bridge kind {name!r}; the hub knows: {known}")
     return kind
+
+
+def kind_added_by_secret(name: str) -> BridgeKind:
+    """The kind called ``name`` when a bridge of it is added with a secret alone (an app that
+    uploads, or a file import); a Bluetooth kind needs its radio address, so it is refused with
+    the command that takes one."""
+    kind = bridge_kind(name)
+    if kind.arrives == "bluetooth":
+        raise UnknownBridgeKindError(
+            f"a {name} bridge needs the device's radio address: add it with "
+            "`hub bridges ble add ADDRESS` (see `hub bridges ble scan`)"
+        )
+    return kind
