@@ -40,9 +40,10 @@ APPLE_PROLOGUE = """<?xml version="1.0" encoding="UTF-8"?>
 ]>
 <HealthData locale="en_US">
  <ExportDate value="2024-11-01 09:00:00 +0100"/>
- <Me HKCharacteristicTypeIdentifierDateOfBirth="1980-01-01" HKCharacteristicTypeIdentifierBiologicalSex="HKBiologicalSexFemale"/>
+ <Me HKCharacteristicTypeIdentifierDateOfBirth="1980-01-01"
+  HKCharacteristicTypeIdentifierBiologicalSex="HKBiologicalSexFemale"/>
 """
-WATCH = "Anna’s Apple Watch"
+WATCH = "Anna\u2019s Apple Watch"  # the Health app writes a typographic apostrophe
 WATCH_DEVICE = "<<HKDevice: 0x283a>, name:Apple Watch, manufacturer:Apple Inc., model:Watch>"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,9 +125,8 @@ def test_progress_counts_every_byte_of_the_xml(tmp_path: Path) -> None:
 
 
 def test_a_value_that_is_not_a_number_names_the_record(tmp_path: Path) -> None:
-    records = typical_records()[:2] + [
-        apple_record(HR, "fast", "2024-03-01 08:05:00 +0100", unit="count/min")
-    ]
+    bad = apple_record(HR, "fast", "2024-03-01 08:05:00 +0100", unit="count/min")
+    records = [*typical_records()[:2], bad]
     path = write_apple_export(tmp_path / "export.zip", records)
     with pytest.raises(ImportFileError) as caught:
         list(read_export(path, ImportContext()))
@@ -156,11 +156,9 @@ def test_a_cut_off_export_names_the_line(tmp_path: Path) -> None:
 
 def test_other_files_are_refused_with_what_to_give(tmp_path: Path) -> None:
     other = tmp_path / "notes.zip"
-    import zipfile
-
     with zipfile.ZipFile(other, "w") as archive:
         archive.writestr("notes.txt", "hello")
-    with pytest.raises(ImportFileError, match="no export.xml inside") as caught:
+    with pytest.raises(ImportFileError, match=r"no export\.xml inside") as caught:
         list(read_export(other, ImportContext()))
     assert caught.value.code == WRONG_FORMAT
     xml = tmp_path / "feed.xml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -56,8 +57,6 @@ def test_gadgetbridge_refuses_other_files(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="Export DB") as caught:
         list(read_database(path, ImportContext()))
     assert caught.value.code == WRONG_FORMAT
-    import sqlite3
-
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).execute("CREATE TABLE notes (x TEXT)").connection.close()
     with pytest.raises(ImportFileError, match="no activity-sample tables"):

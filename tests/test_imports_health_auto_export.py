@@ -115,7 +115,7 @@ def test_errors_name_the_json_path() -> None:
     broken["data"]["metrics"][0]["data"][0]["date"] = "2024-02-06T14:30:00Z"
     with pytest.raises(ImportFileError, match=r"data.metrics\[0\].data\[0\].date: time"):
         list(payload_samples(broken, ImportContext()))
-    with pytest.raises(ImportFileError, match="data.metrics: missing") as caught:
+    with pytest.raises(ImportFileError, match=r"data\.metrics: missing") as caught:
         list(payload_samples({"metrics": []}, ImportContext()))
     assert caught.value.code == WRONG_FORMAT
 
