@@ -197,10 +197,11 @@ class SensorBatch:
     @classmethod
     def of(cls, seq: int, samples: Iterable[Sample]) -> SensorBatch:
         """A batch of these samples: one series per kind, in the order the kinds first come."""
-        return cls._grouped(seq, ((sample.kind, sample.t, sample.v) for sample in samples))
+        return cls.grouped(seq, ((sample.kind, sample.t, sample.v) for sample in samples))
 
     @classmethod
-    def _grouped(cls, seq: int, triples: Iterable[tuple[str, float, Any]]) -> SensorBatch:
+    def grouped(cls, seq: int, triples: Iterable[tuple[str, float, Any]]) -> SensorBatch:
+        """A batch of (kind, time, value) rows, one series per kind in the order they come."""
         grouped: dict[str, tuple[list[float], list[Any]]] = {}
         for kind, t, v in triples:
             times, values = grouped.setdefault(kind, ([], []))
@@ -259,7 +260,7 @@ class SensorBatch:
                 INVALID_FIELD,
                 f"sensor_batch.samples must be a list of 1 to {MAX_SAMPLES_PER_BATCH} samples",
             )
-        return cls._grouped(seq, _checked_rows(raw, kinds))
+        return cls.grouped(seq, _checked_rows(raw, kinds))
 
     @classmethod
     def _from_columns(cls, seq: int, raw: Any, kinds: SensorKindTable) -> SensorBatch:

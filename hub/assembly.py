@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.clients.store import SqliteClientStore
 from hub.datadir import ensure_data_dir
@@ -89,6 +90,7 @@ class Hub:
     memory: MemoryService | None
     chat: ChatTurns
     devices: DeviceService
+    bridges: BridgeService
     voice: VoiceService | None
     personalization: PersonalizationService
     disk_space: DiskSpaceGuard
@@ -156,6 +158,7 @@ def build_hub(
         memory=memory,
         chat=chat,
         devices=devices,
+        bridges=BridgeService(devices),
         voice=voice,
         personalization=personalization,
         disk_space=disk_space,

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from hub import __version__
 from hub.api import (
+    routes_bridges,
     routes_chat,
     routes_clients,
     routes_completions,
@@ -59,6 +60,7 @@ ROUTERS = (
     routes_personalization,
     routes_token,
     routes_clients,
+    routes_bridges,
 )
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from hub.assembly import Hub
+from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.errors import FeatureDisabledError
 from hub.personalization.service import PersonalizationService
@@ -57,6 +58,11 @@ def get_devices(hub: HubDep) -> DeviceService:
     return hub.devices
 
 
+def get_bridges(hub: HubDep) -> BridgeService:
+    """The bridge service: apps and devices that reach the hub without pairing."""
+    return hub.bridges
+
+
 def get_chat(hub: HubDep) -> ChatTurns:
     """Chat turns: the one way every chat is answered."""
     return hub.chat
@@ -75,6 +81,7 @@ def get_web(hub: HubDep) -> WebServices:
 MemoryDep = Annotated[MemoryService, Depends(get_memory)]
 VoiceDep = Annotated[VoiceService, Depends(get_voice)]
 DevicesDep = Annotated[DeviceService, Depends(get_devices)]
+BridgesDep = Annotated[BridgeService, Depends(get_bridges)]
 ChatDep = Annotated[ChatTurns, Depends(get_chat)]
 PersonalizationDep = Annotated[PersonalizationService, Depends(get_personalization)]
 WebDep = Annotated[WebServices, Depends(get_web)]

@@ -6,6 +6,7 @@ import typer
 
 from hub.cli import (
     backup,
+    bridges,
     chat,
     clients,
     devices,
@@ -32,6 +33,7 @@ app.add_typer(personalize.app, name="personalize")
 app.add_typer(voice.app, name="voice")
 app.add_typer(owner_access.app, name="token")
 app.add_typer(clients.app, name="clients")
+app.add_typer(bridges.app, name="bridges")
 app.command(name="serve")(serve.serve)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)

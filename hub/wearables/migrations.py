@@ -86,4 +86,21 @@ def m004_received_at(db: Database) -> None:
     )
 
 
-MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks, m004_received_at]
+def m005_bridges(db: Database) -> None:
+    """Bridges (apps and devices that cannot speak the device protocol): their name and the
+    hashes of their secret, and the key of every reading each stored, so a resent one is not."""
+    # A bridge is also a row of `devices` (its kind, last seen, revoked or not); this adds what
+    # only a bridge has. Only hashes of the secret are kept: SHA-256 of the secret, and SHA-256
+    # of its SHA-1 hex, which is what Nightscout uploaders send in their api-secret header.
+    db.execute(
+        "CREATE TABLE bridges (device_id TEXT PRIMARY KEY REFERENCES devices (id), "
+        "name TEXT NOT NULL, created_at REAL NOT NULL, secret_sha256 BLOB NOT NULL UNIQUE, "
+        "secret_sha1_sha256 BLOB NOT NULL UNIQUE)"
+    )
+    db.execute(
+        "CREATE TABLE bridge_readings (device_id TEXT NOT NULL, key TEXT NOT NULL, "
+        "PRIMARY KEY (device_id, key)) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks, m004_received_at, m005_bridges]

@@ -94,6 +94,11 @@ class DeviceStore:
         """Close the database."""
         self._db.close()
 
+    @property
+    def database(self) -> LockedDatabase:
+        """The open devices.db, for the bridge store that shares it (hub/bridges/store.py)."""
+        return self._db
+
     def keys_for(self, device_id: str) -> VerifierKeys | None:
         """The verifier keys of a paired device, or None."""
         with self._db.reading() as db:

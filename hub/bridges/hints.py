@@ -1,0 +1,25 @@
+"""What a person enters in an app to point it at a new bridge: addresses and the secret."""
+
+from __future__ import annotations
+
+
+def setup_hints(kind: str, base_url: str, secret: str) -> list[str]:
+    """Lines telling a person how to set up an app of ``kind`` against the hub at ``base_url``
+    (such as ``http://mini-pc.local:8080``); shown once, with the secret."""
+    base = base_url.rstrip("/")
+    scheme, _, host = base.partition("://")
+    if kind in ("nightscout", "health-auto-export"):
+        hints = {
+            "nightscout": [
+                f"Nightscout URL: {base}/",
+                f"API secret: {secret}",
+                f"xDrip+ (Cloud Upload, Nightscout Sync REST-API) base URL: "
+                f"{scheme}://{secret}@{host}/api/v1/",
+            ],
+            "health-auto-export": [
+                f"REST API automation URL: {base}/bridges/health-auto-export?token={secret}",
+                "Export format: JSON; Data type: Health Metrics.",
+            ],
+        }
+        return hints[kind]
+    return [f"Secret: {secret}"]
