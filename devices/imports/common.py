@@ -166,35 +166,36 @@ class LocalClock:
         return chosen
 
 
-def offset_time_parser(path: Path) -> Callable[[str, str], float]:
+def offset_time_parser() -> Callable[[str], float]:
     """A parser of 'YYYY-MM-DD HH:MM:SS +HHMM' (Apple Health's and Health Auto Export's
-    times) to Unix seconds; its second argument names the place for the error."""
-    days: dict[str, int] = {}  # the same few thousand dates recur millions of times
+    times) to Unix seconds; ValueError when the text is not one (see ``time_error``)."""
+    days: dict[str, int] = {}  # (date, offset): the same few thousand recur millions of times
 
-    def parse(text: str, where: str) -> float:
-        try:
-            if len(text) != 25 or text[10] != " " or text[19] != " ":
-                raise ValueError(text)
-            day = days.get(text[:10])
-            if day is None:
-                day = (date.fromisoformat(text[:10]) - date(1970, 1, 1)).days * 86400
-                days[text[:10]] = day
-            clock = int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+    def parse(text: str) -> float:
+        if len(text) != 25 or text[10] != " " or text[13] != ":" or text[16] != ":":
+            raise ValueError(text)
+        part = text[:10] + text[19:]
+        base = days.get(part)
+        if base is None:
             offset = int(text[21:23]) * 3600 + int(text[23:25]) * 60
-            if text[20] == "-":
-                offset = -offset
-            elif text[20] != "+":
+            if text[19:21] not in (" +", " -"):
                 raise ValueError(text)
-            return float(day + clock - offset)
-        except ValueError:
-            raise ImportFileError(
-                MALFORMED,
-                path,
-                where,
-                f"time {text!r} is not 'YYYY-MM-DD HH:MM:SS +HHMM'; export the file again",
-            ) from None
+            day = (date.fromisoformat(text[:10]) - date(1970, 1, 1)).days * 86400
+            base = day - offset if text[20] == "+" else day + offset
+            days[part] = base
+        return float(base + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19]))
 
     return parse
+
+
+def time_error(path: Path | str, where: str, text: str) -> ImportFileError:
+    """The error for a time that is not 'YYYY-MM-DD HH:MM:SS +HHMM', naming where it was."""
+    return ImportFileError(
+        MALFORMED,
+        path,
+        where,
+        f"time {text!r} is not 'YYYY-MM-DD HH:MM:SS +HHMM'; export the file again",
+    )
 
 
 def number(text: str) -> float:

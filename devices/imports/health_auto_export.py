@@ -27,6 +27,7 @@ from devices.imports.common import (
     open_binary,
     sleep_minutes,
     split_steps,
+    time_error,
 )
 
 # Health Auto Export's sleep values (aggregation off) to sleep_stage names.
@@ -43,7 +44,7 @@ SLEEP_VALUES = {
 STEPS_SPAN_S = 60.0  # a step_count point with no end covers the minute it starts (the app's
 # finest grouping); only where a count is over the per-sample bound does the span matter.
 
-Parse = Callable[[str, str], float]
+Parse = Callable[[str], float]
 
 
 def read_file(path: Path, context: ImportContext) -> Iterator[BridgeSample]:
@@ -75,7 +76,7 @@ def payload_samples(
             "data.metrics",
             "missing: give Health Auto Export's JSON export (format JSON, not CSV)",
         )
-    parse = offset_time_parser(Path(path))
+    parse = offset_time_parser()
     for m, metric in enumerate(metrics):
         where = f"data.metrics[{m}]"
         if not isinstance(metric, Mapping) or not isinstance(metric.get("data"), list):
@@ -106,7 +107,7 @@ def _point(
         context.skip(f"metric {name}")
         return
     date = _text(point, "date", where, path)
-    t = parse(date, f"{where}.date")
+    t = _time(parse, date, f"{where}.date", path)
     key = f"{name}|{date}|{source}"
     if name == "heart_rate":
         value = _number(point, "Avg" if "Avg" in point else "qty", where, path)
@@ -143,14 +144,21 @@ def _sleep(
         context.skip("sleep totals (turn off aggregation in Health Auto Export for stages)")
         return
     begins = _text(point, "startDate", where, path)
-    start = parse(begins, f"{where}.startDate")
-    end = parse(_text(point, "endDate", where, path), f"{where}.endDate")
+    start = _time(parse, begins, f"{where}.startDate", path)
+    end = _time(parse, _text(point, "endDate", where, path), f"{where}.endDate", path)
     value = str(point.get("value", ""))
     stage = SLEEP_VALUES.get(value.strip().lower())
     if stage is None:
         context.skip(f"sleep value {value}")
         return
     yield from sleep_minutes(stage, start, end, f"sleep_analysis|{begins}|{value}|{source}")
+
+
+def _time(parse: Parse, text: str, where: str, path: Path | str) -> float:
+    try:
+        return parse(text)
+    except ValueError:
+        raise time_error(path, where, text) from None
 
 
 def _text(point: Mapping[str, Any], field: str, where: str, path: Path | str) -> str:
