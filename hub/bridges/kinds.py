@@ -52,7 +52,10 @@ BRIDGE_KINDS: Mapping[str, BridgeKind] = MappingProxyType(
             BridgeKind("dexcom-clarity", "Dexcom Clarity CSV export", "import", ("glucose",)),
             BridgeKind("libreview", "LibreView CSV export", "import", ("glucose",)),
             BridgeKind(
-                "gadgetbridge", "Gadgetbridge database export", "import", ("heart_rate", "steps")
+                "gadgetbridge",
+                "Gadgetbridge database export",
+                "import",
+                ("heart_rate", "steps", "spo2"),
             ),
             BridgeKind("garmin-fit", "Garmin FIT files", "import", ("heart_rate", "steps")),
         )
