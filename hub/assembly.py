@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from hub.bridges.ble import BleBridges
+from hub.bridges.import_jobs import ImportJobs
 from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.clients.store import SqliteClientStore
@@ -92,6 +93,7 @@ class Hub:
     chat: ChatTurns
     devices: DeviceService
     bridges: BridgeService
+    imports: ImportJobs
     voice: VoiceService | None
     personalization: PersonalizationService
     disk_space: DiskSpaceGuard
@@ -147,6 +149,7 @@ def build_hub(
         web.conversations.database,
         placement.everything if placement.split else None,  # training may use every CPU
     )
+    bridges = BridgeService(devices)
     return Hub(
         settings=settings,
         catalog=catalog,
@@ -159,7 +162,8 @@ def build_hub(
         memory=memory,
         chat=chat,
         devices=devices,
-        bridges=BridgeService(devices),
+        bridges=bridges,
+        imports=ImportJobs(bridges, settings.data_dir, settings.import_max_bytes),
         voice=voice,
         personalization=personalization,
         disk_space=disk_space,
@@ -186,6 +190,8 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         stack.push_async_callback(NightlySchedule.start(hub.personalization, runner.activity).stop)
         hub.devices.start()
         stack.push_async_callback(hub.devices.close)
+        hub.imports.start()
+        stack.push_async_callback(hub.imports.close)  # before the devices close: pushed after
         if settings.mdns_enabled:
             discovery = await HubDiscovery.start(settings, hub.devices)
             if discovery is not None:

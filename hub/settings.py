@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         "prefill, the next piece) before it is killed and started again.",
     )
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    import_max_bytes: int = Field(
+        default=8 << 30,
+        ge=1024,
+        description="The largest export file the Devices page may upload for an import "
+        "(written to the data directory while it is read, then deleted).",
+    )
     require_token: bool = Field(
         default=True, description="Only on loopback may this be turned off."
     )

@@ -36,6 +36,7 @@ from hub.api.errors import ERROR_RESPONSES, OLLAMA_ERROR_RESPONSES, install_erro
 from hub.api.mcp_endpoint import McpEndpoint
 from hub.api.metrics import RequestMetricsMiddleware
 from hub.api.request_origin import AllowedHosts, HostCheckMiddleware, OriginCheckMiddleware
+from hub.api.routes_bridges import IMPORTS_PATH
 from hub.assembly import build_hub, running
 from hub.engine.runner import ModelLoader
 from hub.mcp_server.server import MCP_PATH
@@ -100,7 +101,11 @@ def create_app(
         Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     )
     install_web_ui(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        uploads={IMPORTS_PATH: settings.import_max_bytes},
+    )
     # Added last runs first: the metrics count every answer, then the name the request was
     # sent to is checked, then the page that sent it, before any body is read.
     allowed = AllowedHosts.of(settings.allowed_hosts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,26 +12,34 @@ from hub.api.errors import error_body_for
 
 class BodyLimitMiddleware:
     """Answer 413 for a body over ``max_bytes``; a body of unknown length is read up to the
-    limit first, so a chunked upload cannot slip past it."""
+    limit first, so a chunked upload cannot slip past it. Paths in ``uploads`` (file
+    uploads the route streams to disk itself) take up to their own limit, and only with a
+    declared length, so no upload is ever held in memory here."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, uploads: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = dict(uploads or {})
 
-    async def _reject(self, path: str, send: Send) -> None:
+    async def _reject(
+        self, path: str, send: Send, message: str | None = None, status: int = 413
+    ) -> None:
         body = json.dumps(
             error_body_for(
                 path,
-                f"the request body is larger than {self.max_bytes} bytes; send less, or raise "
-                "HUB_MAX_BODY_BYTES",
+                message
+                or f"the request body is larger than {self.max_bytes} bytes; send less, or "
+                "raise HUB_MAX_BODY_BYTES",
                 "invalid_request_error",
-                "body_too_large",
+                "body_too_large" if status == 413 else "length_required",
             )
         ).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -44,6 +53,10 @@ class BodyLimitMiddleware:
         """Check the declared length, or read an undeclared body up to the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        upload_limit = self.uploads.get(scope["path"])
+        if upload_limit is not None and scope.get("method") == "POST":
+            await self._upload(scope, receive, send, upload_limit)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -61,6 +74,21 @@ class BodyLimitMiddleware:
                 return
             receive = self._replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        lengths = [value for name, value in scope.get("headers", []) if name == b"content-length"]
+        try:
+            declared = int(lengths[0]) if len(lengths) == 1 else -1
+        except ValueError:
+            declared = -1
+        if declared < 0:
+            message = "send the file with its Content-Length (not chunked)"
+            await self._reject(scope["path"], send, message, 411)
+        elif declared > limit:
+            message = f"the file is larger than {limit} bytes; raise HUB_IMPORT_MAX_BYTES"
+            await self._reject(scope["path"], send, message)
+        else:
+            await self.app(scope, receive, send)
 
     async def _read_limited(self, receive: Receive) -> bytes | None:
         """Read a body of unknown length; None when it passes the limit."""

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from hub.bridges.import_jobs import ImportJob
 from hub.bridges.store import BridgeRecord
 
 
@@ -73,3 +74,51 @@ class BridgeKindListOut(BaseModel):
 
     object: str = "list"
     data: list[BridgeKindOut]
+
+
+class ImportJobOut(BaseModel):
+    """One import of an export file and how far it has come."""
+
+    id: str
+    kind: str = Field(description="The file's format, such as apple-health.")
+    file_name: str
+    dry_run: bool = Field(description="True: nothing is stored; `stored` counts known readings.")
+    state: str = Field(description="uploading, queued, reading, done or failed.")
+    total_bytes: int
+    bytes_read: int = Field(description="How much of the file has been read: the progress.")
+    readings: int = Field(description="Readings found so far.")
+    stored: int = Field(
+        description="New readings stored (a dry run: readings the hub already has)."
+    )
+    by_kind: dict[str, int] = Field(description="Readings found, by sensor kind.")
+    skipped: dict[str, int] = Field(description="Readings left out, by reason.")
+    error: str | None = Field(description="Why it failed, naming the line or record; else null.")
+    started_at: str = Field(description="ISO 8601, UTC.")
+    finished_at: str | None
+
+    @classmethod
+    def from_job(cls, job: ImportJob) -> ImportJobOut:
+        """The API's view of an import."""
+        return cls(
+            id=job.id,
+            kind=job.kind,
+            file_name=job.file_name,
+            dry_run=job.dry_run,
+            state=job.state,
+            total_bytes=job.total_bytes,
+            bytes_read=job.bytes_read,
+            readings=job.readings,
+            stored=job.stored,
+            by_kind=dict(job.by_kind),
+            skipped=dict(job.skipped),
+            error=job.error,
+            started_at=_iso(job.started_at) or "",
+            finished_at=_iso(job.finished_at),
+        )
+
+
+class ImportJobListOut(BaseModel):
+    """Imports still remembered, newest first."""
+
+    object: str = "list"
+    data: list[ImportJobOut]

@@ -9,6 +9,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from hub.assembly import Hub
+from hub.bridges.import_jobs import ImportJobs
 from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.errors import FeatureDisabledError
@@ -63,6 +64,11 @@ def get_bridges(hub: HubDep) -> BridgeService:
     return hub.bridges
 
 
+def get_imports(hub: HubDep) -> ImportJobs:
+    """Imports of export files uploaded from the Devices page."""
+    return hub.imports
+
+
 def get_chat(hub: HubDep) -> ChatTurns:
     """Chat turns: the one way every chat is answered."""
     return hub.chat
@@ -82,6 +88,7 @@ MemoryDep = Annotated[MemoryService, Depends(get_memory)]
 VoiceDep = Annotated[VoiceService, Depends(get_voice)]
 DevicesDep = Annotated[DeviceService, Depends(get_devices)]
 BridgesDep = Annotated[BridgeService, Depends(get_bridges)]
+ImportsDep = Annotated[ImportJobs, Depends(get_imports)]
 ChatDep = Annotated[ChatTurns, Depends(get_chat)]
 PersonalizationDep = Annotated[PersonalizationService, Depends(get_personalization)]
 WebDep = Annotated[WebServices, Depends(get_web)]
