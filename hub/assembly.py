@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from hub.bridges.omi import OmiBridge
 from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.clients.store import SqliteClientStore
@@ -91,6 +92,7 @@ class Hub:
     chat: ChatTurns
     devices: DeviceService
     bridges: BridgeService
+    omi: OmiBridge
     voice: VoiceService | None
     personalization: PersonalizationService
     disk_space: DiskSpaceGuard
@@ -159,6 +161,7 @@ def build_hub(
         chat=chat,
         devices=devices,
         bridges=BridgeService(devices),
+        omi=OmiBridge.create(devices, memory.store if memory is not None else None, voice),
         voice=voice,
         personalization=personalization,
         disk_space=disk_space,
@@ -198,6 +201,7 @@ async def running(hub: Hub) -> AsyncIterator[None]:
             stack.push_async_callback(asyncio.to_thread, hub.voice.engines.close)
             stack.push_async_callback(hub.voice.close)
             await hub.voice.start()
+        stack.push_async_callback(hub.omi.close)  # before the voice pipeline it uses
         # Everything loaded so far (libraries, models) lives as long as the hub: keep it out of
         # the garbage collector's full passes, which otherwise pause every request and device
         # link for a fifth of a second while they scan it (bench/bench_devices.py showed it).

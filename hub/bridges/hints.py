@@ -22,4 +22,14 @@ def setup_hints(kind: str, base_url: str, secret: str) -> list[str]:
             ],
         }
         return hints[kind]
+    if kind == "omi":
+        # Omi appends its own query (?uid=...) to each URL: the secret goes in the path.
+        omi = f"{base}/bridges/omi/{secret}"
+        return [
+            "In the Omi app: Settings, Developer Mode on, then Developer Settings:",
+            f"Realtime audio bytes: {omi}/audio,5",
+            f"Real-time transcript: {omi}/transcript",
+            f"Conversation (memory) created: {omi}/conversation",
+            f"Day summary: {omi}/day-summary",
+        ]
     return [f"Secret: {secret}"]

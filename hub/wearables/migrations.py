@@ -103,4 +103,22 @@ def m005_bridges(db: Database) -> None:
     )
 
 
-MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks, m004_received_at, m005_bridges]
+def m006_bridge_memories(db: Database) -> None:
+    """The memories a bridge made (an Omi conversation, a day summary), by their key in the
+    bridge's source: a resent one is not stored again, a changed one replaces its memory."""
+    # memory_id names a row of memory.db, another database: no foreign key can hold it.
+    db.execute(
+        "CREATE TABLE bridge_memories (device_id TEXT NOT NULL, key TEXT NOT NULL, "
+        "memory_id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (device_id, key)) "
+        "WITHOUT ROWID"
+    )
+
+
+MIGRATIONS = [
+    m001_devices,
+    m002_rollups,
+    m003_summary_marks,
+    m004_received_at,
+    m005_bridges,
+    m006_bridge_memories,
+]
