@@ -42,7 +42,7 @@ TRANSCRIPT = TypeAdapter(TranscriptBatch | SegmentList)
 CONVERSATION = TypeAdapter(Conversation)
 DAY_SUMMARY = TypeAdapter(DaySummaryPost)
 # Content types an audio body may come as: Omi sends application/octet-stream.
-AUDIO_TYPES = ("", "application/octet-stream", "audio/")
+AUDIO_TYPES = frozenset({"", "application/octet-stream", "audio/l16", "audio/pcm"})
 
 
 async def omi_bridge(request: Request, bridges: BridgesDep) -> BridgeRecord:
@@ -129,7 +129,7 @@ async def receive_omi_audio(
     _memories(hub)
     get_voice(hub)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not content_type.startswith(AUDIO_TYPES):
+    if content_type not in AUDIO_TYPES:
         raise BadAudioError(
             f"audio bytes come as application/octet-stream, not {content_type}; send raw PCM16"
         )

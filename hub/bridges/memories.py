@@ -29,14 +29,15 @@ class MemoryDraft:
     kind: str
     happened_at: datetime
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The source sent no time: happened_at (and these metadata fields) were estimated from
+    # when it arrived, so a resend arriving later says the same and keeps the first estimate.
+    estimated: tuple[str, ...] = ()
 
     def digest(self) -> str:
         """What the memory says, as a hash: a resend with the same digest changes nothing."""
-        body = json.dumps(
-            [self.text, self.kind, self.happened_at.isoformat(), self.metadata],
-            sort_keys=True,
-            default=str,
-        )
+        metadata = {k: v for k, v in self.metadata.items() if k not in self.estimated}
+        when = None if self.estimated else self.happened_at.isoformat()
+        body = json.dumps([self.text, self.kind, when, metadata], sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -86,7 +87,9 @@ class BridgeMemories:
                 unchanged += 1
                 continue
             try:
-                self.store.update(memory_id, _patch(device_id, draft), action="resent changed")
+                before_item = self.store.get(memory_id)
+                patch = _patch(device_id, draft, before_item.metadata)
+                self.store.update(memory_id, patch, action="resent changed")
             except UnknownMemoryError:
                 # Forgotten by the person: a changed resend does not bring it back.
                 unchanged += 1
@@ -141,7 +144,9 @@ def _new(device_id: str, draft: MemoryDraft) -> NewMemory:
     )
 
 
-def _patch(device_id: str, draft: MemoryDraft) -> MemoryPatch:
-    return MemoryPatch(
-        text=draft.text, happened_at=draft.happened_at, metadata=_metadata(device_id, draft)
-    )
+def _patch(device_id: str, draft: MemoryDraft, before: dict[str, Any]) -> MemoryPatch:
+    metadata = _metadata(device_id, draft)
+    if not draft.estimated:
+        return MemoryPatch(text=draft.text, happened_at=draft.happened_at, metadata=metadata)
+    kept = {key: before[key] for key in draft.estimated if key in before}
+    return MemoryPatch(text=draft.text, metadata={**metadata, **kept})

@@ -171,6 +171,7 @@ def segment_drafts(batch: TranscriptBatch, now: datetime) -> list[MemoryDraft]:
                     "speaker_id": segment.speaker_id,
                     "is_user": segment.is_user,
                 },
+                estimated=("started_at", "ended_at"),
             )
         )
     return drafts
