@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import numpy as np
@@ -30,6 +30,8 @@ from hub.settings import Settings
 from hub.voice.engines import PerceptionEngines
 from hub.voice.transcripts import TranscriptKeeper
 from memory.fake_embedder import HashingEmbedder
+from memory.protocol import MemoryStore
+from memory.types import NewMemory
 from tests.fakes import FakeChatModel
 from tests.test_client_credentials import served_with_access_log
 
@@ -496,48 +498,78 @@ class CountingEngines(PerceptionEngines):
     async def transcribe_async(
         self, pcm: bytes, prompt: str | None = None, urgent: bool = False
     ) -> Transcription:
-        return Transcription(f"{len(pcm) / SECOND:.1f} seconds", (), len(pcm) / SECOND)
+        return Transcription(f"{len(pcm) / SECOND:.1f} seconds", (), "en", len(pcm) / SECOND)
+
+
+class KeptTranscripts:
+    """A memory store that only collects what is added."""
+
+    def __init__(self) -> None:
+        self.added: list[NewMemory] = []
+
+    def add(self, new: NewMemory) -> Any:
+        self.added.append(new)
+        return new
 
 
 def test_chunks_join_into_one_stream_and_the_backlog_is_bounded() -> None:
     clock = [1_000.0]
+    working = {"omi-a": True}
 
     def detector_factory() -> Any:
         # Speech wherever the chunk is loud: deterministic, no model.
         return lambda chunk: float(np.abs(np.frombuffer(chunk, "<i2")).max() > 1000)
 
-    keeper = TranscriptKeeper(None)
+    kept = KeptTranscripts()
     audio = OmiAudio(
         CountingEngines(),
-        keeper,
+        TranscriptKeeper(cast(MemoryStore, kept)),
         detector_factory,
         SegmenterSettings(end_silence=0.3),
         max_buffered_seconds=10,
         clock=lambda: clock[0],
+        still_working=lambda device_id: working.get(device_id, False),
     )
-
-    async def scenario() -> None:
-        tone = float_to_pcm16(
-            (0.5 * np.sin(np.arange(3 * SAMPLE_RATE) * 2 * math.pi * 220 / SAMPLE_RATE)).astype(
-                np.float32
-            )
+    tone = float_to_pcm16(
+        (0.5 * np.sin(np.arange(3 * SAMPLE_RATE) * 2 * math.pi * 220 / SAMPLE_RATE)).astype(
+            np.float32
         )
-        quiet = b"\0" * SECOND
-        # 1.5 s of tone split over two calls arriving when the app would send them.
-        clock[0] += 2.5
-        await audio.accept("omi-a", quiet + tone[: 3 * SECOND // 4 // 2 * 2], 16000)
-        clock[0] += 2.5
-        await audio.accept("omi-a", tone[3 * SECOND // 4 // 2 * 2 :] + quiet, 16000)
-        for _ in range(200):
-            if audio.counts.utterances:
+    )
+    quiet = b"\0" * SECOND
+    cut = 3 * SECOND // 4  # 0.75 s into the tone
+
+    async def heard(utterances: int) -> None:
+        # A chunk stops waiting once its utterances are transcribed and kept (or not).
+        for _ in range(400):
+            if audio.waiting_seconds("omi-a") == 0:
                 break
             await asyncio.sleep(0.05)
-        assert audio.counts.utterances == 1  # one utterance across the two calls
+        assert audio.counts.utterances == utterances, audio.counts
+
+    async def scenario() -> None:
+        # 3 s of tone over two calls, each arriving as its audio ends (as the app sends them).
+        clock[0] += 1.75
+        await audio.accept("omi-a", quiet + tone[:cut], 16000)
+        clock[0] += 3.25
+        await audio.accept("omi-a", tone[cut:] + quiet, 16000)
+        await heard(1)
+        [said] = kept.added
+        assert said.text.startswith("3.")  # one utterance across the two calls, not two
+        assert said.metadata["device_id"] == "omi-a" and said.metadata["via"] == "omi"
+        assert 1_000.6 <= said.metadata["started_at"] <= 1_001.0  # when it was said
+        assert audio.waiting_seconds("omi-a") == 0
+        # Revoked while its audio waited: heard, but not kept.
+        working["omi-a"] = False
+        clock[0] += 30
+        await audio.accept("omi-a", quiet + tone + quiet, 16000)
+        await heard(2)
+        assert len(kept.added) == 1
         with pytest.raises(BadAudioError, match="sample_rate 7"):
             await audio.accept("omi-a", b"\0\0", 7)
         with pytest.raises(AudioBacklogError) as busy:
             await audio.accept("omi-b", b"\0" * (11 * SECOND), 16000)
         assert busy.value.http_headers()["Retry-After"] == "11"
+        assert audio.counts.failures == 0
         await audio.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))

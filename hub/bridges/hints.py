@@ -26,10 +26,11 @@ def setup_hints(kind: str, base_url: str, secret: str) -> list[str]:
         # Omi appends its own query (?uid=...) to each URL: the secret goes in the path.
         omi = f"{base}/bridges/omi/{secret}"
         return [
-            "In the Omi app: Settings, Developer Mode on, then Developer Settings:",
-            f"Realtime audio bytes: {omi}/audio,5",
-            f"Real-time transcript: {omi}/transcript",
-            f"Conversation (memory) created: {omi}/conversation",
-            f"Day summary: {omi}/day-summary",
+            "In the Omi app: Settings, Developer Mode on, Developer Settings (Omi's servers call "
+            "these: the hub must be reachable from the internet, see the README):",
+            f"Audio Bytes Webhook (every 5 seconds): {omi}/audio,5",
+            f"Real-Time Transcript Webhook: {omi}/transcript",
+            f"Memory Creation Webhook: {omi}/conversation",
+            f"Day Summary Webhook: {omi}/day-summary",
         ]
     return [f"Secret: {secret}"]

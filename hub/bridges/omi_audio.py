@@ -147,6 +147,7 @@ class OmiAudio:
         segmenter: SegmenterSettings | None = None,
         max_buffered_seconds: float = MAX_BUFFERED_SECONDS,
         clock: Callable[[], float] = time.time,
+        still_working: Callable[[str], bool] = lambda device_id: True,
     ) -> None:
         self.engines = engines
         self.keeper = keeper
@@ -154,6 +155,8 @@ class OmiAudio:
         self.segmenter_settings = segmenter or SegmenterSettings()
         self.max_buffered_bytes = int(max_buffered_seconds * OUT_BYTES_PER_SECOND)
         self.clock = clock
+        # Blocking: is the bridge still working (not revoked since its audio came)?
+        self.still_working = still_working
         self.counts = AudioCounts()
         self._streams: dict[str, _BridgeStream] = {}
         self._closing = False
@@ -213,31 +216,31 @@ class OmiAudio:
         return start
 
     async def _work(self, device_id: str, stream: _BridgeStream) -> None:
+        """Hear the bridge's chunks in order; once it has been quiet for longer than its
+        chunks come, what it said so far is an utterance, and the worker ends."""
         while True:
             if not stream.chunks:
                 stream.arrived.clear()
                 quiet = stream.last_chunk_seconds + QUIET_SLACK
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stream.arrived.wait(), quiet)
-            if not stream.chunks:
-                # Quiet: the speech so far is an utterance; the worker ends until audio comes.
-                await self._hear(device_id, await asyncio.to_thread(stream.segmenter.flush))
-                if not stream.chunks:
-                    stream.worker = None
-                    return
-                continue
-            pcm, start = stream.chunks.popleft()
+            pcm = b""
             try:
-                utterances = await asyncio.to_thread(stream.segmenter.feed, pcm, start)
-                self.counts.audio_seconds += len(pcm) / OUT_BYTES_PER_SECOND
+                if stream.chunks:
+                    pcm, start = stream.chunks.popleft()
+                    utterances = await asyncio.to_thread(stream.segmenter.feed, pcm, start)
+                    self.counts.audio_seconds += len(pcm) / OUT_BYTES_PER_SECOND
+                else:
+                    utterances = await asyncio.to_thread(stream.segmenter.flush)
                 await self._hear(device_id, utterances)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 self.counts.failures += 1
                 logger.exception("Omi audio from bridge %s failed", device_id)
             finally:
                 stream.waiting_bytes -= len(pcm)
+            if not pcm and not stream.chunks:
+                stream.worker = None
+                return
 
     async def _hear(self, device_id: str, utterances: list[Utterance]) -> None:
         for utterance in utterances:
@@ -245,6 +248,8 @@ class OmiAudio:
             heard = await self._transcribe(utterance.pcm)
             if not heard.text.strip():
                 continue
+            if not await asyncio.to_thread(self.still_working, device_id):
+                continue  # revoked while its audio waited: what it sent is not kept
             kept = await asyncio.to_thread(self.keeper.keep, device_id, utterance, heard, via="omi")
             if kept is not None:
                 self.counts.transcripts += 1
