@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -509,7 +510,7 @@ class KeptTranscripts:
 
     def add(self, new: NewMemory) -> Any:
         self.added.append(new)
-        return new
+        return SimpleNamespace(id=f"mem_{len(self.added)}")
 
 
 def test_chunks_join_into_one_stream_and_the_backlog_is_bounded() -> None:
@@ -569,7 +570,7 @@ def test_chunks_join_into_one_stream_and_the_backlog_is_bounded() -> None:
         with pytest.raises(AudioBacklogError) as busy:
             await audio.accept("omi-b", b"\0" * (11 * SECOND), 16000)
         assert busy.value.http_headers()["Retry-After"] == "11"
-        assert audio.counts.failures == 0
+        assert (audio.counts.transcripts, audio.counts.failures) == (1, 0)
         await audio.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
