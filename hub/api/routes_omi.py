@@ -124,8 +124,9 @@ async def receive_omi_audio(
     sample_rate: Annotated[int, Query(description="Samples per second: 16000 or 8000.")],
     uid: Annotated[str, Query(max_length=500, description="The Omi user (not used).")] = "",
 ) -> AudioAcceptedOut:
-    """Raw PCM16 little-endian mono audio (application/octet-stream), a few seconds of it per
-    call; 429 with Retry-After while this bridge's backlog is full."""
+    """POST /bridges/omi/{secret}/audio: raw PCM16 little-endian mono audio
+    (application/octet-stream), a few seconds of it per call; 429 with Retry-After while this
+    bridge's backlog is full."""
     _memories(hub)
     get_voice(hub)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -150,8 +151,9 @@ async def receive_omi_transcript(
     session_id: Annotated[str, Query(max_length=500)] = "",
     uid: Annotated[str, Query(max_length=500)] = "",
 ) -> MemoriesKeptOut:
-    """Real-time transcript segments, ``{"session_id", "segments": [...]}`` or the bare list
-    (the session then from the query): each becomes a transcript memory once."""
+    """POST /bridges/omi/{secret}/transcript: real-time transcript segments,
+    ``{"session_id", "segments": [...]}`` or the bare list (the session then from the query):
+    each becomes a transcript memory once."""
     _memories(hub)
     body: Any = await _parsed(request, TRANSCRIPT)
     batch = (
@@ -171,8 +173,9 @@ async def receive_omi_conversation(
     bridge: OmiBridgeDep,
     uid: Annotated[str, Query(max_length=500)] = "",
 ) -> MemoriesKeptOut:
-    """A created conversation (Omi's "memory created"): one memory of its title, overview and
-    action items, at its time; a resend adds nothing, a changed one replaces it."""
+    """POST /bridges/omi/{secret}/conversation: a created conversation (Omi's "memory
+    created"): one memory of its title, overview and action items, at its time; a resend adds
+    nothing, a changed one replaces it."""
     _memories(hub)
     conversation = await _parsed(request, CONVERSATION)
     return await _keep(hub, bridge, [conversation_draft(conversation, datetime.now(UTC))])
@@ -185,7 +188,7 @@ async def receive_omi_day_summary(
     bridge: OmiBridgeDep,
     uid: Annotated[str, Query(max_length=500)] = "",
 ) -> MemoriesKeptOut:
-    """Omi's daily recap: one memory per day."""
+    """POST /bridges/omi/{secret}/day-summary: Omi's daily recap, one memory per day."""
     _memories(hub)
     post = await _parsed(request, DAY_SUMMARY)
     return await _keep(hub, bridge, [day_summary_draft(post, datetime.now(UTC))])
