@@ -321,6 +321,9 @@ def test_wrong_revoked_and_foreign_secrets_are_401_and_store_nothing(api: TestCl
     assert memories(api) == []
 
 
+FAR_FUTURE = "9999-12-31T23:59:59-14:00"  # past what a UTC time can hold
+
+
 def test_malformed_and_oversized_bodies_are_clear_4xx(api: TestClient) -> None:
     _, secret = add_bridge(api)
     cases: list[tuple[str, dict[str, Any], int, str]] = [
@@ -329,7 +332,10 @@ def test_malformed_and_oversized_bodies_are_clear_4xx(api: TestClient) -> None:
         ("conversation", {"json": {"structured": {}}}, 400, "id"),
         ("conversation", {"json": [1, 2]}, 400, "invalid request"),
         ("conversation", {"json": {**CONVERSATION, "started_at": "noon"}}, 400, "started_at"),
+        ("conversation", {"json": {"id": "c", "created_at": FAR_FUTURE}}, 400, "1970 to 2200"),
         ("transcript", {"json": {"segments": [{"text": 7}]}}, 400, "text"),
+        ("transcript", {"json": [{"text": "x", "start": 1e308}]}, 400, "start"),
+        ("transcript", {"json": None}, 400, "object"),
         ("transcript", {"json": {"segments": "many"}}, 400, "segments"),
         ("transcript", {"json": {"segments": [{"text": "x"}] * 2001}}, 400, "2000"),
         ("day-summary", {"json": {"summary_json": {"date": "yesterday"}}}, 400, "date"),

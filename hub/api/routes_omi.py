@@ -9,7 +9,7 @@ itself after that (a body is never parsed for a caller without a working secret)
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,8 +37,9 @@ router = APIRouter(prefix="/bridges/omi", tags=["bridges"])
 
 Model = TypeVar("Model")
 
-SegmentList = Annotated[list[TranscriptSegment], Field(max_length=MAX_SEGMENTS)]
-TRANSCRIPT = TypeAdapter(TranscriptBatch | SegmentList)
+TRANSCRIPT = TypeAdapter(TranscriptBatch)
+# The documented bare list of segments, the session then in the query.
+SEGMENT_LIST = TypeAdapter(Annotated[list[TranscriptSegment], Field(max_length=MAX_SEGMENTS)])
 CONVERSATION = TypeAdapter(Conversation)
 DAY_SUMMARY = TypeAdapter(DaySummaryPost)
 # Content types an audio body may come as: Omi sends application/octet-stream.
@@ -101,7 +102,10 @@ def _memories(hub: Hub) -> BridgeMemories:
 async def _parsed(request: Request, adapter: TypeAdapter[Model]) -> Model:
     """The JSON body checked against ``adapter``: bad JSON or wrong types are a 400 naming
     the field (never the values sent)."""
-    body = await request.body()
+    return _checked(await request.body(), adapter)
+
+
+def _checked(body: bytes, adapter: TypeAdapter[Model]) -> Model:
     try:
         return adapter.validate_json(body)
     except ValidationError as exc:
@@ -155,12 +159,12 @@ async def receive_omi_transcript(
     ``{"session_id", "segments": [...]}`` or the bare list (the session then from the query):
     each becomes a transcript memory once."""
     _memories(hub)
-    body: Any = await _parsed(request, TRANSCRIPT)
-    batch = (
-        body
-        if isinstance(body, TranscriptBatch)
-        else TranscriptBatch(session_id=session_id or uid, segments=body)
-    )
+    body = await request.body()
+    if body.lstrip().startswith(b"["):
+        segments = _checked(body, SEGMENT_LIST)
+        batch = TranscriptBatch(session_id=session_id or uid, segments=segments)
+    else:
+        batch = _checked(body, TRANSCRIPT)
     if not batch.session_id:
         batch = batch.model_copy(update={"session_id": session_id or uid})
     return await _keep(hub, bridge, list(segment_drafts(batch, datetime.now(UTC))))

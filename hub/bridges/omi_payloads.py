@@ -20,12 +20,25 @@ MAX_ITEMS = 500
 MAX_LITERAL_CHARS = 200_000
 
 
+# Times outside these years are no one's conversation (and some cannot be moved to UTC).
+YEARS = range(1970, 2201)
+
+
 def _utc(value: datetime) -> datetime:
     """Omi sends ISO times with an offset; one without is taken as UTC."""
+    if value.year not in YEARS:
+        raise ValueError(f"a time from {YEARS.start} to {YEARS.stop - 1} is expected")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _day(value: date) -> date:
+    if value.year not in YEARS:
+        raise ValueError(f"a date from {YEARS.start} to {YEARS.stop - 1} is expected")
+    return value
+
+
 Moment = Annotated[datetime, AfterValidator(_utc)]
+Day = Annotated[date, AfterValidator(_day)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Name = Annotated[str, Field(max_length=500)]
 
@@ -118,7 +131,7 @@ class DayActionItem(_Lenient):
 class DaySummary(_Lenient):
     """Omi's recap of one day (``summary_json`` in the day summary webhook)."""
 
-    date: date
+    date: Day
     headline: Text = ""
     overview: Text = ""
     day_emoji: Name = ""
