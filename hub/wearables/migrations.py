@@ -103,7 +103,15 @@ def m005_bridges(db: Database) -> None:
     )
 
 
-def m006_bridge_memories(db: Database) -> None:
+def m006_ble_bridges(db: Database) -> None:
+    """The radio address of each Bluetooth LE bridge (a heart-rate strap, an Omi pendant)."""
+    db.execute(
+        "CREATE TABLE ble_bridges (device_id TEXT PRIMARY KEY REFERENCES devices (id), "
+        "address TEXT NOT NULL)"
+    )
+
+
+def m007_bridge_memories(db: Database) -> None:
     """The memories a bridge made (an Omi conversation, a day summary), by their key in the
     bridge's source: a resent one is not stored again, a changed one replaces its memory."""
     # memory_id names a row of memory.db, another database: no foreign key can hold it.
@@ -120,5 +128,6 @@ MIGRATIONS = [
     m003_summary_marks,
     m004_received_at,
     m005_bridges,
-    m006_bridge_memories,
+    m006_ble_bridges,
+    m007_bridge_memories,
 ]
