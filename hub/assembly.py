@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hub.bridges.ble import BleBridges
 from hub.bridges.import_jobs import ImportJobs
+from hub.bridges.omi import OmiBridge
 from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.clients.store import SqliteClientStore
@@ -94,6 +95,7 @@ class Hub:
     devices: DeviceService
     bridges: BridgeService
     imports: ImportJobs
+    omi: OmiBridge
     voice: VoiceService | None
     personalization: PersonalizationService
     disk_space: DiskSpaceGuard
@@ -164,6 +166,7 @@ def build_hub(
         devices=devices,
         bridges=bridges,
         imports=ImportJobs(bridges, settings.data_dir, settings.import_max_bytes),
+        omi=OmiBridge.create(devices, memory.store if memory is not None else None, voice),
         voice=voice,
         personalization=personalization,
         disk_space=disk_space,
@@ -205,6 +208,7 @@ async def running(hub: Hub) -> AsyncIterator[None]:
             stack.push_async_callback(asyncio.to_thread, hub.voice.engines.close)
             stack.push_async_callback(hub.voice.close)
             await hub.voice.start()
+        stack.push_async_callback(hub.omi.close)  # before the voice pipeline it uses
         if settings.ble_enabled:  # after voice: an Omi pendant's audio goes to its pipeline
             audio = hub.voice.audio if hub.voice is not None else None
             ble = await BleBridges.start(hub.bridges, audio)

@@ -24,6 +24,7 @@ from hub.api import (
     routes_models,
     routes_ollama,
     routes_ollama_chat,
+    routes_omi,
     routes_personalization,
     routes_preferences,
     routes_session,
@@ -31,6 +32,7 @@ from hub.api import (
     routes_voice,
 )
 from hub.api.body_limit import BodyLimitMiddleware
+from hub.api.bridge_secret_path import BridgeSecretPathMiddleware
 from hub.api.client_prefix import ClientPrefixMiddleware
 from hub.api.errors import ERROR_RESPONSES, OLLAMA_ERROR_RESPONSES, install_error_handlers
 from hub.api.mcp_endpoint import McpEndpoint
@@ -62,6 +64,7 @@ ROUTERS = (
     routes_token,
     routes_clients,
     routes_bridges,
+    routes_omi,
 )
 
 
@@ -114,4 +117,6 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware, metrics=hub.metrics)
     # Outermost: /c/<credential>/ leaves the path before anything (the access log too) sees it.
     app.add_middleware(ClientPrefixMiddleware, hub=hub)
+    # As outermost: a bridge's secret leaves /bridges/omi/<secret>/... the same way.
+    app.add_middleware(BridgeSecretPathMiddleware)
     return app

@@ -17,3 +17,11 @@ class BridgeRevokedError(HubError):
 
     http_status = 401
     error_code = "bridge_revoked"
+
+
+class BridgeSecretError(HubError):
+    """No working bridge of the endpoint's kind has the secret in the request (the message
+    never repeats the secret)."""
+
+    http_status = 401
+    error_code = "invalid_bridge_secret"

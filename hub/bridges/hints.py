@@ -22,4 +22,15 @@ def setup_hints(kind: str, base_url: str, secret: str) -> list[str]:
             ],
         }
         return hints[kind]
+    if kind == "omi":
+        # Omi appends its own query (?uid=...) to each URL: the secret goes in the path.
+        omi = f"{base}/bridges/omi/{secret}"
+        return [
+            "In the Omi app: Settings, Developer Mode on, Developer Settings (Omi's servers call "
+            "these: the hub must be reachable from the internet, see the README):",
+            f"Audio Bytes Webhook (every 5 seconds): {omi}/audio,5",
+            f"Real-Time Transcript Webhook: {omi}/transcript",
+            f"Memory Creation Webhook: {omi}/conversation",
+            f"Day Summary Webhook: {omi}/day-summary",
+        ]
     return [f"Secret: {secret}"]

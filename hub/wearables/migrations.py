@@ -111,6 +111,17 @@ def m006_ble_bridges(db: Database) -> None:
     )
 
 
+def m007_bridge_memories(db: Database) -> None:
+    """The memories a bridge made (an Omi conversation, a day summary), by their key in the
+    bridge's source: a resent one is not stored again, a changed one replaces its memory."""
+    # memory_id names a row of memory.db, another database: no foreign key can hold it.
+    db.execute(
+        "CREATE TABLE bridge_memories (device_id TEXT NOT NULL, key TEXT NOT NULL, "
+        "memory_id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (device_id, key)) "
+        "WITHOUT ROWID"
+    )
+
+
 MIGRATIONS = [
     m001_devices,
     m002_rollups,
@@ -118,4 +129,5 @@ MIGRATIONS = [
     m004_received_at,
     m005_bridges,
     m006_ble_bridges,
+    m007_bridge_memories,
 ]
