@@ -22,6 +22,7 @@ from hub.api import (
     routes_health,
     routes_memory,
     routes_models,
+    routes_nightscout,
     routes_ollama,
     routes_ollama_chat,
     routes_personalization,
@@ -31,6 +32,7 @@ from hub.api import (
     routes_voice,
 )
 from hub.api.body_limit import BodyLimitMiddleware
+from hub.api.bridge_secret import BridgeSecretMiddleware
 from hub.api.client_prefix import ClientPrefixMiddleware
 from hub.api.errors import ERROR_RESPONSES, OLLAMA_ERROR_RESPONSES, install_error_handlers
 from hub.api.mcp_endpoint import McpEndpoint
@@ -94,6 +96,7 @@ def create_app(
     for ollama in (routes_ollama.router, routes_ollama.embed_router, routes_ollama_chat.router):
         app.include_router(ollama, responses=OLLAMA_ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)
+    app.include_router(routes_nightscout.router)  # Nightscout's error shape (hub.api.errors)
     app.include_router(routes_docs.router)
     # An ASGI endpoint of its own (the SDK answers MCP), behind the hub's middleware.
     app.router.routes.append(
@@ -107,6 +110,8 @@ def create_app(
     app.add_middleware(OriginCheckMiddleware, allowed=allowed)
     app.add_middleware(HostCheckMiddleware, allowed=allowed)
     app.add_middleware(RequestMetricsMiddleware, metrics=hub.metrics)
+    # A bridge's secret in its URL (?token=) leaves the query before the access log sees it.
+    app.add_middleware(BridgeSecretMiddleware)
     # Outermost: /c/<credential>/ leaves the path before anything (the access log too) sees it.
     app.add_middleware(ClientPrefixMiddleware, hub=hub)
     return app

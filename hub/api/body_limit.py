@@ -25,6 +25,7 @@ class BodyLimitMiddleware:
                 "HUB_MAX_BODY_BYTES",
                 "invalid_request_error",
                 "body_too_large",
+                status=413,
             )
         ).encode()
         await send(
