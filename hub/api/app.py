@@ -20,6 +20,7 @@ from hub.api import (
     routes_docs,
     routes_embeddings,
     routes_health,
+    routes_health_auto_export,
     routes_memory,
     routes_models,
     routes_nightscout,
@@ -63,6 +64,7 @@ ROUTERS = (
     routes_token,
     routes_clients,
     routes_bridges,
+    routes_health_auto_export,
 )
 
 
