@@ -22,11 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from hub.api.app import create_app
 from hub.api.bridge_secret import URL_SECRET_SCOPE_KEY, BridgeSecretMiddleware
-from hub.settings import Settings
-from memory.fake_embedder import HashingEmbedder
-from tests.fakes import FakeChatModel
+from tests.bridge_support import add_bridge, owner_client
 
 NOW_MS = int(time.time() * 1000) // 300_000 * 300_000  # on a 5-minute boundary
 PHONE_ZONE = timezone(timedelta(hours=1))
@@ -89,26 +86,7 @@ def xdrip_upload(readings: int = 12) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        personalize_enabled=False,
-        voice_enabled=False,
-        mdns_enabled=False,
-    )
-    app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
-    with TestClient(app) as client:
-        token = (tmp_path / "data" / "owner_token").read_text().strip()
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
-
-
-def add_bridge(
-    api: TestClient, kind: str = "nightscout", name: str = "xDrip phone"
-) -> dict[str, Any]:
-    made = api.post("/v1/bridges", json={"kind": kind, "name": name})
-    assert made.status_code == 201, made.text
-    body: dict[str, Any] = made.json()
-    return body
+    yield from owner_client(tmp_path)
 
 
 def sha1(secret: str) -> str:
