@@ -212,5 +212,10 @@ def test_wrong_secrets_and_malformed_bodies_are_clear_4xx(api: TestClient) -> No
 def test_setup_lines_name_the_endpoint_and_the_header(api: TestClient) -> None:
     bridge = add_bridge(api, "health-auto-export", "iPhone")
     assert any(line.endswith("/bridges/health-auto-export") for line in bridge["setup"])
-    assert any(f"Authorization = Bearer {bridge['secret']}" in line for line in bridge["setup"])
-    assert any("Export Format: JSON" in line for line in bridge["setup"])
+    assert f"Header Authorization: Bearer {bridge['secret']}" in bridge["setup"]
+    assert any("Export Format JSON" in line for line in bridge["setup"])
+    # The token in the URL works as well as the header.
+    url = next(line for line in bridge["setup"] if "?token=" in line).split(": ")[-1]
+    path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+    posted = api.post(path, json=export(), headers={"Authorization": ""})
+    assert posted.status_code == 200 and posted.json()["stored"] == 7

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.test_nightscout_api import xdrip_sgv
 from tests.test_web_hardening import hub_app, hub_settings, served
+from tests.test_web_ui import ARTIFACTS
 
 PASSPHRASE = "bridges on the devices page"
 READINGS = 12
@@ -41,9 +42,9 @@ def test_add_a_bridge_see_its_upload_charted_and_revoke_it(web_url: str, page: P
 
     made = page.locator(".bridge-made")
     expect(made).to_contain_text("not shown again")
-    lines = made.locator(".client-secret").all_inner_texts()
-    secret = next(line for line in lines if line.startswith("API secret: ")).split(": ")[1]
-    assert any(f"{secret}@127.0.0.1" in line and line.endswith("/api/v1/") for line in lines)
+    secret = made.locator(".client-secret-row", has_text="API secret").locator("code").inner_text()
+    xdrip = made.locator(".client-secret-row", has_text="xDrip+ Base URL").locator("code")
+    expect(xdrip).to_have_text(f"http://{secret}@{web_url.removeprefix('http://')}/api/v1/")
 
     bridges = page.locator("section", has=page.get_by_role("heading", name="Bridges"))
     card = bridges.locator(".device-card.bridge")
@@ -66,6 +67,8 @@ def test_add_a_bridge_see_its_upload_charted_and_revoke_it(web_url: str, page: P
     )
     expect(card.locator(".badge")).to_have_text("Sending")
     expect(card.locator(".device-facts")).to_contain_text("Last sent")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-bridges-desktop.png"), full_page=True)
 
     page.reload()
     expect(page.locator(".device-card.bridge .device-name")).to_have_text("xDrip phone")

@@ -8,21 +8,24 @@ def setup_hints(kind: str, base_url: str, secret: str) -> list[str]:
     (such as ``http://mini-pc.local:8080``); shown once, with the secret."""
     base = base_url.rstrip("/")
     scheme, _, host = base.partition("://")
+    # Each line is "what: value", the value to copy (the Devices page offers a Copy button for
+    # it); a line without ": " is advice.
     if kind == "nightscout":
         return [
             f"Nightscout URL: {base}/",
             f"API secret: {secret}",
-            "xDrip+: Settings > Cloud Upload > Nightscout Sync (REST-API): enable it, Base URL "
+            "xDrip+ Base URL (Settings > Cloud Upload > Nightscout Sync (REST-API)): "
             f"{scheme}://{secret}@{host}/api/v1/",
-            "Juggluco and other uploaders: the Nightscout URL and API secret above",
-            f"Check: {base}/api/v1/status.json?token={secret} answers status ok",
+            "Juggluco and other uploaders take the Nightscout URL and API secret above",
+            f"Check in a browser (it answers status ok): {base}/api/v1/status.json?token={secret}",
         ]
     if kind == "health-auto-export":
         url = f"{base}/bridges/health-auto-export"
         return [
-            f"Health Auto Export > Automations > new REST API automation, URL: {url}",
-            f"Header: Authorization = Bearer {secret} (or the URL {url}?token={secret})",
-            "Export Format: JSON; Data Type: Health Metrics (Heart Rate, Step Count, Blood "
-            "Glucose, Blood Oxygen Saturation); Period: Since Last Sync",
+            f"REST API URL (Health Auto Export > Automations > new REST API automation): {url}",
+            f"Header Authorization: Bearer {secret}",
+            f"Or, without the header, the URL: {url}?token={secret}",
+            "Export Format JSON, Data Type Health Metrics (Heart Rate, Step Count, Blood Glucose, "
+            "Blood Oxygen Saturation), Period Since Last Sync",
         ]
     return [f"Secret: {secret}"]

@@ -169,7 +169,7 @@ function pairedCard(device, sensorKinds, bridgeKind, onRevoked) {
     row = next;
     update(row);
     const parts = bridgeKind
-      ? [row.last_seen ? `Last sent ${relativeTime(row.last_seen)}` : "Nothing sent yet", rateText(row.rates, sensorKinds)]
+      ? [row.last_seen ? `Last sent ${relativeTime(row.last_seen)}` : "Nothing sent yet"]
       : [row.last_seen ? `Last seen ${relativeTime(row.last_seen)}` : "Never seen", batteryText(row), rateText(row.rates, sensorKinds)];
     facts.textContent = parts.filter(Boolean).join(" · ");
     const revoked = row.status === "revoked";

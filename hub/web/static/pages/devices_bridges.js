@@ -5,13 +5,24 @@
 import { api } from "../api.js";
 import { copyText, h } from "../dom.js";
 
-function copyRow(text) {
-  const button = h("button", { type: "button", class: "ghost", text: "Copy" });
+// A setup line is "what: value" (the value is what the app takes, copied by the button) or,
+// without ": ", advice.
+function setupRow(line) {
+  const cut = line.lastIndexOf(": ");
+  if (cut < 0) return h("li", { class: "muted bridge-advice", text: line });
+  const value = line.slice(cut + 2);
+  const button = h("button", { type: "button", class: "ghost", text: "Copy", "aria-label": `Copy ${line.slice(0, cut)}` });
   button.addEventListener("click", async () => {
-    await copyText(text);
+    await copyText(value);
     button.textContent = "Copied";
   });
-  return h("li", { class: "client-secret-row" }, h("code", { class: "client-secret", text }), button);
+  return h(
+    "li",
+    { class: "client-secret-row" },
+    h("span", { class: "field-label", text: line.slice(0, cut) }),
+    h("code", { class: "client-secret", text: value }),
+    button,
+  );
 }
 
 function shownOnce(made, label) {
@@ -19,7 +30,7 @@ function shownOnce(made, label) {
     "div",
     { class: "client-made bridge-made", role: "status" },
     h("p", { text: `${made.name} (${label}) is added. Enter these in the app now: the secret is not shown again.` }),
-    h("ul", { class: "bridge-setup", "aria-label": "Setup" }, made.setup.map(copyRow)),
+    h("ul", { class: "bridge-setup", "aria-label": "Setup" }, made.setup.map(setupRow)),
   );
 }
 
