@@ -24,6 +24,9 @@ from starlette.types import Receive, Scope, Send
 
 from hub.api.bridge_secret import URL_SECRET_SCOPE_KEY, BridgeSecretMiddleware
 from tests.bridge_support import add_bridge, owner_client
+from tests.test_sensor_summaries import glucose_day
+from tests.test_sensor_summaries import local_zone as local_zone  # the fixture
+from tests.test_web_ui import wait_until
 
 NOW_MS = int(time.time() * 1000) // 300_000 * 300_000  # on a 5-minute boundary
 PHONE_ZONE = timezone(timedelta(hours=1))
@@ -365,3 +368,25 @@ def test_a_secret_in_the_url_is_taken_out_before_the_access_log_sees_it() -> Non
         ([], "other"),
         ([("token", "kept")], None),
     ]
+
+
+def test_an_uploaded_glucose_day_becomes_sensor_summary_memories(
+    api: TestClient, local_zone: None
+) -> None:
+    bridge = add_bridge(api)
+    day = [
+        {"type": "sgv", "sgv": int(sample.v), "date": int(sample.t * 1000), "direction": "Flat"}
+        for sample in glucose_day()
+    ]
+    answer = api.post("/api/v1/entries", json=day, headers=uploader(bridge["secret"]))
+    assert answer.status_code == 200 and answer.headers["X-Hub-Stored"] == str(len(day))
+
+    def summaries() -> list[dict[str, Any]] | None:
+        listed = api.get("/v1/memory", params={"kind": "sensor_summary", "limit": 100})
+        items: list[dict[str, Any]] = listed.json()["data"]
+        return items if len(items) >= 7 else None
+
+    items = wait_until(summaries, "the sensor summaries of the uploaded day", timeout=60)
+    (high,) = [item for item in items if item["metadata"]["summary"] == "glucose_high"]
+    assert "it rose to 212 mg/dL at 14:05" in high["text"]
+    assert "from 13:40 until 14:35" in high["text"]
