@@ -331,6 +331,8 @@ def test_bad_queries_are_clear_400s(api: TestClient) -> None:
     for params, words in (
         ({"count": 10_001}, "1 to 10000"),
         ({"count": "many"}, "count"),
+        ({"count": "inf"}, "count"),
+        ({"find[date][$gte]": "nan"}, "Unix milliseconds"),
         ({"find[sgv][$gte]": 100}, "find[sgv][$gte] is not supported"),
         ({"find[date][$gte]": "today"}, "Unix milliseconds"),
     ):

@@ -4,6 +4,7 @@ that followers and uploaders send (``find[date][$gte]=<ms>``, ``find[dateString]
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -63,7 +64,7 @@ def entry_query(
 def _count(value: str) -> int:
     try:
         count = int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or inf
         count = -1
     if not 0 < count <= MAX_COUNT:
         raise EntryQueryError(f"count={value[:20]!r}: ask for 1 to {MAX_COUNT} entries")
@@ -73,7 +74,10 @@ def _count(value: str) -> int:
 def _seconds(field: str, value: str) -> float:
     if field == "date":
         try:
-            return float(value) / 1000
+            seconds = float(value) / 1000
+            if not math.isfinite(seconds):
+                raise ValueError(value)
+            return seconds
         except ValueError as exc:
             raise EntryQueryError(
                 f"find[date]={value[:40]!r} is not a time in Unix milliseconds"
