@@ -18,7 +18,7 @@ $(VENV)/bin/python:
 # Reinstall only when the project's dependencies change.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "Installing walking-nas and its dependencies (llama.cpp builds from source the first time: a few minutes)..."
-	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	$(BIN)/python -m pip install --quiet --editable '.[dev,ble]'
 	touch $(STAMP)
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);

@@ -58,20 +58,32 @@ def gguf_architecture(model_type: str) -> str:
     return architecture
 
 
-def load_base(path: Path, threads: int) -> LoadedBase:
-    """Load the GGUF file at ``path`` in float32 on the CPU, using ``threads`` torch threads."""
+def prepare_torch(threads: int) -> None:
+    """Offline, quiet, and ``threads`` torch threads: before any model is loaded."""
     quiet_offline_environment()
     import torch
     import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(threads)
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def load_base(path: Path, threads: int) -> LoadedBase:
+    """Load the GGUF file at ``path`` in float32 on the CPU, using ``threads`` torch threads."""
+    prepare_torch(threads)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     model = AutoModelForCausalLM.from_pretrained(
         str(path.parent), gguf_file=path.name, dtype=torch.float32
     )
+    return loaded(model, tokenizer)
+
+
+def loaded(model: Any, tokenizer: Any) -> LoadedBase:
+    """The model and tokenizer as training takes them (a pad token set, the shape read)."""
     config = model.config
     architecture = gguf_architecture(str(config.model_type))
     if tokenizer.pad_token_id is None:

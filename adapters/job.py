@@ -30,6 +30,7 @@ class JobSpec:
     model_name: str
     threads: int = field(default_factory=training_threads)
     active_adapter_dir: str | None = None
+    base_cache_dir: str | None = None  # where a de-quantized copy is kept (adapters/base_cache)
     train: TrainConfig = field(default_factory=TrainConfig)
     margins: GateMargins = field(default_factory=GateMargins)
 

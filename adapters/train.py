@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.answers import changed_answers
-from adapters.base_model import load_base
+from adapters.base_cache import load_base_cached
 from adapters.chat_format import tokenize_example
 from adapters.config import TrainConfig
 from adapters.dataset import Dataset
@@ -86,7 +86,8 @@ def run_job(job_dir: Path) -> dict[str, Any]:
     deadline = started + config.time_budget_seconds
     dataset = Dataset.read(job_dir / DATASET_DIR)
     append_progress(job_dir, "loading", model=spec.model_name)
-    base = load_base(Path(spec.base_model_path), spec.threads)
+    cache_dir = Path(spec.base_cache_dir) if spec.base_cache_dir else None
+    base = load_base_cached(Path(spec.base_model_path), spec.base_sha256, spec.threads, cache_dir)
 
     if spec.active_adapter_dir:
         current_model = load_saved_lora(base.model, Path(spec.active_adapter_dir))

@@ -83,6 +83,17 @@ class SensorKindTable:
         return SensorKindTable([*self, *extra])
 
 
+# sleep_stage codes: 0-3 run from awake to deepest so a chart of them reads as a hypnogram;
+# 4 and 5 are what a source says when it does not tell the stage (older watches, phones).
+SLEEP_STAGE_CODES: Mapping[str, int] = MappingProxyType(
+    {"awake": 0, "rem": 1, "light": 2, "deep": 3, "asleep": 4, "in_bed": 5}
+)
+SLEEP_STAGE_DESCRIPTION = (
+    "the stage during the minute from t: 0 awake, 1 REM, 2 light (core), 3 deep, "
+    "4 asleep (stage not told), 5 in bed"
+)
+
+
 def _degrees(name: str, limit: float) -> Part:
     return Part(name, "°", -limit, limit)
 
@@ -139,6 +150,27 @@ SENSOR_KINDS = SensorKindTable(
             "[latitude, longitude] or [latitude, longitude, accuracy_m]",
             dimensions=(2, 3),
             parts=(_degrees("latitude", 90), _degrees("longitude", 180), Part("accuracy", "m")),
+        ),
+        # The span of heart_rate's 20..250 bpm as beat-to-beat times (240..3000 ms), with room
+        # below for a few beats faster than that; anything else is a strap's artefact.
+        SensorKind(
+            "rr_interval",
+            "RR interval",
+            "ms",
+            200,
+            3000,
+            "time between two heartbeats, from a chest strap or watch",
+        ),
+        SensorKind(
+            "sleep_stage",
+            "Sleep stage",
+            "stage",
+            0,
+            5,
+            SLEEP_STAGE_DESCRIPTION,
+            whole=True,
+            charted=True,
+            chart_floor=(0, 5),
         ),
     ]
 )

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from hub.bridges.ble import BleBridges
 from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.clients.store import SqliteClientStore
@@ -198,6 +199,11 @@ async def running(hub: Hub) -> AsyncIterator[None]:
             stack.push_async_callback(asyncio.to_thread, hub.voice.engines.close)
             stack.push_async_callback(hub.voice.close)
             await hub.voice.start()
+        if settings.ble_enabled:  # after voice: an Omi pendant's audio goes to its pipeline
+            audio = hub.voice.audio if hub.voice is not None else None
+            ble = await BleBridges.start(hub.bridges, audio)
+            if ble is not None:
+                stack.push_async_callback(ble.stop)
         # Everything loaded so far (libraries, models) lives as long as the hub: keep it out of
         # the garbage collector's full passes, which otherwise pause every request and device
         # link for a fifth of a second while they scan it (bench/bench_devices.py showed it).

@@ -229,8 +229,18 @@ class Settings(BaseSettings):
         default=SCRUB_PII,
         description="Replace phone numbers, emails and addresses before training.",
     )
+    personalize_base_cache_dir: Path | None = Field(
+        default=None,
+        description="Where nightly jobs keep a de-quantized copy of the base model, to load it "
+        "in seconds (about 4 bytes per parameter); default: cache/base-models in the data dir.",
+    )
     personalize_model_questions: int = Field(
         default=50, ge=0, description="Facts per run the model writes a question for; 0: off."
+    )
+    ble_enabled: bool = Field(
+        default=False,
+        description="Keep the Bluetooth LE bridges added with `hub bridges ble add` connected "
+        "(needs the extra `ble` and a Bluetooth adapter; off: a box may have no radio).",
     )
     voice_enabled: bool = Field(
         default=True, description="Transcribe device audio, answer spoken requests, read frames."

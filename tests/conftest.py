@@ -32,6 +32,17 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 SECOND_MODEL = "gemma3-270m"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_base_model_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder for the de-quantized base model copy (adapters/base_cache.py) that every
+    hub and training child of the session uses, as one person's hubs would: only the first
+    nightly job of the session reads the GGUF file into transformers."""
+    folder = tmp_path_factory.mktemp("base-model-copy")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HUB_PERSONALIZE_BASE_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """A hub serving the embedded default model, shared by the whole session."""

@@ -72,10 +72,13 @@ def test_resent_readings_are_stored_once_with_exact_rollups(bridges: BridgeStore
     again = [glucose(minute, 100 + minute) for minute in range(5, 15)]
     assert [s.key for s in bridges.commit(record.id, again)] == [s.key for s in again[5:]]
     assert bridges.commit(record.id, again) == []
+    # The same reading twice in one batch (an app's retry queue) is stored once too.
+    twice = [glucose(20, 120), glucose(20, 120), glucose(21, 121)]
+    assert [s.key for s in bridges.commit(record.id, twice)] == [twice[0].key, twice[2].key]
     raw = bridges.devices.samples(SampleQuery(record.id, kind="glucose", limit=100))
-    assert [sample.v for sample in raw] == [100.0 + minute for minute in range(15)]
+    assert [sample.v for sample in raw] == [100.0 + m for m in range(15)] + [120.0, 121.0]
     hours = bridges.devices.samples(SampleQuery(record.id, kind="glucose", resolution="1h"))
-    assert sum(row.count for row in hours) == 15  # type: ignore[union-attr]
+    assert sum(row.count for row in hours) == 17  # type: ignore[union-attr]
     assert bridges.get(record.id).last_seen is not None  # type: ignore[union-attr]
 
 
@@ -159,6 +162,8 @@ def test_bad_bridge_requests_say_what_to_fix(api: TestClient) -> None:
     long_name = api.post("/v1/bridges", json={"kind": "omi", "name": "x" * 65})
     assert long_name.status_code == 400 and "name" in long_name.text
     assert api.post("/v1/bridges", json={"kind": 3}).status_code == 400
+    radio = api.post("/v1/bridges", json={"kind": "ble-heart-rate"})
+    assert radio.status_code == 400 and "hub bridges ble add ADDRESS" in radio.text
 
 
 def test_the_service_reports_coded_errors_and_tells_the_listeners(tmp_path: Path) -> None:

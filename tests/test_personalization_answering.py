@@ -4,13 +4,15 @@ gate compares what a candidate answers with what is served now."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from adapters.answers import changed_answers
-from adapters.base_model import load_base
+from adapters.base_cache import load_base_cached
+from adapters.base_model import file_sha256
 from adapters.config import GateMargins, TrainConfig
 from adapters.dataset import Dataset, DatasetSummary
 from adapters.examples import TrainingExample
@@ -41,7 +43,9 @@ def test_the_child_answers_and_judges_held_out_questions_with_the_real_model(
     tmp_path: Path,
 ) -> None:
     # One thread: the test shares a small machine, where two busy threads wait on each other.
-    base = load_base(model_path(), threads=1)
+    path = model_path()
+    copies = Path(os.environ["HUB_PERSONALIZE_BASE_CACHE_DIR"])  # shared by the session
+    base = load_base_cached(path, file_sha256(path), 1, copies)
     dataset = Dataset([], HELD_OUT, DatasetSummary())
     started = time.monotonic()
     current = scored(tmp_path, "current", base.model, base.tokenizer, dataset, 256)

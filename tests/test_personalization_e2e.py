@@ -325,6 +325,7 @@ def test_an_adapter_trained_on_noise_is_rejected_by_the_gate(person: Person) -> 
         base_sha256=json.loads((real / "meta.json").read_text())["base_sha256"],
         model_name="smollm2-135m-instruct",
         threads=2,
+        base_cache_dir=os.environ["HUB_PERSONALIZE_BASE_CACHE_DIR"],
         train=TrainConfig(max_steps=8, epochs=100, learning_rate=1e-3, checkpoint_every_steps=50),
     ).write(job)
     env = {**os.environ, "OMP_NUM_THREADS": "2", "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
@@ -388,7 +389,8 @@ def test_gguf_adapter_in_llama_cpp_matches_peft_adapter_in_transformers(
     import torch
     from safetensors.torch import load_file
 
-    from adapters.base_model import load_base
+    from adapters.base_cache import load_base_cached
+    from adapters.base_model import file_sha256
     from adapters.chat_format import prompt_text
     from adapters.export_gguf import LoraShape, write_gguf_lora
     from adapters.trainer import add_lora, load_lora_state
@@ -396,7 +398,8 @@ def test_gguf_adapter_in_llama_cpp_matches_peft_adapter_in_transformers(
     version_dir = person.registry.versions_dir / "v0001"
     settings = json.loads((version_dir / "lora_config.json").read_text())
     gguf_path = model_path()
-    base = load_base(gguf_path, threads=2)
+    copies = Path(os.environ["HUB_PERSONALIZE_BASE_CACHE_DIR"])  # bit for bit the GGUF's weights
+    base = load_base_cached(gguf_path, file_sha256(gguf_path), 2, copies)
     model = add_lora(base.model, TrainConfig(rank=settings["rank"], alpha=settings["alpha"]))
     state = load_file(str(version_dir / "lora.safetensors"))
     load_lora_state(model, state)

@@ -9,8 +9,9 @@ from pathlib import Path
 from hub.running_address import RUNNING_FILE_NAME
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-# Re-created on demand (the assembled packaged model file, about 250 MB): not worth backing up.
-CACHE_DIRS = frozenset({"models"})
+# Re-created on demand (the assembled packaged model file, about 250 MB; the de-quantized copy
+# of the base model that nightly jobs keep, about 500 MB): not worth backing up.
+CACHE_DIRS = frozenset({"models", "cache"})
 # SQLite's own side files; the online backup folds the -wal's content into the copy.
 SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
 

@@ -52,7 +52,10 @@ BRIDGE_KINDS: Mapping[str, BridgeKind] = MappingProxyType(
             BridgeKind("dexcom-clarity", "Dexcom Clarity CSV export", "import", ("glucose",)),
             BridgeKind("libreview", "LibreView CSV export", "import", ("glucose",)),
             BridgeKind(
-                "gadgetbridge", "Gadgetbridge database export", "import", ("heart_rate", "steps")
+                "gadgetbridge",
+                "Gadgetbridge database export",
+                "import",
+                ("heart_rate", "steps", "spo2"),
             ),
             BridgeKind("garmin-fit", "Garmin FIT files", "import", ("heart_rate", "steps")),
         )
@@ -72,4 +75,17 @@ def bridge_kind(name: str) -> BridgeKind:
     if kind is None:
         known = ", ".join(BRIDGE_KINDS)
         raise UnknownBridgeKindError(f"no bridge kind {name!r}; the hub knows: {known}")
+    return kind
+
+
+def kind_added_by_secret(name: str) -> BridgeKind:
+    """The kind called ``name`` when a bridge of it is added with a secret alone (an app that
+    uploads, or a file import); a Bluetooth kind needs its radio address, so it is refused with
+    the command that takes one."""
+    kind = bridge_kind(name)
+    if kind.arrives == "bluetooth":
+        raise UnknownBridgeKindError(
+            f"a {name} bridge needs the device's radio address: add it with "
+            "`hub bridges ble add ADDRESS` (see `hub bridges ble scan`)"
+        )
     return kind

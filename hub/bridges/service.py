@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from devices.bridge_samples import BridgeSample, BridgeSampleError
 from devices.samples import SensorBatch
 from hub.bridges.errors import BridgeRevokedError, InvalidReadingError
-from hub.bridges.kinds import bridge_kind
+from hub.bridges.kinds import kind_added_by_secret
 from hub.bridges.secrets import SecretHashes, new_secret
 from hub.bridges.store import BridgeRecord, BridgeStore
 from hub.wearables.service import DeviceService
@@ -35,7 +35,9 @@ class BridgeService:
     def add(self, kind: str, name: str) -> NewBridge:
         """Add a bridge of ``kind`` (see hub/bridges/kinds.py) called ``name``; blocking."""
         secret = new_secret()
-        record = self.store.add(bridge_kind(kind), name.strip() or kind, SecretHashes.of(secret))
+        record = self.store.add(
+            kind_added_by_secret(kind), name.strip() or kind, SecretHashes.of(secret)
+        )
         return NewBridge(record, secret)
 
     async def find(self, presented: str, *kinds: str) -> BridgeRecord | None:

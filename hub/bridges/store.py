@@ -110,13 +110,11 @@ class BridgeStore:
                 raise DeviceNotPairedError(f"bridge {device_id!r} is revoked or unknown")
             epoch = int(row[1])
             last_id = conn.execute("SELECT max(id) FROM samples").fetchone()[0] or 0
-            for sample in checked:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO bridge_readings (device_id, key) VALUES (?, ?)",
-                    [device_id, sample.key],
-                )
-                if cursor.rowcount:
-                    stored.append(sample)
+            stored = _new_readings(conn, device_id, checked)
+            conn.executemany(
+                "INSERT INTO bridge_readings (device_id, key) VALUES (?, ?)",
+                [(device_id, sample.key) for sample in stored],
+            )
             _insert_samples(conn, device_id, epoch, stored)
             if stored:
                 add_rollups_after(conn, device_id, last_id)
@@ -127,6 +125,34 @@ class BridgeStore:
                 )
             conn.execute("UPDATE devices SET last_seen = ? WHERE id = ?", [now, device_id])
         return stored
+
+
+def _new_readings(conn: Any, device_id: str, samples: Sequence[BridgeSample]) -> list[BridgeSample]:
+    """The samples whose key the bridge has not stored, each key once (the first wins)."""
+    # The batch's keys go into a temporary table and are looked up in one join: a statement
+    # per reading cost a sixth of an import's time.
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS incoming_keys (key TEXT PRIMARY KEY) WITHOUT ROWID"
+    )
+    conn.execute("DELETE FROM incoming_keys")
+    conn.executemany(
+        "INSERT OR IGNORE INTO incoming_keys (key) VALUES (?)", ((s.key,) for s in samples)
+    )
+    known = {
+        row[0]
+        for row in conn.execute(
+            "SELECT i.key FROM incoming_keys i JOIN bridge_readings b "
+            "ON b.device_id = ? AND b.key = i.key",
+            [device_id],
+        )
+    }
+    conn.execute("DELETE FROM incoming_keys")
+    fresh: list[BridgeSample] = []
+    for sample in samples:
+        if sample.key not in known:
+            known.add(sample.key)
+            fresh.append(sample)
+    return fresh
 
 
 def _insert_samples(conn: Any, device_id: str, epoch: int, samples: Sequence[BridgeSample]) -> None:

@@ -15,9 +15,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from hub.bridges.hints import setup_hints
-from hub.bridges.kinds import BRIDGE_KINDS, bridge_kind
+from hub.bridges.kinds import BRIDGE_KINDS, kind_added_by_secret
 from hub.bridges.secrets import SecretHashes, new_secret
 from hub.bridges.store import BridgeStore
+from hub.cli import bridges_ble
 from hub.cli.clients import hub_address
 from hub.cli.options import DataDirOption
 from hub.datadir import ensure_data_dir
@@ -26,6 +27,7 @@ from hub.settings import Settings, load_settings
 from hub.wearables.store import DeviceStore
 
 app = typer.Typer(help="Bridges: apps and devices that cannot pair (xDrip+, Omi, exports, ...).")
+app.add_typer(bridges_ble.app, name="ble")
 console = Console()
 errors = Console(stderr=True)
 
@@ -59,7 +61,9 @@ def add(
     """Add a bridge and print its secret and what to enter in the app (shown only now)."""
     with _store(data_dir) as (settings, store):
         secret = new_secret()
-        record = store.add(bridge_kind(kind), name.strip() or kind, SecretHashes.of(secret))
+        record = store.add(
+            kind_added_by_secret(kind), name.strip() or kind, SecretHashes.of(secret)
+        )
     typer.echo(secret)
     lines = setup_hints(record.kind, f"http://{hub_address(settings)}", secret)
     errors.print(

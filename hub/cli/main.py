@@ -11,6 +11,7 @@ from hub.cli import (
     clients,
     devices,
     doctor,
+    imports,
     mcp,
     memory,
     models,
@@ -38,6 +39,7 @@ app.command(name="serve")(serve.serve)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
 app.command(name="mcp")(mcp.mcp)
+app.command(name="import")(imports.import_file)
 app.command(name="backup")(backup.backup)
 app.command(name="restore")(backup.restore)
 app.command(name="setup-link")(owner_access.setup_link)

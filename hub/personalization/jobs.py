@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 ADAPTERS_DIR_NAME = "adapters"
 HASH_CACHE_FILE = "base_hashes.json"
+# Under the data directory; hub/backup leaves the cache folder out.
+BASE_CACHE_FOLDER = Path("cache") / "base-models"
 CHILD_LOG_FILE = "child.log"
 
 
@@ -144,6 +146,7 @@ def plan_run(
         model_name=model_name,
         threads=settings.personalize_threads,
         active_adapter_dir=str(registry.lora_dir(active.id)) if active else None,
+        base_cache_dir=str(base_cache_dir(settings)),
         train=train or train_config(settings),
         margins=gate_margins(settings),
     )
@@ -163,6 +166,11 @@ def plan_run(
     dataset.write(job_dir / DATASET_DIR)
     spec.write(job_dir)
     return RunPlan(job_dir, dataset, collected_at, new_items)
+
+
+def base_cache_dir(settings: Settings) -> Path:
+    """Where the training child keeps its de-quantized copy of the base model."""
+    return settings.personalize_base_cache_dir or settings.data_dir / BASE_CACHE_FOLDER
 
 
 def child_command(job_dir: Path) -> list[str]:

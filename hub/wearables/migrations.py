@@ -103,4 +103,19 @@ def m005_bridges(db: Database) -> None:
     )
 
 
-MIGRATIONS = [m001_devices, m002_rollups, m003_summary_marks, m004_received_at, m005_bridges]
+def m006_ble_bridges(db: Database) -> None:
+    """The radio address of each Bluetooth LE bridge (a heart-rate strap, an Omi pendant)."""
+    db.execute(
+        "CREATE TABLE ble_bridges (device_id TEXT PRIMARY KEY REFERENCES devices (id), "
+        "address TEXT NOT NULL)"
+    )
+
+
+MIGRATIONS = [
+    m001_devices,
+    m002_rollups,
+    m003_summary_marks,
+    m004_received_at,
+    m005_bridges,
+    m006_ble_bridges,
+]
