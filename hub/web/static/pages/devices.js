@@ -64,7 +64,7 @@ function deviceHead(device, bridgeKind = null) {
   const title = h("h3", { class: "device-name", text: device.id });
   const meta = h("p", { class: "device-meta" });
   const badge = h("span", { class: "badge" });
-  const icon = bridgeKind ? (bridgeKind.sends.includes("glucose") ? "cgm" : "phone") : device.kind;
+  const icon = !bridgeKind ? device.kind : bridgeKind.sends.includes("glucose") ? "cgm" : bridgeKind.sends.includes("heart_rate") ? "watch" : "phone";
   const head = h("div", { class: "device-head" }, h("span", { class: "device-kind" }, kindIcon(icon)), h("div", { class: "device-title" }, title, meta), badge);
   function update(row) {
     let [label, tone] = statusBadge(row);

@@ -34,8 +34,11 @@ function shownOnce(made, label) {
   );
 }
 
-/** The "Add a bridge" card; `kinds` is GET /v1/bridges/kinds's list, `onAdded` re-polls. */
-export function bridgeForm(kinds, onAdded) {
+/** The "Add a bridge" card; `allKinds` is GET /v1/bridges/kinds's list, `onAdded` re-polls.
+ *  Only apps that upload are offered: an import makes its own bridge (`hub import`), and a
+ *  Bluetooth device is added with its radio address (`hub bridges ble add`). */
+export function bridgeForm(allKinds, onAdded) {
+  const kinds = allKinds.filter((entry) => entry.arrives === "upload");
   const kind = h(
     "select",
     { id: "bridge-kind", name: "kind" },
@@ -57,7 +60,7 @@ export function bridgeForm(kinds, onAdded) {
     "section",
     { class: "card bridge-card", "aria-labelledby": "bridge-add-title" },
     h("h2", { id: "bridge-add-title", text: "Add a bridge" }),
-    h("p", { class: "muted device-note", text: "For apps that send to the hub themselves: CGM uploaders (xDrip+, Juggluco), Health Auto Export, and imports." }),
+    h("p", { class: "muted device-note", text: "For apps that send to the hub themselves, such as xDrip+ or Juggluco (glucose) and Health Auto Export (iPhone). Files are imported with hub import; Bluetooth straps are added with hub bridges ble add." }),
     form,
     made,
   );
@@ -67,7 +70,7 @@ export function bridgeForm(kinds, onAdded) {
     error.textContent = "";
     try {
       const bridge = await api("POST", "/v1/bridges", { kind: kind.value, name: name.value.trim() });
-      const label = kinds.find((entry) => entry.name === bridge.kind)?.label || bridge.kind;
+      const label = allKinds.find((entry) => entry.name === bridge.kind)?.label || bridge.kind;
       made.replaceChildren(shownOnce(bridge, label));
       name.value = "";
       await onAdded(bridge.id);
