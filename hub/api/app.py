@@ -20,8 +20,10 @@ from hub.api import (
     routes_docs,
     routes_embeddings,
     routes_health,
+    routes_health_auto_export,
     routes_memory,
     routes_models,
+    routes_nightscout,
     routes_ollama,
     routes_ollama_chat,
     routes_omi,
@@ -32,6 +34,7 @@ from hub.api import (
     routes_voice,
 )
 from hub.api.body_limit import BodyLimitMiddleware
+from hub.api.bridge_secret import BridgeSecretMiddleware
 from hub.api.bridge_secret_path import BridgeSecretPathMiddleware
 from hub.api.client_prefix import ClientPrefixMiddleware
 from hub.api.errors import ERROR_RESPONSES, OLLAMA_ERROR_RESPONSES, install_error_handlers
@@ -65,6 +68,7 @@ ROUTERS = (
     routes_clients,
     routes_bridges,
     routes_omi,
+    routes_health_auto_export,
 )
 
 
@@ -98,6 +102,7 @@ def create_app(
     for ollama in (routes_ollama.router, routes_ollama.embed_router, routes_ollama_chat.router):
         app.include_router(ollama, responses=OLLAMA_ERROR_RESPONSES)
     app.include_router(routes_devices.link_router)
+    app.include_router(routes_nightscout.router)  # Nightscout's error shape (hub.api.errors)
     app.include_router(routes_docs.router)
     # An ASGI endpoint of its own (the SDK answers MCP), behind the hub's middleware.
     app.router.routes.append(
@@ -115,6 +120,8 @@ def create_app(
     app.add_middleware(OriginCheckMiddleware, allowed=allowed)
     app.add_middleware(HostCheckMiddleware, allowed=allowed)
     app.add_middleware(RequestMetricsMiddleware, metrics=hub.metrics)
+    # A bridge's secret in its URL (?token=) leaves the query before the access log sees it.
+    app.add_middleware(BridgeSecretMiddleware)
     # Outermost: /c/<credential>/ leaves the path before anything (the access log too) sees it.
     app.add_middleware(ClientPrefixMiddleware, hub=hub)
     # As outermost: a bridge's secret leaves /bridges/omi/<secret>/... the same way.

@@ -34,6 +34,7 @@ class BodyLimitMiddleware:
                 "raise HUB_MAX_BODY_BYTES",
                 "invalid_request_error",
                 "body_too_large" if status == 413 else "length_required",
+                status=status,
             )
         ).encode()
         await send(

@@ -72,6 +72,7 @@ class ClientPrefixMiddleware:
                 "(`hub clients add NAME --scopes ...`)",
                 "invalid_request_error",
                 "invalid_api_key",
+                status=401,
             )
         ).encode()
         await send(

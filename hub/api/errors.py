@@ -1,5 +1,6 @@
 """Every error leaves the hub in OpenAI's error shape, with a message that says what to fix
-(under /api/, the Ollama-compatible API, in Ollama's: ``{"error": "..."}``).
+(under /api/, the Ollama-compatible API, in Ollama's: ``{"error": "..."}``; under /api/v1/, the
+Nightscout-compatible API, in Nightscout's: ``{"status", "message", "description"}``).
 
 One mapping for all of them: a domain error (``hub.errors.CodedError``: the hub's own
 ``HubError`` and the coded errors of ``memory``, ``devices`` and ``adapters``) carries its HTTP
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -117,15 +119,38 @@ def error_body(
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
+def speaks_nightscout(path: str) -> bool:
+    """True for the Nightscout-compatible API's paths (/api/v1/...), whose uploaders read
+    Nightscout's ``{"status", "message", "description"}``. Ollama has no /api/v1 path."""
+    return path == "/api/v1" or path.startswith("/api/v1/")
+
+
 def speaks_ollama(path: str) -> bool:
     """True for the Ollama-compatible API's paths, whose clients read ``{"error": "..."}``."""
-    return path == "/api" or path.startswith("/api/")
+    return (path == "/api" or path.startswith("/api/")) and not speaks_nightscout(path)
+
+
+def nightscout_error_body(status: int, message: str) -> dict[str, Any]:
+    """Nightscout's error object: the status, its name, and what went wrong."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    return {"status": status, "message": title, "description": message}
 
 
 def error_body_for(
-    path: str, message: str, error_type: str, code: str | None = None, param: str | None = None
+    path: str,
+    message: str,
+    error_type: str,
+    code: str | None = None,
+    param: str | None = None,
+    status: int = 400,
 ) -> dict[str, Any]:
-    """The error object in the shape the caller of ``path`` reads: Ollama's or OpenAI's."""
+    """The error object in the shape the caller of ``path`` reads: Nightscout's, Ollama's or
+    OpenAI's (``status`` is the answer's HTTP status, which Nightscout's shape repeats)."""
+    if speaks_nightscout(path):
+        return nightscout_error_body(status, message)
     if speaks_ollama(path):
         return {"error": message}
     return error_body(message, error_type, code, param)
@@ -134,7 +159,9 @@ def error_body_for(
 def error_response(error: ApiError, path: str = "") -> JSONResponse:
     """Render an error as JSON with its status, in the shape the caller of ``path`` reads."""
     return JSONResponse(
-        error_body_for(path, error.message, error.error_type, error.code, error.param),
+        error_body_for(
+            path, error.message, error.error_type, error.code, error.param, error.status_code
+        ),
         status_code=error.status_code,
         headers=error.headers,
     )

@@ -112,8 +112,9 @@ async def refuse(scope: Scope, receive: Receive, send: Send, status: int, body: 
     await send({"type": "http.response.body", "body": body})
 
 
-def _error(path: str, message: str, code: str) -> bytes:
-    return json.dumps(error_body_for(path, message, "invalid_request_error", code)).encode()
+def _error(path: str, message: str, code: str, status: int) -> bytes:
+    body = error_body_for(path, message, "invalid_request_error", code, status=status)
+    return json.dumps(body).encode()
 
 
 def _shown(text: str) -> str:
@@ -143,7 +144,9 @@ class HostCheckMiddleware:
             f'it to allowed_hosts (allowed_hosts = "{name}" in hub.toml, or '
             f"HUB_ALLOWED_HOSTS={name}) and restart the hub, or use its IP address"
         )
-        await refuse(scope, receive, send, 421, _error(scope["path"], message, "host_not_allowed"))
+        await refuse(
+            scope, receive, send, 421, _error(scope["path"], message, "host_not_allowed", 421)
+        )
 
 
 class OriginCheckMiddleware:
@@ -191,5 +194,5 @@ class OriginCheckMiddleware:
             "bearer token (`hub token`), and a name the hub is reached by through a proxy goes "
             "in allowed_hosts"
         )
-        refusal = _error(scope["path"], message, "cross_origin_refused")
+        refusal = _error(scope["path"], message, "cross_origin_refused", 403)
         await refuse(scope, receive, send, 403, refusal)

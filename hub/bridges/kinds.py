@@ -25,7 +25,7 @@ BRIDGE_KINDS: Mapping[str, BridgeKind] = MappingProxyType(
         for kind in (
             BridgeKind(
                 "nightscout",
-                "Nightscout uploader (xDrip+, Juggluco, AndroidAPS)",
+                "Nightscout uploader (xDrip+, Juggluco)",
                 "upload",
                 ("glucose",),
             ),

@@ -2,13 +2,15 @@
 // devices with status, last seen, battery and stream rates (revoke after asking), and live charts
 // of the sensor kinds the hub charts (heart rate, glucose). Labels, units, chart floors and bands
 // come from the hub's kind table (GET /v1/devices/kinds), read once when the page opens. Everything
-// else is polled every few seconds while the page is open.
+// else is polled every few seconds while the page is open. Bridges (apps that cannot pair, such
+// as xDrip+ uploading glucose) are added here too (devices_bridges.js) and listed as devices.
 
 import { api } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { h, iconButton, relativeTime } from "../dom.js";
 import { livePoll } from "../live_poll.js";
 import { RANGES, labelInText, liveChart } from "./device_chart.js";
+import { bridgeFacts, bridgeForm } from "./devices_bridges.js";
 
 const DEFAULT_RANGE = "1h";
 const KIND_PATHS = {
@@ -58,14 +60,22 @@ function statusBadge(device) {
   return ["Found", "found"];
 }
 
-function deviceHead(device) {
+function deviceHead(device, bridgeKind = null) {
   const title = h("h3", { class: "device-name", text: device.id });
   const meta = h("p", { class: "device-meta" });
   const badge = h("span", { class: "badge" });
-  const head = h("div", { class: "device-head" }, h("span", { class: "device-kind" }, kindIcon(device.kind)), h("div", { class: "device-title" }, title, meta), badge);
+  const icon = !bridgeKind ? device.kind : bridgeKind.sends.includes("glucose") ? "cgm" : bridgeKind.sends.includes("heart_rate") ? "watch" : "phone";
+  const head = h("div", { class: "device-head" }, h("span", { class: "device-kind" }, kindIcon(icon)), h("div", { class: "device-title" }, title, meta), badge);
   function update(row) {
-    meta.textContent = [KIND_NAMES[row.kind] || row.kind, row.model].filter(Boolean).join(" · ");
-    const [label, tone] = statusBadge(row);
+    let [label, tone] = statusBadge(row);
+    if (bridgeKind) {
+      const facts = bridgeFacts(row, bridgeKind);
+      title.textContent = facts.title;
+      meta.textContent = facts.meta;
+      [label, tone] = facts.badge;
+    } else {
+      meta.textContent = [KIND_NAMES[row.kind] || row.kind, row.model].filter(Boolean).join(" · ");
+    }
     badge.textContent = label;
     badge.className = `badge badge-${tone}`;
   }
@@ -125,9 +135,9 @@ function waitingCard(device, onPaired) {
   return { el, refresh };
 }
 
-/** A paired (or revoked) device: status, facts, charts and the revoke button. */
-function pairedCard(device, sensorKinds, onRevoked) {
-  const { head, update } = deviceHead(device);
+/** A paired (or revoked) device or bridge: status, facts, charts and the revoke button. */
+function pairedCard(device, sensorKinds, bridgeKind, onRevoked) {
+  const { head, update } = deviceHead(device, bridgeKind);
   const facts = h("p", { class: "device-facts" });
   const charts = [...sensorKinds.values()]
     .filter((spec) => spec.charted && (device.capabilities || []).includes(spec.name))
@@ -136,9 +146,12 @@ function pairedCard(device, sensorKinds, onRevoked) {
   const error = h("p", { class: "form-error", role: "alert" });
   const actions = h("div", { class: "device-actions" }, error, revoke);
   const chartBox = h("div", { class: "device-charts" }, charts.map((chart) => chart.el));
-  const el = h("article", { class: "card device-card", "data-id": device.id }, head, facts, chartBox, actions);
+  const el = h("article", { class: `card device-card${bridgeKind ? " bridge" : ""}`, "data-id": device.id }, head, facts, chartBox, actions);
   revoke.addEventListener("click", async () => {
-    const sure = await confirmDialog(`Revoke ${device.id}? It is cut off at once and has to be paired again to send anything.`, "Revoke");
+    const question = bridgeKind
+      ? `Revoke ${device.model || device.id}? Its secret stops working at once; add a new bridge to connect the app again.`
+      : `Revoke ${device.id}? It is cut off at once and has to be paired again to send anything.`;
+    const sure = await confirmDialog(question, "Revoke");
     if (!sure) return;
     revoke.disabled = true;
     error.textContent = "";
@@ -155,7 +168,9 @@ function pairedCard(device, sensorKinds, onRevoked) {
   function refresh(next) {
     row = next;
     update(row);
-    const parts = [row.last_seen ? `Last seen ${relativeTime(row.last_seen)}` : "Never seen", batteryText(row), rateText(row.rates, sensorKinds)];
+    const parts = bridgeKind
+      ? [row.last_seen ? `Last sent ${relativeTime(row.last_seen)}` : "Nothing sent yet"]
+      : [row.last_seen ? `Last seen ${relativeTime(row.last_seen)}` : "Never seen", batteryText(row), rateText(row.rates, sensorKinds)];
     facts.textContent = parts.filter(Boolean).join(" · ");
     const revoked = row.status === "revoked";
     revoke.hidden = revoked;
@@ -179,6 +194,8 @@ async function mount(ctx) {
   let range = RANGES.find((candidate) => candidate.id === DEFAULT_RANGE);
   const cards = new Map(); // id -> { kind: "waiting" | "paired", card }
   let sensorKinds = null; // name -> entry of GET /v1/devices/kinds, read by the first poll
+  let bridgeKinds = new Map(); // name -> entry of GET /v1/bridges/kinds, read by the first poll
+  const bridgeSlot = h("div", { class: "bridge-slot" });
 
   const rangeButtons = RANGES.map((candidate) =>
     h("button", {
@@ -193,11 +210,12 @@ async function mount(ctx) {
   const rangeBar = h("div", { class: "range-bar", role: "group", "aria-label": "Chart range", hidden: true }, h("span", { class: "range-label", text: "Charts show the last" }), rangeButtons);
   const waiting = section("waiting", "Waiting to pair");
   const paired = section("paired", "Paired");
+  const bridged = section("bridges", "Bridges");
   const empty = h(
     "div",
     { class: "devices-empty", hidden: true },
     kindIcon("watch"),
-    h("p", { text: "No devices yet. Start pairing on a wearable on the same network (or run a simulator: python -m devices.sim watch) and it shows up here with its code." }),
+    h("p", { text: "No devices yet. Start pairing on a wearable on the same network (or run a simulator: python -m devices.sim watch) and it shows up here with its code, or add a bridge above for an app such as xDrip+." }),
   );
   const failure = h("p", { class: "msg-error", role: "alert" });
   const live = livePoll(pollOnce, failure);
@@ -216,10 +234,12 @@ async function mount(ctx) {
       h(
         "div",
         { class: "devices" },
+        bridgeSlot,
         rangeBar,
         failure,
         waiting.el,
         paired.el,
+        bridged.el,
         empty,
       ),
     ),
@@ -239,14 +259,15 @@ async function mount(ctx) {
       entry = null;
     }
     if (!entry) {
-      const card = kind === "paired" ? pairedCard(device, sensorKinds, () => live.poll()) : waitingCard(device, () => live.poll());
+      const bridgeKind = bridgeKinds.get(device.kind) || null;
+      const card = kind === "paired" ? pairedCard(device, sensorKinds, bridgeKind, () => live.poll()) : waitingCard(device, () => live.poll());
       entry = { kind, card };
       cards.set(device.id, entry);
     }
     entry.card.refresh(device);
     // Keep the hub's order, moving a card only when it is out of place: moving it takes the
     // focus out of its code box while the person types the code.
-    const list = (kind === "paired" ? paired : waiting).list;
+    const list = (kind === "waiting" ? waiting : bridgeKinds.has(device.kind) ? bridged : paired).list;
     const next = after.get(list) ? after.get(list).nextElementSibling : list.firstElementChild;
     if (next !== entry.card.el) list.insertBefore(entry.card.el, next);
     after.set(list, entry.card.el);
@@ -265,15 +286,18 @@ async function mount(ctx) {
     for (const device of ordered) place(device, after);
     waiting.el.hidden = !waiting.list.children.length;
     paired.el.hidden = !paired.list.children.length;
-    rangeBar.hidden = !paired.list.querySelector(".chart");
+    bridged.el.hidden = !bridged.list.children.length;
+    rangeBar.hidden = !paired.list.querySelector(".chart") && !bridged.list.querySelector(".chart");
     empty.hidden = devices.length > 0;
   }
 
   async function pollOnce() {
     if (!sensorKinds) {
       // Once per page; a failure is shown like any failed poll and the next poll tries again.
-      const kinds = await api("GET", "/v1/devices/kinds");
+      const [kinds, bridges] = await Promise.all([api("GET", "/v1/devices/kinds"), api("GET", "/v1/bridges/kinds")]);
       sensorKinds = new Map(kinds.data.map((spec) => [spec.name, spec]));
+      bridgeKinds = new Map(bridges.data.map((entry) => [entry.name, entry]));
+      bridgeSlot.replaceChildren(bridgeForm(bridges.data, () => live.poll()).el);
     }
     const listed = await api("GET", "/v1/devices");
     if (live.stopped()) return;
