@@ -29,6 +29,9 @@ MALFORMED = "malformed_record"
 Advance = Callable[[int], None]
 
 
+NAMED_SKIPS = 20  # readings left out that are named one by one
+
+
 def _ignore(_: int) -> None:
     return None
 
@@ -53,10 +56,16 @@ class ImportContext:
     zone: tzinfo = UTC
     advance: Advance = _ignore
     skipped: Counter[str] = field(default_factory=Counter)
+    # The first few readings left out, each named by its place ("line 12: glucose outside
+    # 20..600"): a live upload's answer shows them.
+    named: list[str] = field(default_factory=list)
 
-    def skip(self, reason: str, count: int = 1) -> None:
-        """Count ``count`` readings left out for ``reason`` (said to the person at the end)."""
+    def skip(self, reason: str, count: int = 1, where: str | None = None) -> None:
+        """Count ``count`` readings left out for ``reason`` (said to the person at the end);
+        ``where`` names the reading's place in the file."""
         self.skipped[reason] += count
+        if where is not None and len(self.named) < NAMED_SKIPS:
+            self.named.append(f"{where}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -211,12 +220,13 @@ def glucose_mgdl(value: float, mmol: bool) -> float:
     return round(value * MGDL_PER_MMOLL, 1) if mmol else value
 
 
-def fits(context: ImportContext, kind: str, value: float) -> bool:
-    """True when ``value`` lies in ``kind``'s range; else the reading is counted as left out."""
+def fits(context: ImportContext, kind: str, value: float, where: str | None = None) -> bool:
+    """True when ``value`` lies in ``kind``'s range; else the reading is counted as left out
+    (and named by ``where``, its place in the file, when given)."""
     low, high, _ = SENSOR_KINDS.scalar_bounds[kind]
     if low <= value <= high:
         return True
-    context.skip(f"{kind} outside {low:g}..{high:g}")
+    context.skip(f"{kind} outside {low:g}..{high:g}", where=where)
     return False
 
 

@@ -109,9 +109,10 @@ def _point(
     date = _text(point, "date", where, path)
     t = _time(parse, date, f"{where}.date", path)
     key = f"{name}|{date}|{source}"
+    place = f"{where} ({name} at {date})"
     if name == "heart_rate":
         value = _number(point, "Avg" if "Avg" in point else "qty", where, path)
-        if fits(context, "heart_rate", value):
+        if fits(context, "heart_rate", value, place):
             yield BridgeSample("heart_rate", t, value, key)
     elif name == "step_count":
         yield from split_steps(round(_number(point, "qty", where, path)), t, t + STEPS_SPAN_S, key)
@@ -122,12 +123,12 @@ def _point(
                 MALFORMED, path, where, f"glucose units {units!r} are neither mg/dL nor mmol/L"
             )
         value = glucose_mgdl(_number(point, "qty", where, path), mmol)
-        if fits(context, "glucose", value):
+        if fits(context, "glucose", value, place):
             yield BridgeSample("glucose", t, value, key)
     else:
         value = _number(point, "qty", where, path)
         percent = round(value * 100, 2) if value <= 1 else value
-        if fits(context, "spo2", percent):
+        if fits(context, "spo2", percent, place):
             yield BridgeSample("spo2", t, percent, key)
 
 
