@@ -104,9 +104,32 @@ class LockedDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """Hold the lock and run the block in one transaction (committed on success)."""
-        with self.lock, self.db.atomic():
-            yield self.db
+        """Hold the lock and run the block in one write transaction (committed on success).
+
+        The transaction takes the database's write lock when it begins (BEGIN IMMEDIATE),
+        waiting for another connection's writer as long as the busy timeout allows. A deferred
+        BEGIN would read first and ask for the lock later, and SQLite refuses that at once,
+        without waiting, when another connection wrote in between ("database is locked")."""
+        with self.lock:
+            conn = self.db.conn
+            if conn.in_transaction:  # a nested block: sqlite-utils' savepoint
+                with self.db.atomic():
+                    yield self.db
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
 
     @contextmanager
     def reading(self) -> Iterator[sqlite_utils.Database]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import httpx
 from typer.testing import CliRunner
 
 from hub.bridges.store import BridgeStore
 from hub.cli.main import app as cli
 from hub.wearables.store import DEVICES_DB_NAME, DeviceStore, SampleQuery
+from tests.hub_process import HubProcess
 from tests.imports_support import (
     apple_record,
     libre_row,
@@ -118,3 +120,34 @@ def test_errors_name_the_file_the_line_and_the_fix(tmp_path: Path) -> None:
 
     code, out = run("import", "garmin-fit", str(tmp_path / "gone.fit"), "--data-dir", str(data))
     assert code == 1 and "gone.fit: cannot read it" in out
+
+
+def test_with_a_hub_running_the_import_goes_through_it_once(
+    tmp_path: Path, hub: HubProcess
+) -> None:
+    days = [(f"2024-06-0{d}T{h:02d}:00:00", str(100 + h)) for d in (1, 2) for h in range(24)]
+    export = write_clarity(tmp_path / "clarity.csv", days)
+    data = str(hub.data_dir)
+    code, out = run(
+        "import", "dexcom-clarity", str(export), "--tz", "UTC", "--dry-run", "--data-dir", data
+    )
+    assert code == 0, out
+    assert "Dry run: would add 48 of 48 readings." in out
+    code, out = run("import", "dexcom-clarity", str(export), "--tz", "UTC", "--data-dir", data)
+    assert code == 0, out
+    assert "Stored 48 new readings of 48 (through the running hub)." in out
+    assert "2024-06-01 00:00" in out and "2024-06-02 23:00" in out
+    code, out = run("import", "dexcom-clarity", str(export), "--tz", "UTC", "--data-dir", data)
+    assert "Stored 0 new readings of 48" in out
+    bridges = httpx.get(f"{hub.base_url}/v1/bridges", headers=hub.headers()).json()["data"]
+    (clarity,) = [b for b in bridges if b["kind"] == "dexcom-clarity"]
+    rows = httpx.get(
+        f"{hub.base_url}/v1/devices/{clarity['id']}/samples",
+        params={"kind": "glucose"},
+        headers=hub.headers(),
+    ).json()["data"]
+    assert [row["v"] for row in rows] == [100.0 + h for _ in (1, 2) for h in range(24)]
+    broken = tmp_path / "broken.csv"
+    broken.write_text(export.read_text(encoding="utf-8-sig").replace("2024-06-02T05", "soon"))
+    code, out = run("import", "dexcom-clarity", str(broken), "--tz", "UTC", "--data-dir", data)
+    assert code == 1 and "soon" in out

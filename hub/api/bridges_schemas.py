@@ -91,6 +91,9 @@ class ImportJobOut(BaseModel):
         description="New readings stored (a dry run: readings the hub already has)."
     )
     by_kind: dict[str, int] = Field(description="Readings found, by sensor kind.")
+    spans: dict[str, tuple[float, float]] = Field(
+        description="By sensor kind, the first and last reading's time (Unix seconds)."
+    )
     skipped: dict[str, int] = Field(description="Readings left out, by reason.")
     error: str | None = Field(description="Why it failed, naming the line or record; else null.")
     started_at: str = Field(description="ISO 8601, UTC.")
@@ -110,6 +113,7 @@ class ImportJobOut(BaseModel):
             readings=job.readings,
             stored=job.stored,
             by_kind=dict(job.by_kind),
+            spans=dict(job.spans),
             skipped=dict(job.skipped),
             error=job.error,
             started_at=_iso(job.started_at) or "",

@@ -3,12 +3,13 @@ each stored once, with a progress bar by bytes read."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,12 +28,16 @@ from devices.bridge_samples import BridgeSample, BridgeSampleError
 from devices.imports.common import ImportContext, ImportFileError, local_zone, named_zone
 from devices.imports.formats import IMPORT_FORMATS, import_format
 from hub.bridges.import_target import ImportTarget
+from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
+from hub.cli.running_hub import answering_hub
 from hub.datadir import ensure_data_dir
 from hub.errors import HubError
 from hub.settings import load_settings
 
 BATCH = 5_000  # readings per transaction: big enough to be quick, small enough to resume
+UPLOAD_CHUNK = 1 << 20
+POLL_SECONDS = 0.2
 console = Console()
 errors = Console(stderr=True)
 
@@ -97,12 +102,26 @@ def import_file(
     data_dir: DataDirOption = None,
 ) -> None:
     """Import an export: Apple Health, Health Auto Export, Dexcom Clarity, LibreView,
-    Gadgetbridge or Garmin FIT. Importing the same file again adds nothing."""
+    Gadgetbridge or Garmin FIT. Importing the same file again adds nothing. With a hub
+    running, the file goes through it, so its sensor summaries follow at once."""
     try:
         found = import_format(kind)
         zone = named_zone(tz) if tz else local_zone()
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    client = HubClient(load_settings(data_dir=data_dir), timeout=60)
+    try:
+        hub = answering_hub(client, errors)
+        if hub is not None:
+            try:
+                size = found.size(file)
+            except ImportFileError as exc:
+                raise _fail(str(exc)) from exc
+            job = _through_hub(hub, found.name, file, size, tz, dry_run)
+            _report_job(found.label, job, zone)
+            return
+    finally:
+        client.close()
     tally: dict[str, KindTally] = {}
     context = ImportContext(zone=zone)
     try:
@@ -122,6 +141,63 @@ def import_file(
         after = "" if dry_run else " (what came before it is stored; running again adds the rest)"
         raise _fail(f"{exc}{after}") from exc
     _report(found.label, tally, context, zone, dry_run, target is not None)
+
+
+def _through_hub(
+    hub: HubClient, kind: str, file: Path, size: int, tz: str | None, dry_run: bool
+) -> dict[str, Any]:
+    """Upload ``file`` to the running hub's import and follow it to its end: the finished job."""
+    params: dict[str, Any] = {"kind": kind, "file_name": file.name, "dry_run": dry_run}
+    if tz:
+        params["tz"] = tz
+    with _progress() as progress:
+        sending = progress.add_task(f"sending {file.name} to the hub", total=size)
+
+        def chunks() -> Iterator[bytes]:
+            with file.open("rb") as handle:
+                while chunk := handle.read(UPLOAD_CHUNK):
+                    progress.advance(sending, len(chunk))
+                    yield chunk
+
+        try:
+            job = hub.call(
+                "POST",
+                "/v1/bridges/imports",
+                params=params,
+                content=chunks(),
+                headers={"Content-Length": str(size)},
+            )
+            reading = progress.add_task(f"the hub reads {file.name}", total=size)
+            while job["state"] not in ("done", "failed"):
+                progress.update(reading, completed=job["bytes_read"])
+                time.sleep(POLL_SECONDS)
+                job = hub.call("GET", f"/v1/bridges/imports/{job['id']}")
+            progress.update(reading, completed=job["bytes_read"])
+        except HubRequestError as exc:
+            raise _fail(str(exc)) from exc
+    if job["state"] == "failed":
+        after = "" if dry_run else " (what came before it is stored; running again adds the rest)"
+        raise _fail(f"{job['error']}{after}")
+    return job
+
+
+def _report_job(label: str, job: dict[str, Any], zone: tzinfo) -> None:
+    """What an import through the hub came to, as the direct import reports it."""
+    if not job["by_kind"]:
+        console.print(f"No readings the hub keeps were found in this {label}.")
+    else:
+        table = Table("kind", "readings", f"from ({zone})", "to", title=label)
+        for kind, count in sorted(job["by_kind"].items()):
+            first, last = job["spans"][kind]
+            table.add_row(kind, f"{count:,}", _when(first, zone), _when(last, zone))
+        console.print(table)
+    for reason, count in sorted(job["skipped"].items()):
+        console.print(f"left out: {count:,} ({escape(reason)})", soft_wrap=True)
+    total, known = job["readings"], job["stored"]
+    if job["dry_run"]:
+        console.print(f"Dry run: would add {total - known:,} of {total:,} readings.")
+    else:
+        console.print(f"Stored {known:,} new readings of {total:,} (through the running hub).")
 
 
 def _progress() -> Progress:
