@@ -94,9 +94,11 @@ def test_an_uploaded_export_is_imported_once_with_progress(api: TestClient, tmp_
 def test_a_broken_file_fails_naming_the_line(api: TestClient, tmp_path: Path) -> None:
     good = write_clarity(tmp_path / "c.csv", YEAR_DAY[:3]).read_text(encoding="utf-8-sig")
     broken = good.replace("2024-06-01T00:10:00", "yesterday-ish")
-    job = finished(api, upload(api, broken.encode(), kind="dexcom-clarity").json()["id"])
-    assert job["state"] == "failed"
-    assert "line" in job["error"] and "yesterday-ish" in job["error"]
+    sent = upload(api, broken.encode(), kind="dexcom-clarity", file_name="../../My Export.csv")
+    job = finished(api, sent.json()["id"])
+    assert job["state"] == "failed" and job["file_name"] == "My Export.csv"
+    # The error names the person's own file, the line and what is wrong with it.
+    assert job["error"].startswith("My Export.csv: line ") and "yesterday-ish" in job["error"]
 
 
 def test_bad_uploads_are_refused_with_what_to_fix(api: TestClient) -> None:

@@ -108,7 +108,7 @@ class ImportJobs:
         """Delete uploads a stopped hub left behind (their imports died with it)."""
         if self.folder.is_dir():
             for stale in self.folder.glob(".upload-*"):
-                stale.unlink(missing_ok=True)
+                shutil.rmtree(stale, ignore_errors=True)
 
     async def close(self) -> None:
         """Stop every import; their uploads are deleted."""
@@ -145,7 +145,7 @@ class ImportJobs:
         job = ImportJob(
             id=f"imp_{secrets.token_hex(8)}",
             kind=found.name,
-            file_name=Path(request.file_name).name[:200] or found.name,
+            file_name=_safe_name(request.file_name) or found.name,
             dry_run=request.dry_run,
             started_at=time.time(),
             total_bytes=declared,
@@ -158,11 +158,13 @@ class ImportJobs:
                 "MiB and room to spare: free some space, or use `hub import` on the file"
             )
         self._remember(job)
-        path = self.folder / f".upload-{job.id}"
+        # In a folder of its own, under the person's own file name: errors name that file, and
+        # readers that go by the name's ending (export.zip or export.xml) see the real one.
+        path = self.folder / f".upload-{job.id}" / job.file_name
         try:
             await self._save(chunks, path, job)
         except BaseException:
-            path.unlink(missing_ok=True)
+            shutil.rmtree(path.parent, ignore_errors=True)
             self.jobs.pop(job.id, None)
             raise
         job.state = "queued"
@@ -178,6 +180,7 @@ class ImportJobs:
             self.jobs.pop(old.id, None)
 
     async def _save(self, chunks: AsyncIterator[bytes], path: Path, job: ImportJob) -> None:
+        await asyncio.to_thread(path.parent.mkdir)
         handle = await asyncio.to_thread(path.open, "wb")
         try:
             received = 0
@@ -215,7 +218,7 @@ class ImportJobs:
             job.state, job.error = "failed", f"the import failed: {exc}"
         finally:
             job.finished_at = time.time()
-            await asyncio.to_thread(path.unlink, True)
+            await asyncio.to_thread(shutil.rmtree, path.parent, True)
 
     async def _read(
         self, job: ImportJob, path: Path, found: ImportFormat, zone: str | None
@@ -250,6 +253,12 @@ def _widen_spans(spans: dict[str, tuple[float, float]], batch: list[BridgeSample
     for sample in batch:
         first, last = spans.get(sample.kind, (sample.t, sample.t))
         spans[sample.kind] = (min(first, sample.t), max(last, sample.t))
+
+
+def _safe_name(name: str) -> str:
+    """The file's own name, fit for the upload's folder: no path, no leading dot, not too long."""
+    base = Path(name.replace("\\", "/")).name.lstrip(".")
+    return "".join(c if c.isprintable() and c not in "/\0" else "_" for c in base)[:200]
 
 
 def _next_batch(readings: Iterator[BridgeSample]) -> list[BridgeSample]:

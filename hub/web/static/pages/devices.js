@@ -11,6 +11,7 @@ import { h, iconButton, relativeTime } from "../dom.js";
 import { livePoll } from "../live_poll.js";
 import { RANGES, labelInText, liveChart } from "./device_chart.js";
 import { bridgeFacts, bridgeForm } from "./devices_bridges.js";
+import { importForm } from "./devices_imports.js";
 
 const DEFAULT_RANGE = "1h";
 const KIND_PATHS = {
@@ -196,6 +197,7 @@ async function mount(ctx) {
   let sensorKinds = null; // name -> entry of GET /v1/devices/kinds, read by the first poll
   let bridgeKinds = new Map(); // name -> entry of GET /v1/bridges/kinds, read by the first poll
   const bridgeSlot = h("div", { class: "bridge-slot" });
+  const importSlot = h("div", { class: "import-slot" });
 
   const rangeButtons = RANGES.map((candidate) =>
     h("button", {
@@ -235,6 +237,7 @@ async function mount(ctx) {
         "div",
         { class: "devices" },
         bridgeSlot,
+        importSlot,
         rangeBar,
         failure,
         waiting.el,
@@ -298,6 +301,7 @@ async function mount(ctx) {
       sensorKinds = new Map(kinds.data.map((spec) => [spec.name, spec]));
       bridgeKinds = new Map(bridges.data.map((entry) => [entry.name, entry]));
       bridgeSlot.replaceChildren(bridgeForm(bridges.data, () => live.poll()).el);
+      importSlot.replaceChildren(importForm(bridges.data, () => live.poll()).el);
     }
     const listed = await api("GET", "/v1/devices");
     if (live.stopped()) return;

@@ -60,7 +60,7 @@ export function bridgeForm(allKinds, onAdded) {
     "section",
     { class: "card bridge-card", "aria-labelledby": "bridge-add-title" },
     h("h2", { id: "bridge-add-title", text: "Add a bridge" }),
-    h("p", { class: "muted device-note", text: "For apps that send to the hub themselves, such as xDrip+ or Juggluco (glucose) and Health Auto Export (iPhone). Files are imported with hub import; Bluetooth straps are added with hub bridges ble add." }),
+    h("p", { class: "muted device-note", text: "For apps that send to the hub themselves, such as xDrip+ or Juggluco (glucose) and Health Auto Export (iPhone). Exported files are imported below; Bluetooth straps are added on the hub with hub bridges ble add." }),
     form,
     made,
   );
