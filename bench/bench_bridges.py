@@ -15,17 +15,29 @@ Dexcom Clarity CSV of ``--cgm-days`` days of 5-minute readings, then for each fi
 Reported: records/s of each and their ratio, the hub's resident memory growth, the readings
 stored, and a second import of the same file adding nothing.
 
-Goals (issue 16): the Apple Health export at >= 50,000 records/s with the hub's resident memory
-growing by < 300 MB; a year of 5-minute CGM readings in < 10 s.
+Then a Nightscout bridge is added and ``--uploads`` single-entry uploads are posted one after
+another as xDrip+ posts them (``POST /api/v1/entries`` with the SHA-1 of the secret), first with
+the hub idle (the baseline), then while the model writes a long chat answer; reported: the
+time from sending an upload to its answer (acknowledged after commit), p50 and p99 of each.
 
-    .venv/bin/python bench/bench_bridges.py [--records 2000000] [--cgm-days 365]
+Goals (issue 16): the Apple Health export at >= 50,000 records/s with the hub's resident memory
+growing by < 300 MB; a year of 5-minute CGM readings in < 10 s; a live Nightscout upload
+acknowledged in < 50 ms p99 while a chat is generating.
+
+    .venv/bin/python bench/bench_bridges.py [--records 2000000] [--cgm-days 365] [--uploads 400]
+        [--threads 1]
+
+``--threads 1`` gives the model one CPU of its own and the rest of the hub the other, as the
+README advises for a 2-core box with devices streaming.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -47,6 +59,7 @@ START = datetime(2023, 1, 1, tzinfo=UTC)
 HEART = "HKQuantityTypeIdentifierHeartRate"
 STEPS = "HKQuantityTypeIdentifierStepCount"
 GLUCOSE = "HKQuantityTypeIdentifierBloodGlucose"
+CHAT_PROMPT = "Write a long story about a lighthouse keeper and the ships she watches."
 
 
 def apple_stamp(moment: datetime) -> str:
@@ -144,6 +157,76 @@ def measure(http: httpx.Client, pid: int, kind: str, path: Path, tz: str) -> dic
     }
 
 
+def upload_latencies(
+    http: httpx.Client, secret_sha1: str, start_ms: int, count: int
+) -> list[float]:
+    """Post ``count`` single-entry uploads one after another; each one's seconds to its answer."""
+    seconds = []
+    for n in range(count):
+        date = start_ms + n * 300_000
+        entry = {
+            "type": "sgv",
+            "sgv": 90 + n % 100,
+            "date": date,
+            "direction": "Flat",
+            "device": "xDrip-DexcomG6",
+            "dateString": datetime.fromtimestamp(date / 1000, UTC).isoformat(),
+        }
+        sent = time.perf_counter()
+        answer = http.post("/api/v1/entries", json=[entry], headers={"api-secret": secret_sha1})
+        seconds.append(time.perf_counter() - sent)
+        answer.raise_for_status()
+    return seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def nightscout(http: httpx.Client, uploads: int) -> dict[str, Any]:
+    """Upload latency idle, then while a long chat answer is being written."""
+    made = http.post("/v1/bridges", json={"kind": "nightscout", "name": "bench"}).json()
+    sha1 = hashlib.sha1(made["secret"].encode()).hexdigest()
+    start_ms = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    idle = upload_latencies(http, sha1, start_ms, uploads)
+    answering = threading.Event()
+    tokens: list[int] = []
+
+    def chat() -> None:
+        with http.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={
+                "model": "smollm2-135m-instruct",
+                "stream": True,
+                "max_tokens": 1500,
+                "temperature": 0.7,
+                "messages": [{"role": "user", "content": CHAT_PROMPT}],
+            },
+        ) as streamed:
+            for line in streamed.iter_lines():
+                if line.startswith("data: {"):
+                    answering.set()
+                    tokens.append(1)
+                    if done.is_set():
+                        break
+
+    done = threading.Event()
+    writer = threading.Thread(target=chat)
+    writer.start()
+    answering.wait(timeout=120)
+    before = len(tokens)
+    loaded = upload_latencies(http, sha1, start_ms + uploads * 300_000, uploads)
+    during = len(tokens) - before
+    if writer.is_alive() is False:
+        print(f"note: the chat answer ended during the uploads ({len(tokens)} pieces in all)")
+    done.set()
+    writer.join(timeout=300)
+    return {"idle": idle, "loaded": loaded, "tokens_during": during}
+
+
 def report(label: str, result: dict[str, Any]) -> None:
     """Print one file's figures."""
     print(
@@ -164,6 +247,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=2_000_000, help="Apple Health records")
     parser.add_argument("--cgm-days", type=int, default=365, help="days of CGM readings")
+    parser.add_argument("--uploads", type=int, default=400, help="Nightscout uploads per phase")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="the hub's llama.cpp threads (default: its own)"
+    )
     return parser.parse_args(argv)
 
 
@@ -176,11 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         apple = write_apple_export(folder / "export.zip", apple_records(args.records))
         clarity = write_clarity(folder / "clarity.csv", clarity_rows(args.cgm_days))
         data_dir = folder / "data"
-        process, base = start_hub(data_dir, None, "auto")
+        process, base = start_hub(data_dir, args.threads, "auto")
         try:
             token = (data_dir / "owner_token").read_text().strip()
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=base, headers=headers, timeout=600) as http:
+                # First, while nothing else runs: the imports' sensor summaries come after them.
+                live = nightscout(http, args.uploads)
                 health = measure(http, process.pid, "apple-health", apple, "UTC")
                 cgm = measure(http, process.pid, "dexcom-clarity", clarity, "Europe/Berlin")
         finally:
@@ -189,16 +278,28 @@ def main(argv: list[str] | None = None) -> int:
     print()
     report("Apple Health export", health)
     report(f"Dexcom Clarity CSV, {args.cgm_days} days", cgm)
+    idle_ms = [1000 * x for x in live["idle"]]
+    loaded_ms = [1000 * x for x in live["loaded"]]
+    p99 = percentile(loaded_ms, 99)
+    print(
+        f"Nightscout upload to answer: idle p50 {percentile(idle_ms, 50):.1f} ms, p99 "
+        f"{percentile(idle_ms, 99):.1f} ms; while a chat was generating ({live['tokens_during']} "
+        f"pieces streamed meanwhile) p50 {percentile(loaded_ms, 50):.1f} ms, p99 {p99:.1f} ms "
+        f"(ratio of p99s {p99 / percentile(idle_ms, 99):.2f})"
+    )
+    records_per_s = args.records / health["seconds"]
     met = (
-        health["hub_per_s"] >= 50_000
+        records_per_s >= 50_000
         and health["growth"] < 300e6
         and cgm["seconds"] < 10
+        and p99 < 50
         and health["again_stored"] == cgm["again_stored"] == 0
     )
     print(
-        f"goals: Apple Health >= 50,000 records/s ({health['hub_per_s'] / 50_000:.2f}x) with "
-        f"< 300 MB growth ({health['growth'] / 300e6:.2f}x the limit); a year of CGM in < 10 s "
-        f"({cgm['seconds']:.1f} s): {'all met' if met else 'some missed'}"
+        f"goals: Apple Health >= 50,000 records/s ({records_per_s:,.0f} records/s: "
+        f"{records_per_s / 50_000:.2f}x) with < 300 MB growth ({health['growth'] / 300e6:.2f}x "
+        f"the limit); a year of CGM in < 10 s ({cgm['seconds']:.1f} s); Nightscout p99 < 50 ms "
+        f"while chatting ({p99:.1f} ms): {'all met' if met else 'some missed'}"
     )
     return 0
 
