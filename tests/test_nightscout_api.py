@@ -392,3 +392,5 @@ def test_an_uploaded_glucose_day_becomes_sensor_summary_memories(
     (high,) = [item for item in items if item["metadata"]["summary"] == "glucose_high"]
     assert "it rose to 212 mg/dL at 14:05" in high["text"]
     assert "from 13:40 until 14:35" in high["text"]
+    assert high["text"].endswith("Device: xDrip phone.")  # the bridge's name, not its id
+    assert high["metadata"]["device_id"] == bridge["id"]

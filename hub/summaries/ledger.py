@@ -38,6 +38,13 @@ class SummaryLedger:
         with self._db.reading() as db:
             return [row[0] for row in db.execute("SELECT id FROM devices ORDER BY id")]
 
+    def label(self, device_id: str) -> str:
+        """How a summary names the device: a bridge by the name the person gave it ("xDrip
+        phone"), a paired device by its id."""
+        with self._db.reading() as db:
+            row = db.execute("SELECT name FROM bridges WHERE device_id = ?", [device_id]).fetchone()
+        return str(row[0]) if row else device_id
+
     def span(self, device_id: str, kinds: Sequence[str]) -> tuple[float, float] | None:
         """The first and the newest minute with data of these kinds, or None."""
         lows, highs = [], []

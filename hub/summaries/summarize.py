@@ -56,8 +56,8 @@ def summary_key(device_id: str, summary: str, start: float) -> str:
     return f"{device_id}/{summary}/{int(start)}"
 
 
-def episode_memory(device_id: str, episode: Episode) -> NewMemory:
-    """An event as a memory."""
+def episode_memory(device_id: str, episode: Episode, label: str | None = None) -> NewMemory:
+    """An event as a memory; ``label`` names the device to the person (else its id)."""
     metadata: dict[str, Any] = {
         "device_id": device_id,
         "summary": episode.summary,
@@ -70,7 +70,7 @@ def episode_memory(device_id: str, episode: Episode) -> NewMemory:
     if episode.summary != "sedentary":
         metadata.update(peak=episode.peak, peak_at=episode.peak_at)
     return NewMemory(
-        text=describe_episode(episode, device_id),
+        text=describe_episode(episode, label or device_id),
         kind=MEMORY_KIND,
         source=MEMORY_SOURCE,
         happened_at=_when(episode.start),
@@ -78,8 +78,8 @@ def episode_memory(device_id: str, episode: Episode) -> NewMemory:
     )
 
 
-def digest_memory(device_id: str, digest: HourDigest) -> NewMemory:
-    """An hour's digest as a memory."""
+def digest_memory(device_id: str, digest: HourDigest, label: str | None = None) -> NewMemory:
+    """An hour's digest as a memory; ``label`` names the device to the person (else its id)."""
     metadata: dict[str, Any] = {
         "device_id": device_id,
         "summary": "hourly_digest",
@@ -102,7 +102,7 @@ def digest_memory(device_id: str, digest: HourDigest) -> NewMemory:
     if digest.steps is not None:
         metadata["steps"] = digest.steps
     return NewMemory(
-        text=describe_digest(digest, device_id),
+        text=describe_digest(digest, label or device_id),
         kind=MEMORY_KIND,
         source=MEMORY_SOURCE,
         happened_at=_when(digest.start),
@@ -121,7 +121,7 @@ def already_kept(store: MemoryStore, new: NewMemory) -> bool:
 
 
 def _events(
-    ledger: SummaryLedger, device_id: str, events_from: float, newest: float
+    ledger: SummaryLedger, device_id: str, events_from: float, newest: float, label: str
 ) -> tuple[list[NewMemory], float, bool]:
     scan_end = min(newest + 60.0, events_from + EVENT_CHUNK_S)
     since = events_from - LOOKBACK_S
@@ -135,14 +135,14 @@ def _events(
         if episode.start < events_from:
             continue  # told (or found too short) by an earlier pass
         if episode in told:
-            news.append(episode_memory(device_id, episode))
+            news.append(episode_memory(device_id, episode, label))
         elif episode.ongoing:
             held = min(held, episode.start)  # not over yet: look at it again next time
     return news, max(events_from, held), scan_end < newest + 60.0
 
 
 def _digests(
-    ledger: SummaryLedger, device_id: str, digests_until: float, newest: float
+    ledger: SummaryLedger, device_id: str, digests_until: float, newest: float, label: str
 ) -> tuple[list[NewMemory], float, bool]:
     complete = hour_start(newest)  # an hour is over once a minute after it has data
     until = min(complete, digests_until + DIGEST_HOURS_PER_PASS * HOUR)
@@ -155,7 +155,7 @@ def _digests(
         in_hour = [m for m in glucose if start <= m.t < start + HOUR]
         digest = hour_digest(start, hours[start], in_hour)
         if not digest.empty:
-            news.append(digest_memory(device_id, digest))
+            news.append(digest_memory(device_id, digest, label))
     return news, until, until < complete
 
 
@@ -168,8 +168,9 @@ def summarize_device(ledger: SummaryLedger, store: MemoryStore, device_id: str) 
     marks = ledger.marks(device_id)
     events_from = max(marks[0], first)
     digests_until = max(marks[1], hour_start(first))
-    events, events_from, more_events = _events(ledger, device_id, events_from, newest)
-    digests, digests_until, more_digests = _digests(ledger, device_id, digests_until, newest)
+    label = ledger.label(device_id)
+    events, events_from, more_events = _events(ledger, device_id, events_from, newest, label)
+    digests, digests_until, more_digests = _digests(ledger, device_id, digests_until, newest, label)
     fresh = [new for new in events + digests if not already_kept(store, new)]
     if fresh:
         store.add_many(fresh)
