@@ -14,13 +14,15 @@ from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
 
-def owner_client(tmp_path: Path) -> Iterator[TestClient]:
-    """The real app (fake model) behind a TestClient that sends the owner's token."""
+def owner_client(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
+    """The real app (fake model) behind a TestClient that sends the owner's token;
+    ``overrides`` are settings."""
     settings = Settings(
         data_dir=tmp_path / "data",
         personalize_enabled=False,
         voice_enabled=False,
         mdns_enabled=False,
+        **overrides,
     )
     app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
     with TestClient(app) as client:

@@ -12,10 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api.app import create_app
-from hub.settings import Settings
-from memory.fake_embedder import HashingEmbedder
-from tests.fakes import FakeChatModel
+from tests.bridge_support import owner_client
 from tests.imports_support import write_clarity
 
 IMPORTS = "/v1/bridges/imports"
@@ -28,18 +25,7 @@ YEAR_DAY = [
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        personalize_enabled=False,
-        voice_enabled=False,
-        mdns_enabled=False,
-        import_max_bytes=200_000,
-    )
-    app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
-    with TestClient(app) as client:
-        token = (tmp_path / "data" / "owner_token").read_text().strip()
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
+    yield from owner_client(tmp_path, import_max_bytes=200_000)
 
 
 def finished(api: TestClient, job_id: str) -> dict[str, Any]:

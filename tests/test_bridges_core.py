@@ -23,6 +23,7 @@ from hub.cli.main import app as cli
 from hub.settings import Settings
 from hub.wearables.store import DEVICES_DB_NAME, DeviceNotPairedError, DeviceStore, SampleQuery
 from memory.fake_embedder import HashingEmbedder
+from tests.bridge_support import owner_client
 from tests.fakes import FakeChatModel
 
 T0 = 1_763_900_000.0
@@ -110,17 +111,7 @@ def test_unknown_kinds_are_refused_naming_the_known_ones() -> None:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        personalize_enabled=False,
-        voice_enabled=False,
-        mdns_enabled=False,
-    )
-    app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
-    with TestClient(app) as client:
-        token = (tmp_path / "data" / "owner_token").read_text().strip()
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
+    yield from owner_client(tmp_path)
 
 
 def test_the_owner_adds_a_bridge_that_is_listed_and_revoked_as_a_device(api: TestClient) -> None:

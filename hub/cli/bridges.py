@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -21,6 +20,7 @@ from hub.bridges.store import BridgeStore
 from hub.cli import bridges_ble
 from hub.cli.clients import hub_address
 from hub.cli.options import DataDirOption
+from hub.cli.running_hub import local_minute
 from hub.datadir import ensure_data_dir
 from hub.errors import HubError
 from hub.settings import Settings, load_settings
@@ -44,12 +44,6 @@ def _store(data_dir: DataDirOption) -> Iterator[tuple[Settings, BridgeStore]]:
         raise typer.Exit(1) from exc
     finally:
         devices.close()
-
-
-def _when(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    return datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 @app.command()
@@ -90,8 +84,8 @@ def list_bridges(data_dir: DataDirOption = None) -> None:
             record.kind,
             escape(record.name),
             record.status,
-            _when(record.created_at),
-            _when(record.last_seen),
+            local_minute(record.created_at),
+            local_minute(record.last_seen),
         )
     console.print(table)
 

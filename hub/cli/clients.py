@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -16,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hub.cli.options import DataDirOption
+from hub.cli.running_hub import local_minute
 from hub.clients.scopes import SCOPES
 from hub.clients.store import SqliteClientStore
 from hub.datadir import ensure_data_dir
@@ -53,12 +53,6 @@ def hub_address(settings: Settings) -> str:
     elif ":" in host:
         host = f"[{host}]"
     return f"{host}:{port}"
-
-
-def _when(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    return datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 @app.command()
@@ -103,8 +97,8 @@ def list_clients(data_dir: DataDirOption = None) -> None:
         table.add_row(
             record.name,
             ", ".join(record.scopes),
-            _when(record.created_at),
-            _when(record.last_seen_at),
+            local_minute(record.created_at),
+            local_minute(record.last_seen_at),
         )
     console.print(table)
 

@@ -54,3 +54,10 @@ def utc_time(stamp: float | None) -> str:
     if stamp is None:
         return "-"
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_minute(stamp: float | None) -> str:
+    """A Unix time as 'YYYY-mm-dd HH:MM' in this machine's zone, or 'never' when there is none."""
+    if stamp is None:
+        return "never"
+    return datetime.fromtimestamp(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
