@@ -22,12 +22,13 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $(STAMP)
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);
-# the deploy tests lint the install script with shellcheck and verify the unit with systemd-analyze.
+# the deploy tests lint the install script with shellcheck and verify the unit with systemd-analyze;
+# the Omi pendant tests decode Opus with the system's libopus (Chromium needs it too).
 $(CHROMIUM) $(SHELLCHECK) $(SYSTEMD_ANALYZE):
 	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck systemd; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck systemd libopus0; \
 	else \
-		echo "The tests need Chromium, shellcheck and systemd-analyze: sudo apt-get install chromium shellcheck systemd"; exit 1; \
+		echo "The tests need Chromium, shellcheck and systemd-analyze: sudo apt-get install chromium shellcheck systemd libopus0"; exit 1; \
 	fi
 
 run: $(STAMP)
