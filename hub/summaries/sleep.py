@@ -4,7 +4,8 @@ A session is a run of sleep_stage minutes with no more than 30 minutes without o
 (and told) once nothing can still join it: the scan has seen past the gap that would end it, and
 the device has sent readings from an hour after its last minute, or an hour has passed on the
 clock (an import of past nights, a source that sends nothing but sleep). Like the other rules it
-reads only count, min and max per minute, so it gives the same answer however the samples came.
+reads only each minute's rollup (its lowest code), so it gives the same answer however the
+samples came.
 """
 
 from __future__ import annotations
