@@ -6,7 +6,7 @@ the person asks ("how was my glucose after lunch") and what the search matches o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from devices.sensor_kinds import SENSOR_KINDS
 from hub.summaries.rules import (
@@ -17,6 +17,7 @@ from hub.summaries.rules import (
     Episode,
     HourDigest,
 )
+from hub.summaries.sleep import ASLEEP, AWAKE, DEEP, LIGHT, REM, SleepSession
 
 GLUCOSE_UNIT = SENSOR_KINDS["glucose"].unit
 HEART_UNIT = SENSOR_KINDS["heart_rate"].unit
@@ -49,6 +50,14 @@ def clock(t: float) -> str:
 def day(t: float) -> str:
     """'Monday 23 November'."""
     moment = local(t)
+    return f"{moment:%A} {moment.day} {moment:%B}"
+
+
+def night_of(t: float) -> str:
+    """The evening a night belongs to: 'Tuesday 4 June' for 23:40 on it or 01:30 after it."""
+    moment = local(t)
+    if moment.hour < 12:
+        moment -= timedelta(days=1)  # aware arithmetic: the same wall-clock time a day before
     return f"{moment:%A} {moment.day} {moment:%B}"
 
 
@@ -122,6 +131,43 @@ def describe_episode(episode: Episode, device_id: str) -> str:
     else:
         text = _sedentary(episode)
     return f"{text} Device: {device_id}."
+
+
+# The stages as a sleep report lists them (deepest first), and awake last.
+SLEEP_PARTS = (
+    (DEEP, "deep"),
+    (REM, "REM"),
+    (LIGHT, "light"),
+    (ASLEEP, "stage not told"),
+    (AWAKE, "awake"),
+)
+
+
+def describe_sleep(session: SleepSession, device_id: str) -> str:
+    """A night's sleep or a nap, with its stages when the source told them, naming the device.
+
+    The word "sleep" is in every text: the keyword search stems "slept" apart from it.
+    """
+    if session.nap:
+        head = (
+            f"A nap on {day(session.asleep_from)} {part_of_day(session.asleep_from)}: "
+            f"{duration(session.asleep_s)} of sleep"
+        )
+    else:
+        head = f"Sleep on the night of {night_of(session.asleep_from)}: "
+        head += f"{duration(session.asleep_s)} asleep"
+    text = (
+        f"{head} from {clock(session.asleep_from)} to {clock(session.asleep_until)}, in bed "
+        f"from {clock(session.start)} to {clock(session.end)} ({duration(session.in_bed_s)})"
+    )
+    if session.staged:
+        parts = [
+            f"{name} {duration(session.stages[code] * 60)}"
+            for code, name in SLEEP_PARTS
+            if session.stages[code]
+        ]
+        text += "; " + ", ".join(parts)
+    return f"{text}. Device: {device_id}."
 
 
 def describe_digest(digest: HourDigest, device_id: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,9 @@ class SensorSummaryWorker:
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     # The pass running in a thread; stopping waits for it, so it never meets closed databases.
     inflight: asyncio.Future[PassResult] | None = field(default=None, init=False)
+    # A sleep session is over an hour after its end even when nothing more comes (a source
+    # that sends only sleep): one timer per device looks again then.
+    _look_again: dict[str, asyncio.TimerHandle] = field(default_factory=dict, init=False)
 
     def frames_stored(self, device_id: str, frames: Sequence[DataFrame]) -> None:
         """Mark the device if the frames hold summarized kinds; returns at once."""
@@ -86,6 +90,23 @@ class SensorSummaryWorker:
                     continue
                 if result.more:
                     self._mark(device_id)
+                if result.look_again_at is not None:
+                    self._look_again_at(device_id, result.look_again_at)
+
+    def _look_again_at(self, device_id: str, when: float) -> None:
+        if self._loop is None:
+            return
+        previous = self._look_again.pop(device_id, None)
+        if previous is not None:
+            previous.cancel()
+        delay = max(when - time.time(), 0.0) + 1.0
+        self._look_again[device_id] = self._loop.call_later(delay, self._mark, device_id)
+
+    def forget_timers(self) -> None:
+        """Cancel the looks planned for later (the worker is stopping)."""
+        for handle in self._look_again.values():
+            handle.cancel()
+        self._look_again.clear()
 
 
 @dataclass
@@ -120,6 +141,7 @@ class SensorSummaryWork:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         if self.worker is not None:
+            self.worker.forget_timers()
             if self.worker.inflight is not None:
                 await asyncio.gather(self.worker.inflight, return_exceptions=True)
             await asyncio.to_thread(self.worker.ledger.close)
