@@ -10,13 +10,16 @@ from fastapi.testclient import TestClient
 
 from hub.api.app import create_app
 from hub.settings import Settings
+from memory.embedder import Embedder
 from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
 
-def owner_client(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
-    """The real app (fake model) behind a TestClient that sends the owner's token;
-    ``overrides`` are settings."""
+def owner_client(
+    tmp_path: Path, embedder: Embedder | None = None, **overrides: Any
+) -> Iterator[TestClient]:
+    """The real app (fake model; the hashing embedder unless ``embedder`` is given) behind a
+    TestClient that sends the owner's token; ``overrides`` are settings."""
     settings = Settings(
         data_dir=tmp_path / "data",
         personalize_enabled=False,
@@ -24,7 +27,9 @@ def owner_client(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
         mdns_enabled=False,
         **overrides,
     )
-    app = create_app(settings, loader=lambda name: FakeChatModel(), embedder=HashingEmbedder())
+    app = create_app(
+        settings, loader=lambda name: FakeChatModel(), embedder=embedder or HashingEmbedder()
+    )
     with TestClient(app) as client:
         token = (tmp_path / "data" / "owner_token").read_text().strip()
         client.headers["Authorization"] = f"Bearer {token}"

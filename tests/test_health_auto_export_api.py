@@ -16,6 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.bridge_support import add_bridge, owner_client
+from tests.test_sensor_summaries import local_zone as zone_fixture
+from tests.test_web_ui import wait_until
 
 URL = "/bridges/health-auto-export"
 
@@ -236,3 +238,52 @@ def test_setup_lines_name_the_endpoint_and_the_header(api: TestClient) -> None:
     path = "/" + url.split("://", 1)[1].split("/", 1)[1]
     posted = api.post(path, json=export(), headers={"Authorization": ""})
     assert posted.status_code == 200 and posted.json()["stored"] == 7
+
+
+local_zone = zone_fixture  # the summaries speak the hub's local time: one fixed zone
+
+
+def test_readings_older_than_what_was_summarized_are_summarized_too(
+    api: TestClient, local_zone: None
+) -> None:
+    """A sync lists one metric after another: glucose from the early morning comes after the
+    day's heart rate was summarized, and its high is still told (once)."""
+    bridge = add_bridge(api, "health-auto-export", "iPhone")
+    headers = {"Authorization": f"Bearer {bridge['secret']}"}
+    day = "2024-03-10"
+
+    def stamp(minute: int) -> str:
+        return f"{day} {minute // 60:02d}:{minute % 60:02d}:00 -0300"
+
+    heart = [{"date": stamp(m), "Avg": 62} for m in range(0, 10 * 60)]
+    posted = api.post(
+        URL,
+        json={"data": {"metrics": [{"name": "heart_rate", "units": "count/min", "data": heart}]}},
+        headers=headers,
+    )
+    assert posted.status_code == 200 and posted.json()["stored"] == len(heart)
+    wait_until(lambda: len(summaries(api)) >= 9, "the hourly digests of the heart rate", 60)
+
+    glucose = [
+        {"date": stamp(m), "qty": 230 if 150 <= m <= 210 else 110} for m in range(120, 240, 5)
+    ]
+    posted = api.post(
+        URL,
+        json={"data": {"metrics": [{"name": "blood_glucose", "units": "mg/dL", "data": glucose}]}},
+        headers=headers,
+    )
+    assert posted.status_code == 200 and posted.json()["stored"] == len(glucose)
+
+    def high() -> list[dict[str, Any]]:
+        return [s for s in summaries(api) if s["metadata"]["summary"] == "glucose_high"]
+
+    (told,) = wait_until(high, "the early morning's glucose high", 60)
+    assert "over 180 mg/dL from 02:30 until 03:" in told["text"]
+    keys = [s["metadata"]["key"] for s in summaries(api)]
+    assert len(keys) == len(set(keys))  # going back told nothing twice
+
+
+def summaries(api: TestClient) -> list[dict[str, Any]]:
+    listed = api.get("/v1/memory", params={"kind": "sensor_summary", "limit": 100})
+    items: list[dict[str, Any]] = listed.json()["data"]
+    return items

@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from hub.api.bridge_secret import URL_SECRET_SCOPE_KEY, BridgeSecretMiddleware
 from tests.bridge_support import add_bridge, owner_client
-from tests.test_sensor_summaries import glucose_day
-from tests.test_sensor_summaries import local_zone as local_zone  # the fixture
-from tests.test_web_ui import wait_until
+from tests.conftest import DEFAULT_MODEL
+from tests.hub_process import start_hub
+from tests.test_sensor_summaries import ZONE_NAME, at, glucose_day, summaries_of, yesterday
 
 NOW_MS = int(time.time() * 1000) // 300_000 * 300_000  # on a 5-minute boundary
 PHONE_ZONE = timezone(timedelta(hours=1))
@@ -372,25 +373,43 @@ def test_a_secret_in_the_url_is_taken_out_before_the_access_log_sees_it() -> Non
     ]
 
 
-def test_an_uploaded_glucose_day_becomes_sensor_summary_memories(
-    api: TestClient, local_zone: None
-) -> None:
-    bridge = add_bridge(api)
-    day = [
-        {"type": "sgv", "sgv": int(sample.v), "date": int(sample.t * 1000), "direction": "Flat"}
-        for sample in glucose_day()
-    ]
-    answer = api.post("/api/v1/entries", json=day, headers=uploader(bridge["secret"]))
-    assert answer.status_code == 200 and answer.headers["X-Hub-Stored"] == str(len(day))
-
-    def summaries() -> list[dict[str, Any]] | None:
-        listed = api.get("/v1/memory", params={"kind": "sensor_summary", "limit": 100})
-        items: list[dict[str, Any]] = listed.json()["data"]
-        return items if len(items) >= 7 else None
-
-    items = wait_until(summaries, "the sensor summaries of the uploaded day", timeout=60)
-    (high,) = [item for item in items if item["metadata"]["summary"] == "glucose_high"]
-    assert "it rose to 212 mg/dL at 14:05" in high["text"]
-    assert "from 13:40 until 14:35" in high["text"]
-    assert high["text"].endswith("Device: xDrip phone.")  # the bridge's name, not its id
-    assert high["metadata"]["device_id"] == bridge["id"]
+@pytest.mark.slow
+def test_an_uploaded_glucose_day_becomes_a_summary_that_chat_cites(tmp_path: Path) -> None:
+    """xDrip+ uploads yesterday's readings; the after-lunch high becomes a sensor-summary
+    memory, and the real model, asked about it, answers citing it (a real hub, its packaged
+    model and embedder)."""
+    day = yesterday()
+    readings = [(s.t - at(0) + at(0, day=day), s.v) for s in glucose_day()]
+    hub = start_hub(tmp_path / "data", env={"TZ": ZONE_NAME})
+    try:
+        made = httpx.post(
+            f"{hub.base_url}/v1/bridges",
+            json={"kind": "nightscout", "name": "xDrip phone"},
+            headers=hub.headers(),
+        ).json()
+        entries = [
+            {"type": "sgv", "sgv": int(v), "date": int(t * 1000), "direction": "Flat"}
+            for t, v in readings
+        ]
+        answer = httpx.post(
+            f"{hub.base_url}/api/v1/entries", json=entries, headers=uploader(made["secret"])
+        )
+        assert answer.status_code == 200 and answer.headers["X-Hub-Stored"] == str(len(entries))
+        items = summaries_of(hub, 7)
+        (high,) = [item for item in items if item["metadata"]["summary"] == "glucose_high"]
+        assert "it rose to 212 mg/dL at 14:05" in high["text"]
+        assert "from 13:40 until 14:35" in high["text"]
+        assert high["text"].endswith("Device: xDrip phone.")  # the bridge's name, not its id
+        assert high["metadata"]["device_id"] == made["id"]
+        body = {
+            "model": DEFAULT_MODEL,
+            "messages": [{"role": "user", "content": "How was my glucose after lunch yesterday?"}],
+            "max_tokens": 60,
+            "temperature": 0,
+        }
+        asked = httpx.post(
+            f"{hub.base_url}/v1/chat/completions", json=body, headers=hub.headers(), timeout=120
+        ).json()
+        assert asked["citations"][0]["id"] == high["id"]
+    finally:
+        hub.stop()

@@ -99,6 +99,16 @@ class SummaryLedger:
             ).fetchone()
         return (0.0, 0.0) if row is None else (float(row[0]), float(row[1]))
 
+    def rewind_marks(self, device_id: str, earliest: float) -> None:
+        """Move the device's marks back to ``earliest`` (readings older than them arrived), so
+        the next pass looks at those readings too; marks already before it stay."""
+        with self._db.transaction() as db:
+            db.execute(
+                "UPDATE summary_marks SET events_from = min(events_from, ?), "
+                "digests_until = min(digests_until, ?) WHERE device_id = ?",
+                [earliest, hour_start(earliest), device_id],
+            )
+
     def save_marks(self, device_id: str, events_from: float, digests_until: float) -> None:
         """Remember how far the device's data has been summarized."""
         with self._db.transaction() as db:

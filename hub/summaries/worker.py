@@ -39,6 +39,8 @@ class SensorSummaryWorker:
     model_activity: ModelActivity = field(default_factory=ModelActivity)
     settle_s: float = SETTLE_S
     dirty: set[str] = field(default_factory=set, init=False)  # devices with data to look at
+    # Per device, the earliest reading stored since its last pass.
+    rewind: dict[str, float] = field(default_factory=dict, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     # The pass running in a thread; stopping waits for it, so it never meets closed databases.
@@ -49,16 +51,25 @@ class SensorSummaryWorker:
 
     def frames_stored(self, device_id: str, frames: Sequence[DataFrame]) -> None:
         """Mark the device if the frames hold summarized kinds; returns at once."""
-        if self._loop is None or device_id in self.dirty:
+        if self._loop is None:
             return
-        if any(
-            isinstance(frame, SensorBatch) and any(s.kind in KINDS for s in frame.series)
+        times = [
+            min(series.t)
             for frame in frames
-        ):
+            if isinstance(frame, SensorBatch)
+            for series in frame.series
+            if series.kind in KINDS
+        ]
+        if times:
             # Safe from any thread; on the loop itself it runs right after this call.
-            self._loop.call_soon_threadsafe(self._mark, device_id)
+            self._loop.call_soon_threadsafe(self._mark, device_id, min(times))
 
-    def _mark(self, device_id: str) -> None:
+    def _mark(self, device_id: str, earliest: float | None = None) -> None:
+        # Readings older than how far the device was summarized (an import lists one kind
+        # after another; a device sends what it kept while away): the next pass goes back to
+        # them. The summaries' keys keep anything told before from being told again.
+        if earliest is not None:
+            self.rewind[device_id] = min(earliest, self.rewind.get(device_id, earliest))
         self.dirty.add(device_id)
         self._wake.set()
 
@@ -75,9 +86,10 @@ class SensorSummaryWorker:
             pending, self.dirty = self.dirty, set()
             for device_id in sorted(pending):
                 await self.model_activity.wait_idle(timeout=IDLE_WAIT_MAX_S)
+                earliest = self.rewind.pop(device_id, None)
                 try:
                     self.inflight = asyncio.ensure_future(
-                        asyncio.to_thread(summarize_device, self.ledger, self.store, device_id)
+                        asyncio.to_thread(self._pass, device_id, earliest)
                     )
                     result = await asyncio.shield(self.inflight)
                 except Exception:
@@ -86,12 +98,17 @@ class SensorSummaryWorker:
                         device_id,
                         RETRY_AFTER_S,
                     )
-                    self._loop.call_later(RETRY_AFTER_S, self._mark, device_id)
+                    self._loop.call_later(RETRY_AFTER_S, self._mark, device_id, earliest)
                     continue
                 if result.more:
                     self._mark(device_id)
                 if result.look_again_at is not None:
                     self._look_again_at(device_id, result.look_again_at)
+
+    def _pass(self, device_id: str, earliest: float | None) -> PassResult:
+        if earliest is not None:
+            self.ledger.rewind_marks(device_id, earliest)
+        return summarize_device(self.ledger, self.store, device_id)
 
     def _look_again_at(self, device_id: str, when: float) -> None:
         if self._loop is None:
