@@ -165,7 +165,12 @@ def build_hub(
         chat=chat,
         devices=devices,
         bridges=bridges,
-        imports=ImportJobs(bridges, settings.data_dir, settings.import_max_bytes),
+        imports=ImportJobs(
+            bridges,
+            settings.data_dir,
+            settings.import_max_bytes,
+            placement.everything if placement.split else None,  # the reader may use every CPU
+        ),
         omi=OmiBridge.create(devices, memory.store if memory is not None else None, voice),
         voice=voice,
         personalization=personalization,

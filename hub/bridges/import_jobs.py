@@ -15,20 +15,20 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 
 from devices.bridge_samples import BridgeSample, BridgeSampleError
 from devices.imports.common import (
-    ImportContext,
     ImportFileError,
     ImportFormat,
     local_zone,
     named_zone,
 )
 from devices.imports.formats import import_format
+from hub.bridges.import_reader import ImportReadError, read_in_child
 from hub.bridges.import_target import ImportTarget
 from hub.bridges.service import BridgeService
 from hub.errors import HubError
@@ -96,8 +96,15 @@ class ImportRequest:
 class ImportJobs:
     """Uploads and background imports of export files into the bridge of their format."""
 
-    def __init__(self, bridges: BridgeService, data_dir: Path, max_bytes: int) -> None:
+    def __init__(
+        self,
+        bridges: BridgeService,
+        data_dir: Path,
+        max_bytes: int,
+        reader_cpus: frozenset[int] | None = None,
+    ) -> None:
         self.bridges = bridges
+        self.reader_cpus = reader_cpus  # where the reader's child runs (None: where the hub does)
         self.folder = data_dir / UPLOADS_FOLDER
         self.max_bytes = max_bytes
         self.jobs: dict[str, ImportJob] = {}
@@ -208,7 +215,7 @@ class ImportJobs:
                 job.state = "reading"
                 await self._read(job, path, found, zone)
             job.state = "done"
-        except (ImportFileError, BridgeSampleError, HubError) as exc:
+        except (ImportFileError, ImportReadError, BridgeSampleError, HubError) as exc:
             job.state, job.error = "failed", str(exc)
         except asyncio.CancelledError:
             job.state, job.error = "failed", "the hub stopped during the import; import it again"
@@ -223,29 +230,31 @@ class ImportJobs:
     async def _read(
         self, job: ImportJob, path: Path, found: ImportFormat, zone: str | None
     ) -> None:
-        context = ImportContext(zone=_zone(zone))
-        context.advance = lambda count: setattr(job, "bytes_read", job.bytes_read + count)
         target = await asyncio.to_thread(ImportTarget, self.bridges.store.devices, found.name)
-        readings = found.read(path, context)
-        # The next batch is read while this one is stored: parsing and SQLite each keep one
-        # CPU busy. The reader is only ever resumed by one thread at a time.
-        reading = asyncio.ensure_future(asyncio.to_thread(_next_batch, readings))
+        batches = read_in_child(found.name, path, zone, BATCH, self.reader_cpus)
+        # The child reads the next batch while this one is stored (see import_reader.py).
+        reading = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
         try:
-            while batch := await reading:
-                reading = asyncio.ensure_future(asyncio.to_thread(_next_batch, readings))
+            while (read := await reading) is not None:
+                reading = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+                batch = read.samples
+                job.bytes_read = min(job.bytes_read + read.bytes_read, job.total_bytes)
                 job.readings += len(batch)
                 job.by_kind.update(sample.kind for sample in batch)
                 _widen_spans(job.spans, batch)
+                job.skipped = read.skipped
+                if not batch:
+                    continue
                 if job.dry_run:
                     job.stored += len(await asyncio.to_thread(target.already_stored, batch))
                 else:
                     device_id = (await asyncio.to_thread(target.bridge)).id
                     job.stored += await self.bridges.store_samples(device_id, batch)
-                job.skipped = Counter(context.skipped)
         finally:
             if not reading.done():  # a failed store: let the read in flight end first
                 with contextlib.suppress(Exception):
                     await asyncio.shield(reading)
+            await asyncio.to_thread(batches.close)
         job.bytes_read = job.total_bytes
 
 
@@ -259,15 +268,6 @@ def _safe_name(name: str) -> str:
     """The file's own name, fit for the upload's folder: no path, no leading dot, not too long."""
     base = Path(name.replace("\\", "/")).name.lstrip(".")
     return "".join(c if c.isprintable() and c not in "/\0" else "_" for c in base)[:200]
-
-
-def _next_batch(readings: Iterator[BridgeSample]) -> list[BridgeSample]:
-    batch: list[BridgeSample] = []
-    for sample in readings:
-        batch.append(sample)
-        if len(batch) >= BATCH:
-            break
-    return batch
 
 
 def _format(kind: str) -> ImportFormat:
