@@ -24,6 +24,13 @@ def _blob(vector: Vectors) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
+def _matrix(blobs: Sequence[bytes]) -> Vectors:
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    matrix = np.frombuffer(b"".join(blobs), dtype="<f4")
+    return matrix.reshape(len(blobs), -1).astype(np.float32)
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
@@ -109,19 +116,97 @@ class MemoryTables:
                 )
         return found
 
-    def index_rows(self) -> tuple[list[IndexedChunk], Vectors]:
-        """Every vector of the current model with what the index needs to filter it."""
-        rows = self.rows(
+    def index_rows(
+        self, after: int = 0, limit: int = -1, chunk_ids: Sequence[int] | None = None
+    ) -> tuple[list[IndexedChunk], Vectors]:
+        """Vectors of the current model (all, a page by chunk id after ``after``, or those of
+        ``chunk_ids``) with what the exact index needs to filter them."""
+        sql = (
             "SELECT v.chunk_id, c.item_id, i.kind, i.source, i.happened_at, v.vector "
             "FROM vectors v JOIN chunks c ON c.id = v.chunk_id JOIN items i ON i.id = c.item_id "
-            "WHERE v.model = ? ORDER BY v.chunk_id",
-            (self.model,),
+            "WHERE v.model = ? AND v.chunk_id > ?"
         )
+        params: list[Any] = [self.model, after]
+        if chunk_ids is not None:
+            sql += f" AND v.chunk_id IN ({_marks(chunk_ids)})"
+            params += list(chunk_ids)
+        rows = self.rows(sql + " ORDER BY v.chunk_id LIMIT ?", [*params, limit])
         chunks = [_tag(row[1], row[2], row[3], row[4], row[0]) for row in rows]
+        return chunks, _matrix([row[5] for row in rows])
+
+    def scored_candidates(
+        self,
+        chunk_ids: Sequence[int] | None,
+        filter_sql: str,
+        params: Sequence[Any],
+        query: Vectors,
+    ) -> list[tuple[int, str, float]]:
+        """(chunk id, item id, exact inner product with ``query``) of the chunks with a current
+        vector that pass the filter: among ``chunk_ids``, or all of them when it is None."""
+        sql = (
+            "SELECT c.id, c.item_id, v.vector FROM chunks c JOIN items i ON i.id = c.item_id "
+            "JOIN vectors v ON v.chunk_id = c.id AND v.model = ? WHERE 1=1"
+        )
+        rows: list[tuple[Any, ...]] = []
+        if chunk_ids is None:
+            rows = self.rows(sql + filter_sql, [self.model, *params])
+        else:
+            for start in range(0, len(chunk_ids), IN_BATCH):
+                part = list(chunk_ids[start : start + IN_BATCH])
+                rows += self.rows(
+                    f"{sql} AND c.id IN ({_marks(part)}){filter_sql}", [self.model, *part, *params]
+                )
         if not rows:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        matrix = np.frombuffer(b"".join(row[5] for row in rows), dtype="<f4")
-        return chunks, matrix.reshape(len(rows), -1).astype(np.float32)
+            return []
+        scores = _matrix([row[2] for row in rows]) @ query.reshape(-1).astype(np.float32)
+        pairs = zip(rows, scores, strict=True)
+        return [(int(row[0]), str(row[1]), float(score)) for row, score in pairs]
+
+    def count_filtered_chunks(self, filter_sql: str, params: Sequence[Any], limit: int) -> int:
+        """How many chunks pass the filter, counting no further than ``limit``."""
+        return int(
+            self.rows(
+                "SELECT count(*) FROM (SELECT 1 FROM items i JOIN chunks c ON c.item_id = i.id "
+                f"WHERE 1=1{filter_sql} LIMIT ?)",
+                [*params, limit],
+            )[0][0]
+        )
+
+    def vector_count(self) -> int:
+        """How many chunks have a vector from the current model."""
+        return int(self.rows("SELECT count(*) FROM vectors WHERE model = ?", (self.model,))[0][0])
+
+    def log_head(self) -> int:
+        """The sequence number of the latest vector change (0 before the first)."""
+        found = self.rows("SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'")
+        return int(found[0][0]) if found else 0
+
+    def changed_since(self, seq: int) -> list[int]:
+        """The chunks whose current-model vector changed after ``seq``."""
+        return [
+            int(value)
+            for value in self.column(
+                "SELECT DISTINCT chunk_id FROM vector_log WHERE seq > ? AND model = ?",
+                (seq, self.model),
+            )
+        ]
+
+    def prune_log(self, seq: int) -> None:
+        """Forget vector changes up to ``seq`` (a saved index holds them)."""
+        self.conn.execute("DELETE FROM vector_log WHERE seq <= ?", (seq,))
+
+    def meta_value(self, key: str) -> str | None:
+        """One value of the meta table."""
+        found = self.column("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(found[0]) if found else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set one value of the meta table."""
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def add_history(self, item_id: str, action: str, changes: dict[str, Any], at: str) -> None:
         """Append one change to an item's history."""

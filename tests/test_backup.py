@@ -227,7 +227,7 @@ def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Sce
     assert not [path for path in entries if path.startswith("models/") or "-wal" in path]
     assert manifest["skipped"] == ["models/"]
     memory_schema = entries[MEMORY_DB_NAME]["schema"]
-    assert memory_schema["migrations"] == ["m001_initial", "m002_fact_jobs"]
+    assert memory_schema["migrations"] == ["m001_initial", "m002_fact_jobs", "m003_vector_log"]
     assert entries[CONVERSATIONS_DB_NAME]["schema"]["migrations"] == [
         "m001_initial",
         "m002_learning_feedback",
