@@ -143,18 +143,24 @@ class MemoryTables:
     ) -> list[tuple[int, str, float]]:
         """(chunk id, item id, exact inner product with ``query``) of the chunks with a current
         vector that pass the filter: among ``chunk_ids``, or all of them when it is None."""
-        sql = (
-            "SELECT c.id, c.item_id, v.vector FROM chunks c JOIN items i ON i.id = c.item_id "
-            "JOIN vectors v ON v.chunk_id = c.id AND v.model = ? WHERE 1=1"
-        )
+        # CROSS JOIN fixes the loop order: from the filter's index on items (or the given chunk
+        # ids) outwards, each vector found by its primary key. Left to itself the planner
+        # scanned every vector of the model (80 ms at 30k items for a 7-day filter).
+        vector = "CROSS JOIN vectors v ON v.chunk_id = c.id AND v.model = ?"
         rows: list[tuple[Any, ...]] = []
         if chunk_ids is None:
-            rows = self.rows(sql + filter_sql, [self.model, *params])
+            rows = self.rows(
+                "SELECT c.id, c.item_id, v.vector FROM items i CROSS JOIN chunks c "
+                f"ON c.item_id = i.id {vector} WHERE 1=1{filter_sql}",
+                [self.model, *params],
+            )
         else:
             for start in range(0, len(chunk_ids), IN_BATCH):
                 part = list(chunk_ids[start : start + IN_BATCH])
                 rows += self.rows(
-                    f"{sql} AND c.id IN ({_marks(part)}){filter_sql}", [self.model, *part, *params]
+                    "SELECT c.id, c.item_id, v.vector FROM chunks c CROSS JOIN items i "
+                    f"ON i.id = c.item_id {vector} WHERE c.id IN ({_marks(part)}){filter_sql}",
+                    [self.model, *part, *params],
                 )
         if not rows:
             return []
