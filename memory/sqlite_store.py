@@ -19,7 +19,7 @@ from memory.chunking import Chunk, chunk_text
 from memory.embedder import Embedder, Vectors
 from memory.errors import InvalidMemoryError, UnknownMemoryError
 from memory.filters import compile_filters
-from memory.hybrid import RankedChunk, fts_query, fuse
+from memory.hybrid import RankedChunk, fuse, query_words
 from memory.hybrid import snippet as make_snippet
 from memory.migrations import MIGRATIONS
 from memory.protocol import Progress
@@ -318,23 +318,27 @@ class SqliteMemoryStore:
         wanted = max(50, 5 * k) + 10 * len(excluded)
         query_vector = self.embedder.embed([query])[0] if mode != "text" else None
         with self._lock:
+            allowed = self._index.narrow(vector_filter, filter_sql, filter_params)
             by_vector: list[RankedChunk] = []
             if query_vector is not None:
                 by_vector = [
                     RankedChunk(item_id, chunk_id, score)
                     for chunk_id, item_id, score in self._index.nearest(
-                        query_vector, wanted, vector_filter, filter_sql, filter_params
+                        query_vector, wanted, vector_filter, filter_sql, filter_params, allowed
                     )
                     if item_id not in excluded
                 ]
             by_text: list[RankedChunk] = []
-            match = fts_query(query) if mode != "vector" else None
-            if match is not None:
+            terms = query_words(query) if mode != "vector" else []
+            if terms:
+                matches = (
+                    self._tables.text_matches(" OR ".join(terms), filter_sql, filter_params, wanted)
+                    if allowed is None
+                    else self._tables.text_matches_among(terms, allowed, wanted)
+                )
                 by_text = [
                     RankedChunk(item_id, chunk_id)
-                    for item_id, chunk_id in self._tables.text_matches(
-                        match, filter_sql, filter_params, wanted
-                    )
+                    for item_id, chunk_id in matches
                     if item_id not in excluded
                 ]
             fused = fuse(by_vector, by_text)[:k]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -167,6 +168,33 @@ class MemoryTables:
         scores = _matrix([row[2] for row in rows]) @ query.reshape(-1).astype(np.float32)
         pairs = zip(rows, scores, strict=True)
         return [(int(row[0]), str(row[1]), float(score)) for row, score in pairs]
+
+    def filtered_chunks(self, filter_sql: str, params: Sequence[Any]) -> dict[int, str]:
+        """Chunk id -> item id of every chunk that passes the filter (call it for narrow ones)."""
+        rows = self.rows(
+            "SELECT c.id, c.item_id FROM items i CROSS JOIN chunks c ON c.item_id = i.id "
+            f"WHERE 1=1{filter_sql}",
+            params,
+        )
+        return {int(row[0]): str(row[1]) for row in rows}
+
+    def text_matches_among(
+        self, terms: Sequence[str], allowed: dict[int, str], limit: int
+    ) -> list[tuple[str, int]]:
+        """(item id, chunk id) of the chunks among ``allowed`` holding the query's terms, best
+        first by the summed IDF of the terms each holds (BM25 without its term-frequency and
+        length parts, which barely move short chunks). FTS5's ranked scan would rank every
+        match in the store before the filter threw nearly all away (240 ms at 2M items)."""
+        total = max(1, int(self.rows("SELECT coalesce(max(id), 0) FROM chunks")[0][0]))
+        scores: dict[int, float] = {}
+        for term in terms:
+            found = self.column("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (term,))
+            weight = math.log(1 + (total - len(found) + 0.5) / (len(found) + 0.5))
+            for chunk_id in found:
+                if chunk_id in allowed:
+                    scores[chunk_id] = scores.get(chunk_id, 0.0) + weight
+        best = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], -chunk_id))[:limit]
+        return [(allowed[chunk_id], chunk_id) for chunk_id in best]
 
     def count_filtered_chunks(self, filter_sql: str, params: Sequence[Any], limit: int) -> int:
         """How many chunks pass the filter, counting no further than ``limit``."""

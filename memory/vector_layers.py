@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 # Below this many vectors an exact scan is both exact and about as fast as the graph (2 ms at
 # 20k, bench/bench_memory.py); it is also how many new vectors wait before being folded in.
 EXACT_LIMIT = 20_000
-# A filter passing at most this many chunks is answered exactly from SQLite's float32 vectors.
+# A filter passing at most this many chunks is answered exactly (vectors and words alike).
 SELECTIVE_LIMIT = 20_000
 # Graph candidates fetched per query (re-ranked exactly), and the most fetched for a filter.
 CANDIDATES = 100
@@ -171,6 +171,18 @@ class LayeredVectors:
 
     # ----- searching --------------------------------------------------------------------------
 
+    def narrow(
+        self, flt: VectorFilter, filter_sql: str, params: list[Any]
+    ) -> dict[int, str] | None:
+        """For a large store and a narrow filter ("yesterday"), chunk id -> item id of every
+        chunk that passes it; None when the filter is broad or the store small."""
+        if flt.empty or (self._base is None and self._complete):
+            return None
+        passing = self._tables.count_filtered_chunks(filter_sql, params, SELECTIVE_LIMIT + 1)
+        if passing > SELECTIVE_LIMIT:
+            return None
+        return self._tables.filtered_chunks(filter_sql, params)
+
     def nearest(
         self,
         query: Vectors,
@@ -178,27 +190,53 @@ class LayeredVectors:
         flt: VectorFilter,
         filter_sql: str,
         params: list[Any],
+        allowed: dict[int, str] | None = None,
     ) -> list[tuple[int, str, float]]:
-        """(chunk id, item id, similarity) of the ``wanted`` nearest chunks the filter allows."""
+        """(chunk id, item id, similarity) of the ``wanted`` nearest chunks the filter allows;
+        ``allowed`` is what ``narrow`` returned for the filter."""
         found = {
             chunk.chunk_id: (chunk.item_id, score)
             for chunk, score in self._recent.nearest(query, wanted, flt)
         }
-        if self._base is not None or not self._complete:
-            for key, item_id, score in self._from_graph(query, wanted, flt, filter_sql, params):
-                found[key] = (item_id, score)
+        if allowed is not None:
+            graph = self._among(query, wanted, allowed, filter_sql, params)
+        else:
+            graph = self._from_graph(query, wanted, filter_sql, params)
+        for key, item_id, score in graph:
+            found[key] = (item_id, score)
         best = sorted(found.items(), key=lambda entry: -entry[1][1])[:wanted]
         return [(key, item_id, score) for key, (item_id, score) in best]
 
-    def _from_graph(
-        self, query: Vectors, wanted: int, flt: VectorFilter, filter_sql: str, params: list[Any]
+    def _among(
+        self,
+        query: Vectors,
+        wanted: int,
+        allowed: dict[int, str],
+        filter_sql: str,
+        params: list[Any],
     ) -> list[tuple[int, str, float]]:
-        if not flt.empty:
-            # A narrow filter ("yesterday") is answered exactly: the graph would have to be
-            # searched far too wide to find enough chunks that pass it.
-            passing = self._tables.count_filtered_chunks(filter_sql, params, SELECTIVE_LIMIT + 1)
-            if passing <= SELECTIVE_LIMIT:
-                return self._tables.scored_candidates(None, filter_sql, params, query)
+        """A narrow filter is searched exactly: the graph would have to be searched far too
+        wide to find enough chunks that pass it."""
+        base = self._base
+        if base is None:  # while rebuilding: from SQLite's vectors
+            return self._tables.scored_candidates(None, filter_sql, params, query)
+        keys = np.fromiter(allowed, dtype=np.uint64, count=len(allowed))
+        if len(keys):
+            keys = keys[np.asarray(base.contains(keys), dtype=bool).reshape(-1)]
+        if self._dead:
+            keys = keys[~np.isin(keys, np.fromiter(self._dead, dtype=np.uint64))]
+        if not len(keys):
+            return []
+        # Cosine on the graph's int8 copies, then the best re-ranked on the float32 vectors.
+        stored = np.asarray(base.get(keys, dtype="i8"), dtype=np.float32).reshape(len(keys), -1)
+        norms = np.linalg.norm(stored, axis=1)
+        scores = stored @ ann_file.for_int8(query)[0] / np.where(norms > 0, norms, 1.0)
+        top = keys[np.argsort(-scores)[: max(wanted, CANDIDATES)]]
+        return self._tables.scored_candidates([int(key) for key in top], "", [], query)
+
+    def _from_graph(
+        self, query: Vectors, wanted: int, filter_sql: str, params: list[Any]
+    ) -> list[tuple[int, str, float]]:
         base = self._base
         if base is None:
             return []
