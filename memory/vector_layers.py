@@ -33,7 +33,7 @@ from usearch.index import Index
 from memory import ann_file
 from memory.embedder import Vectors
 from memory.tables import IN_BATCH, MemoryTables
-from memory.types import IndexProgress
+from memory.types import IndexMode, IndexProgress
 from memory.vector_index import IndexedChunk, VectorFilter, VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -262,6 +262,7 @@ class LayeredVectors:
         """How search is served now, and how far a rebuild has got."""
         total = self._tables.vector_count()
         in_base = len(self._base) - len(self._dead) if self._base is not None else 0
+        mode: IndexMode
         if self._base is None and self._complete:
             mode = "exact"
         elif self._complete:
