@@ -140,6 +140,7 @@ def save(folder: Path, index: Index, meta: AnnMeta) -> None:
     tmp = temporary_path(target)
     try:
         index.save(str(tmp))
+        os.chmod(tmp, 0o600)  # the vectors say what the memories say
         replace_durably(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -291,6 +291,8 @@ class LayeredVectors:
             except Exception as exc:
                 self._error = f"saving the vector index failed: {exc}; it is retried on change"
                 logger.exception("saving the vector index failed")
+                with self._lock:
+                    self._removed_in_build, self._built = None, 0
                 return
             with self._lock:
                 if not (self._again and self._fold_due()):
@@ -374,7 +376,9 @@ class LayeredVectors:
         self._stop.set()
         worker = self._worker
         if worker is not None:
-            worker.join(timeout=60)
+            # A rebuild stops at its next page; a fold finishes its file (under a minute at
+            # 2M items), so the next start need not rebuild.
+            worker.join(timeout=300)
 
 
 def _threads() -> int:
