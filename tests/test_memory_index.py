@@ -173,6 +173,12 @@ def test_filters_stay_correct_with_the_index(
         exact = exact_ids(vectors[allowed], [ids[row] for row in allowed], wanted, 10)
         assert {hit.item.id for hit in hits} <= {ids[row] for row in allowed}
         assert len({hit.item.id for hit in hits} & set(exact)) >= 9, filters
+    # By words under a narrow filter: only chunks inside it, the one holding the rare word first.
+    window = cases[2]
+    embedder.table["number 35 please"] = vectors[0]
+    hits = store.search("number 35 please", k=10, filters=window, mode="text")
+    assert hits[0].item.id == ids[35] and hits[0].text_rank == 1
+    assert all(since <= datetime.fromisoformat(hit.item.happened_at) < until for hit in hits)
 
 
 def test_a_store_closed_without_saving_loses_nothing_and_brings_back_nothing_forgotten(
