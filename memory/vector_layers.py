@@ -343,13 +343,13 @@ class LayeredVectors:
         after = 0
         while not self._stop.is_set():
             with self._lock:
-                chunks, matrix = self._tables.index_rows(after=after, limit=REBUILD_PAGE)
-            if not chunks:
+                chunk_ids, matrix = self._tables.vector_page(after, REBUILD_PAGE)
+            if not chunk_ids:
                 return
-            keys = np.array([chunk.chunk_id for chunk in chunks], dtype=np.uint64)
+            keys = np.array(chunk_ids, dtype=np.uint64)
             index.add(keys, ann_file.for_int8(matrix), threads=_threads())
-            after = chunks[-1].chunk_id
-            self._built += len(chunks)
+            after = chunk_ids[-1]
+            self._built += len(chunk_ids)
         raise RuntimeError("the store closed while the vector index was being built")
 
     def _switch(self, base: Index, meta: ann_file.AnnMeta) -> None:
