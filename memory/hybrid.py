@@ -64,8 +64,8 @@ STOPWORDS = frozenset(
 )
 
 
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 MATCH expression: the query's words, quoted, joined by OR (None if none)."""
+def query_words(text: str) -> list[str]:
+    """The query's distinct words that are worth searching for, each as a quoted FTS5 term."""
     words: list[str] = []
     for word in WORD.findall(text.lower()):
         if word in STOPWORDS or word in words:
@@ -73,9 +73,12 @@ def fts_query(text: str) -> str | None:
         words.append(word)
         if len(words) == MAX_QUERY_WORDS:
             break
-    if not words:
-        return None
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+    return ['"' + word.replace('"', '""') + '"' for word in words]
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 MATCH expression: the query's words, quoted, joined by OR (None if none)."""
+    return " OR ".join(query_words(text)) or None
 
 
 @dataclass(frozen=True)

@@ -86,4 +86,26 @@ def m002_fact_jobs(db: Database) -> None:
     db.table("fact_jobs").create_index(["item_id"])
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_fact_jobs]
+def m003_vector_log(db: Database) -> None:
+    """A log of every vector change, written by triggers in the changing transaction, so the
+    persisted ANN index can be brought up to date from where it was last saved; and an index on
+    items' source, so a filter on a rare source need not scan millions of items, and one on
+    (happened_at, id), so a time filter finds its items' chunks without reading the items."""
+    db.table("items").create_index(["source"])
+    db.table("items").create_index(["happened_at", "id"])
+    # AUTOINCREMENT: a sequence number is never reused, so "saved up to seq N" stays true.
+    db.execute(
+        "CREATE TABLE vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "chunk_id INTEGER NOT NULL, model TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TRIGGER vectors_log_ai AFTER INSERT ON vectors BEGIN "
+        "INSERT INTO vector_log (chunk_id, model) VALUES (new.chunk_id, new.model); END"
+    )
+    db.execute(
+        "CREATE TRIGGER vectors_log_ad AFTER DELETE ON vectors BEGIN "
+        "INSERT INTO vector_log (chunk_id, model) VALUES (old.chunk_id, old.model); END"
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_fact_jobs, m003_vector_log]

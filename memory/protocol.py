@@ -8,6 +8,7 @@ from typing import IO, Protocol
 from memory.types import (
     HistoryEntry,
     ImportReport,
+    IndexProgress,
     MemoryItem,
     MemoryPatch,
     NewMemory,
@@ -89,6 +90,10 @@ class MemoryStore(Protocol):
 
     def reembed_progress(self) -> ReembedProgress:
         """How far re-embedding with the current model has got."""
+        ...
+
+    def index_progress(self) -> IndexProgress:
+        """How vector search is served now, and how far an index rebuild has got."""
         ...
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""SqliteMemoryStore: memories in SQLite (the source of truth) with an in-memory vector index."""
+"""SqliteMemoryStore: memories in SQLite (the source of truth) with a vector index kept in step."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from memory import jsonl, reembed
+from memory import ann_file, jsonl, reembed
 from memory.chunking import Chunk, chunk_text
 from memory.embedder import Embedder, Vectors
 from memory.errors import InvalidMemoryError, UnknownMemoryError
 from memory.filters import compile_filters
-from memory.hybrid import RankedChunk, fts_query, fuse
+from memory.hybrid import RankedChunk, fuse, query_words
 from memory.hybrid import snippet as make_snippet
 from memory.migrations import MIGRATIONS
 from memory.protocol import Progress
@@ -31,6 +31,7 @@ from memory.types import (
     SOURCES,
     HistoryEntry,
     ImportReport,
+    IndexProgress,
     MemoryItem,
     MemoryPatch,
     NewMemory,
@@ -48,7 +49,8 @@ from memory.validation import (
     clean_text,
     metadata_json,
 )
-from memory.vector_index import IndexedChunk, VectorIndex
+from memory.vector_index import IndexedChunk
+from memory.vector_layers import EXACT_LIMIT, LayeredVectors
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +85,11 @@ class SqliteMemoryStore:
     """The hub's memory in one SQLite file (WAL); thread-safe, one writer at a time."""
 
     def __init__(
-        self, path: Path, embedder: Embedder, clock: Callable[[], datetime] = utc_now
+        self,
+        path: Path,
+        embedder: Embedder,
+        clock: Callable[[], datetime] = utc_now,
+        exact_limit: int = EXACT_LIMIT,
     ) -> None:
         self.path = path
         self.embedder = embedder
@@ -97,17 +103,19 @@ class SqliteMemoryStore:
         self._conn.execute("PRAGMA secure_delete=ON")
         apply_migrations(self._db, MIGRATIONS)
         self._tables = MemoryTables(self._conn, self.embedding_model)
-        self._index = VectorIndex(embedder.dimension)
+        self._index = LayeredVectors(
+            ann_file.index_folder(path),
+            self._tables,
+            self._lock,
+            self._db.atomic,
+            embedder.dimension,
+            exact_limit,
+        )
         self._stop = threading.Event()
         self._reembed_thread: threading.Thread | None = None
         self._reembed_error: str | None = None
-        self._load_index()
-
-    def _load_index(self) -> None:
-        """Rebuild the vector index from SQLite: the vectors of the current model only."""
-        chunks, matrix = self._tables.index_rows()
-        if chunks:
-            self._index.add(chunks, matrix)
+        with self._lock:
+            self._index.open()
 
     # ----- writing ------------------------------------------------------------------------
 
@@ -158,21 +166,22 @@ class SqliteMemoryStore:
         history: Callable[[MemoryItem], list[tuple[str, str, dict[str, Any]]]],
     ) -> None:
         """Insert items with their chunks, vectors and history in one transaction; only after
-        it commits does the in-memory index learn of them."""
+        it commits does the index learn of them (under the same hold of the lock, so the index
+        always reflects a prefix of the vector log)."""
         indexed: list[IndexedChunk] = []
         offset = 0
-        with self._transaction():
-            for entry in prepared:
-                self._tables.insert_item(entry.item)
-                count = len(entry.chunks)
-                indexed += self._tables.insert_chunks(
-                    entry.item, entry.chunks, vectors[offset : offset + count]
-                )
-                offset += count
-                for at, action, changes in history(entry.item):
-                    self._tables.add_history(entry.item.id, action, changes, at)
         with self._lock:
-            self._index.add(indexed, vectors)
+            with self._db.atomic():
+                for entry in prepared:
+                    self._tables.insert_item(entry.item)
+                    count = len(entry.chunks)
+                    indexed += self._tables.insert_chunks(
+                        entry.item, entry.chunks, vectors[offset : offset + count]
+                    )
+                    offset += count
+                    for at, action, changes in history(entry.item):
+                        self._tables.add_history(entry.item.id, action, changes, at)
+            self._index.added(indexed, vectors)
 
     def add(self, new: NewMemory) -> MemoryItem:
         """Store one memory and return it with its id."""
@@ -230,20 +239,20 @@ class SqliteMemoryStore:
         text_changed = "text" in changes
         chunks = chunk_text(text) if text_changed else []
         vectors = self._embed([chunk.text for chunk in chunks])
-        with self._transaction():
-            if not self._tables.rows("SELECT 1 FROM items WHERE id = ?", (memory_id,)):
-                raise UnknownMemoryError(memory_id)
-            self._tables.update_item(after)
-            old_chunks = self._tables.chunk_ids(memory_id)
-            indexed: list[IndexedChunk] = []
-            if text_changed:
-                self._tables.delete_chunks(old_chunks)
-                indexed = self._tables.insert_chunks(after, chunks, vectors)
-            self._tables.add_history(memory_id, action, changes, after.updated_at)
         with self._lock:
+            with self._db.atomic():
+                if not self._tables.rows("SELECT 1 FROM items WHERE id = ?", (memory_id,)):
+                    raise UnknownMemoryError(memory_id)
+                self._tables.update_item(after)
+                old_chunks = self._tables.chunk_ids(memory_id)
+                indexed: list[IndexedChunk] = []
+                if text_changed:
+                    self._tables.delete_chunks(old_chunks)
+                    indexed = self._tables.insert_chunks(after, chunks, vectors)
+                self._tables.add_history(memory_id, action, changes, after.updated_at)
             if text_changed:
-                self._index.remove(old_chunks)
-                self._index.add(indexed, vectors)
+                self._index.removed(old_chunks)
+                self._index.added(indexed, vectors)
             else:
                 self._index.retag(
                     memory_id,
@@ -263,16 +272,18 @@ class SqliteMemoryStore:
         """Remove a memory, its chunks, vectors, full-text rows, history and jobs, and the facts
         derived from it; then purge the full-text index and the WAL of the deleted text."""
         self.get(memory_id)
-        with self._transaction():
-            derived = self._tables.column(
-                "SELECT fact_id FROM derivations WHERE source_id = ?", (memory_id,)
-            )
-            doomed = list(dict.fromkeys([memory_id, *derived]))
-            chunk_ids: list[int] = []
-            for item_id in doomed:
-                chunk_ids += self._tables.delete_item(item_id)
         with self._lock:
-            self._index.remove(chunk_ids)
+            with self._db.atomic():
+                derived = self._tables.column(
+                    "SELECT fact_id FROM derivations WHERE source_id = ?", (memory_id,)
+                )
+                doomed = list(dict.fromkeys([memory_id, *derived]))
+                chunk_ids: list[int] = []
+                for item_id in doomed:
+                    chunk_ids += self._tables.delete_item(item_id)
+            # The exact layer drops them now; a vector in the saved graph is marked dead and
+            # its slot overwritten in a new graph file by the background fold this schedules.
+            self._index.removed(chunk_ids)
             # FTS5 keeps deleted terms in old segments until they merge; merge now so the
             # forgotten words leave the file, and move the WAL's copies into the zeroed pages.
             with self._db.atomic():
@@ -307,21 +318,27 @@ class SqliteMemoryStore:
         wanted = max(50, 5 * k) + 10 * len(excluded)
         query_vector = self.embedder.embed([query])[0] if mode != "text" else None
         with self._lock:
+            allowed = self._index.narrow(vector_filter, filter_sql, filter_params)
             by_vector: list[RankedChunk] = []
             if query_vector is not None:
                 by_vector = [
-                    RankedChunk(chunk.item_id, chunk.chunk_id, score)
-                    for chunk, score in self._index.nearest(query_vector, wanted, vector_filter)
-                    if chunk.item_id not in excluded
+                    RankedChunk(item_id, chunk_id, score)
+                    for chunk_id, item_id, score in self._index.nearest(
+                        query_vector, wanted, vector_filter, filter_sql, filter_params, allowed
+                    )
+                    if item_id not in excluded
                 ]
             by_text: list[RankedChunk] = []
-            match = fts_query(query) if mode != "vector" else None
-            if match is not None:
+            terms = query_words(query) if mode != "vector" else []
+            if terms:
+                matches = (
+                    self._tables.text_matches(" OR ".join(terms), filter_sql, filter_params, wanted)
+                    if allowed is None
+                    else self._tables.text_matches_among(terms, allowed, wanted)
+                )
                 by_text = [
                     RankedChunk(item_id, chunk_id)
-                    for item_id, chunk_id in self._tables.text_matches(
-                        match, filter_sql, filter_params, wanted
-                    )
+                    for item_id, chunk_id in matches
                     if item_id not in excluded
                 ]
             fused = fuse(by_vector, by_text)[:k]
@@ -416,7 +433,7 @@ class SqliteMemoryStore:
         """How many chunks have a vector from the current model, and whether work is running."""
         with self._lock:
             total = int(self._tables.rows("SELECT count(*) FROM chunks")[0][0])
-            done = len(self._index)
+            done = self._tables.vector_count()
         running = self._reembed_thread is not None and self._reembed_thread.is_alive()
         return ReembedProgress(self.embedding_model, done, total, running, self._reembed_error)
 
@@ -456,17 +473,26 @@ class SqliteMemoryStore:
             return self._tables.missing_vectors(limit)
 
     def _store_vectors(self, chunk_ids: list[int], vectors: Vectors) -> None:
-        with self._transaction():
-            alive = self._tables.live_chunks(chunk_ids)
-            keep = [n for n, chunk_id in enumerate(chunk_ids) if chunk_id in alive]
-            for n in keep:
-                self._tables.insert_vector(chunk_ids[n], vectors[n])
         with self._lock:
-            self._index.add([alive[chunk_ids[n]] for n in keep], vectors[keep])
+            with self._db.atomic():
+                alive = self._tables.live_chunks(chunk_ids)
+                keep = [n for n, chunk_id in enumerate(chunk_ids) if chunk_id in alive]
+                for n in keep:
+                    self._tables.insert_vector(chunk_ids[n], vectors[n])
+            self._index.added([alive[chunk_ids[n]] for n in keep], vectors[keep])
 
     def _drop_other_models(self) -> None:
         with self._transaction():
             self._tables.drop_other_models()
+
+    def index_progress(self) -> IndexProgress:
+        """How vector search is served now (exact, the saved index, or while rebuilding it)."""
+        with self._lock:
+            return self._index.progress()
+
+    def wait_for_index(self) -> None:
+        """Wait until background index work (a rebuild, a fold after a forget) is done."""
+        self._index.wait()
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database file (for backups and size measurements)."""
@@ -478,5 +504,6 @@ class SqliteMemoryStore:
         self._stop.set()
         if self._reembed_thread is not None:
             self._reembed_thread.join(timeout=30)
+        self._index.close()
         with self._lock:
             self._conn.close()

@@ -123,6 +123,22 @@ class ReembedProgress:
         return self.done >= self.total
 
 
+IndexMode = Literal["exact", "ann", "building"]
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """How vector search is served now: ``exact`` (every vector in memory, a small store),
+    ``ann`` (the saved HNSW index plus an exact layer of what came since) or ``building`` (the
+    index is being rebuilt; meanwhile search finds by words, and by meaning what came since)."""
+
+    mode: IndexMode
+    searchable: int  # vectors search can find by meaning now
+    total: int  # vectors of the current model in SQLite
+    built: int  # vectors the rebuild running now has indexed (0 when none runs)
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class ImportReport:
     """What an import did."""

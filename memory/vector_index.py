@@ -63,6 +63,11 @@ class VectorIndex:
         """Every chunk id in the index."""
         return set(self._row_of)
 
+    def snapshot(self) -> tuple[list[IndexedChunk], Vectors]:
+        """A copy of every chunk with its vector, row for row."""
+        size = len(self._chunks)
+        return list(self._chunks), self._vectors[:size].copy()
+
     def _grow(self, needed: int) -> None:
         capacity = len(self._vectors)
         if needed <= capacity:

@@ -227,7 +227,7 @@ def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Sce
     assert not [path for path in entries if path.startswith("models/") or "-wal" in path]
     assert manifest["skipped"] == ["models/"]
     memory_schema = entries[MEMORY_DB_NAME]["schema"]
-    assert memory_schema["migrations"] == ["m001_initial", "m002_fact_jobs"]
+    assert memory_schema["migrations"] == ["m001_initial", "m002_fact_jobs", "m003_vector_log"]
     assert entries[CONVERSATIONS_DB_NAME]["schema"]["migrations"] == [
         "m001_initial",
         "m002_learning_feedback",
@@ -318,12 +318,16 @@ def test_restore_into_an_empty_directory_gives_back_every_row_and_file(
 def test_an_older_schema_restores_and_a_real_hub_serves_it(
     scenario: Scenario, tmp_path: Path
 ) -> None:
-    # The data as an older hub left it: memory.db before migration m002 (the fact-jobs table).
+    # The data as an older hub left it: memory.db before migrations m002 (the fact-jobs table)
+    # and m003 (the vector log and its triggers).
     older = tmp_path / "older"
     shutil.copytree(scenario.backup / PAYLOAD_DIR, older)
     with sqlite3.connect(older / MEMORY_DB_NAME) as conn:
         conn.execute("DROP TABLE fact_jobs")
-        conn.execute("DELETE FROM _migrations WHERE name = 'm002_fact_jobs'")
+        conn.execute("DROP TRIGGER vectors_log_ai")
+        conn.execute("DROP TRIGGER vectors_log_ad")
+        conn.execute("DROP TABLE vector_log")
+        conn.execute("DELETE FROM _migrations WHERE name IN ('m002_fact_jobs', 'm003_vector_log')")
     old_backup = tmp_path / "older-backup"
     manifest = create_backup(older, old_backup)
     schema = {entry.path: entry.schema for entry in manifest.files}[MEMORY_DB_NAME]

@@ -8,7 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.response_base import ResponseModel
-from memory.types import KINDS, SOURCES, HistoryEntry, MemoryItem, ReembedProgress, SearchHit
+from memory.types import (
+    KINDS,
+    SOURCES,
+    HistoryEntry,
+    IndexMode,
+    IndexProgress,
+    MemoryItem,
+    ReembedProgress,
+    SearchHit,
+)
 
 TIMESTAMP = "ISO 8601 with a UTC offset."
 
@@ -204,12 +213,38 @@ class ReembeddingOut(ResponseModel):
         )
 
 
+class VectorIndexOut(ResponseModel):
+    """How search by meaning is served, and how far a rebuild of its index has got."""
+
+    mode: IndexMode = Field(
+        description="exact: a small store, every vector scanned; ann: the saved HNSW index "
+        "(memory-mapped) plus an exact scan of what came since; building: the index is being "
+        "rebuilt from memory.db, meanwhile search finds by words and, by meaning, what is indexed."
+    )
+    searchable: int = Field(description="Vectors search finds by meaning now.")
+    total: int = Field(description="Vectors of the current embedding model.")
+    built: int = Field(description="Vectors the running rebuild has indexed (0 when none runs).")
+    error: str | None = Field(description="Why saving the index last failed, if it did.")
+
+    @classmethod
+    def from_domain(cls, progress: IndexProgress) -> VectorIndexOut:
+        """The answer for the store's index progress."""
+        return cls(
+            mode=progress.mode,
+            searchable=progress.searchable,
+            total=progress.total,
+            built=progress.built,
+            error=progress.error,
+        )
+
+
 class MemoryStatusOut(ResponseModel):
     """GET /v1/memory/status."""
 
     items: int = Field(description="Memories stored.")
     embedding_model: str
     reembedding: ReembeddingOut
+    index: VectorIndexOut
     fact_jobs: dict[str, int] = Field(
         description="Fact-extraction jobs by status (pending, done, failed); "
         "a status with no jobs is left out."

@@ -30,6 +30,7 @@ from hub.api.memory_schemas import (
     MemoryWithHistoryOut,
     NoTimeRange,
     ReembeddingOut,
+    VectorIndexOut,
 )
 from hub.api.scopes import require_scope
 from memory.time_phrases import find_time_range, strip_phrase
@@ -91,6 +92,7 @@ async def read_memory_status(memory: MemoryDep) -> MemoryStatusOut:
         items=status.items,
         embedding_model=status.embedding_model,
         reembedding=ReembeddingOut.from_domain(status.reembedding),
+        index=VectorIndexOut.from_domain(status.index),
         fact_jobs=status.fact_jobs,
     )
 

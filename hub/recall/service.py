@@ -12,7 +12,7 @@ from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.jobs import FactJobQueue
 from memory.protocol import MemoryStore
 from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
-from memory.types import ReembedProgress, SearchFilters
+from memory.types import IndexProgress, ReembedProgress, SearchFilters
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class MemoryStatus:
     items: int
     embedding_model: str
     reembedding: ReembedProgress
+    index: IndexProgress
     fact_jobs: dict[str, int]  # fact-extraction jobs by status; absent statuses have none
 
 
@@ -76,6 +77,7 @@ class MemoryService:
             items=total,
             embedding_model=self.embedder.name,
             reembedding=progress,
+            index=self.store.index_progress(),
             fact_jobs=self.jobs.counts(),
         )
 
