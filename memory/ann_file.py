@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from usearch.index import Index
 
 from memory.durable_files import replace_durably, sync_directory, temporary_path, write_atomically
 from memory.embedder import Vectors
+from memory.usearch_index import Index
 
 logger = logging.getLogger(__name__)
 

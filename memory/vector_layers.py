@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from usearch.index import Index
 
 from memory import ann_file
 from memory.embedder import Vectors
 from memory.tables import IN_BATCH, MemoryTables
 from memory.types import IndexMode, IndexProgress
+from memory.usearch_index import Index
 from memory.vector_index import IndexedChunk, VectorFilter, VectorIndex
 
 logger = logging.getLogger(__name__)

