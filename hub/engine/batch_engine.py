@@ -87,7 +87,9 @@ class BatchEngine:
         self.model = model
         self.emit = emit
         self.context_length = model.context_length
-        params = llama_cpp.llama_context_default_params()
+        # The same settings as the one-at-a-time path (flash attention, cache types, ...), so
+        # a request is answered alike on both; only the shape differs.
+        params = model.context_params_copy()
         params.n_ctx = model.context_length * slots
         params.n_batch = N_BATCH
         params.n_ubatch = N_BATCH

@@ -96,6 +96,12 @@ class LlamaCppModel:
         pointer: llama_cpp.llama_vocab_p = self._llm._model.vocab
         return pointer
 
+    def context_params_copy(self) -> llama_cpp.llama_context_params:
+        """A copy of the settings this model's context was made with."""
+        params = llama_cpp.llama_context_params()
+        ctypes.pointer(params)[0] = self._llm.context_params
+        return params
+
     def detokenize(self, tokens: list[int]) -> bytes:
         """The bytes of ``tokens`` (possibly part of a UTF-8 character)."""
         return self._llm.detokenize(tokens)

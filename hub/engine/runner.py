@@ -361,12 +361,18 @@ class ModelRunner:
             self._waiting -= 1
 
     async def _acquire_slot(self, gate: SlotGate, priority: Priority) -> None:
-        if not gate.try_acquire(priority):
-            if gate.waiting() >= self.max_queue:
-                estimate = self._recent_seconds * (gate.waiting() + 1) / self.slots
-                raise QueueFullError(max(1, round(estimate)))
+        if gate.try_acquire(priority):
+            self.activity.request_started()
+            return
+        if gate.waiting() >= self.max_queue:
+            estimate = self._recent_seconds * (gate.waiting() + 1) / self.slots
+            raise QueueFullError(max(1, round(estimate)))
+        self.activity.request_started()  # a waiting request keeps background work back too
+        try:
             await gate.acquire(priority)
-        self.activity.request_started()
+        except BaseException:
+            self.activity.request_ended()
+            raise
 
     async def use(self, name: str) -> None:
         """Make ``name`` the active model, loading it between requests (never mid-answer)."""
