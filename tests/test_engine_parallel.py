@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hub.engine.llama_model import LlamaCppModel
 from hub.engine.model_process import ModelSpec
 from hub.engine.parallel_process import ParallelModelProcess
 from hub.engine.types import ChatMessage, GenerationStats, SamplingParams
@@ -30,11 +31,14 @@ DIGITS = 'root ::= "{" "\\"answer\\"" ":" [0-9]+ "}"'
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParallelModelProcess]:
+def spec(tmp_path_factory: pytest.TempPathFactory) -> ModelSpec:
     catalog = ModelCatalog(tmp_path_factory.mktemp("catalog"))
-    spec = ModelSpec(
-        DEFAULT_MODEL, catalog.path_for(DEFAULT_MODEL), catalog.info(DEFAULT_MODEL), 1024, 2
-    )
+    path, info = catalog.path_for(DEFAULT_MODEL), catalog.info(DEFAULT_MODEL)
+    return ModelSpec(DEFAULT_MODEL, path, info, 1024, 2)
+
+
+@pytest.fixture(scope="module")
+def model(spec: ModelSpec) -> Iterator[ParallelModelProcess]:
     served = ParallelModelProcess(spec, SLOTS)
     yield served
     served.close()
@@ -66,6 +70,19 @@ def together(
         thread.join()
     assert all(result is not None for result in results)
     return [result for result in results if result is not None]
+
+
+def test_a_request_alone_is_answered_as_by_the_one_at_a_time_path(
+    spec: ModelSpec, model: ParallelModelProcess
+) -> None:
+    local = LlamaCppModel(spec.name, spec.path, spec.info, spec.context_length, spec.threads)
+    try:
+        prompt = local.render_chat([ChatMessage("user", QUESTIONS[2])])
+        long = SamplingParams(max_tokens=96, temperature=0.0, top_k=1)
+        expected = "".join(local.generate(prompt, long, GenerationStats(), lambda: False))
+    finally:
+        local.close()
+    assert ask(model, QUESTIONS[2], long)[0] == expected
 
 
 @pytest.mark.parametrize("streams", [2, 4])
