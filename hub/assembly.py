@@ -63,16 +63,17 @@ def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacem
     """Load catalog models with llama.cpp, each in its own child process (see model_process),
     using the hub's thread and context settings, on the model's CPUs."""
     from hub.engine.model_process import ModelProcess, ModelSpec
+    from hub.engine.parallel_process import ParallelModelProcess
 
     cpus = placement.model if placement.split else None
 
     def load(name: str) -> ChatModel:
         path = catalog.path_for(name)
         info = catalog.info(name)
-        return ModelProcess(
-            ModelSpec(name, path, info, settings.context_length, settings.threads, cpus),
-            settings.model_stall_timeout,
-        )
+        spec = ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
+        if settings.parallel_slots > 1:
+            return ParallelModelProcess(spec, settings.parallel_slots, settings.model_stall_timeout)
+        return ModelProcess(spec, settings.model_stall_timeout)
 
     return load
 
@@ -119,8 +120,9 @@ def build_hub(
         settings.max_queue,
         settings.max_loaded_models,
         adapter_resolver=served.adapter_for,
+        slots=settings.parallel_slots,
     )
-    metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy)
+    metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy, runner.engine_load)
     web = WebServices.open(settings.data_dir, settings.sign_in_global_free_failures)
     memory = open_memory(settings, embedder) if settings.memory_enabled else None
     chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)

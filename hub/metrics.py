@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from hub.engine.runner import ServingLoad
 from hub.engine.types import GenerationStats
 
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -14,7 +15,12 @@ TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 class HubMetrics:
     """Counters and gauges the hub exposes at /metrics."""
 
-    def __init__(self, queue_depth: Callable[[], int], busy: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        queue_depth: Callable[[], int],
+        busy: Callable[[], bool],
+        serving: Callable[[], ServingLoad] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "hub_requests",
@@ -65,6 +71,32 @@ class HubMetrics:
             "hub_model_busy", "1 while the model is serving a request.", registry=self.registry
         )
         active.set_function(lambda: 1.0 if busy() else 0.0)
+        if serving is not None:
+            self._serving_gauges(serving)
+
+    def _serving_gauges(self, serving: Callable[[], ServingLoad]) -> None:
+        slots = Gauge(
+            "hub_model_slots", "Generations the model may serve at once.", registry=self.registry
+        )
+        slots.set_function(lambda: float(serving().slots))
+        in_use = Gauge(
+            "hub_model_slots_in_use", "Slots serving a request now.", registry=self.registry
+        )
+        in_use.set_function(lambda: float(serving().slots_in_use))
+        batch = Gauge(
+            "hub_model_batch_sequences",
+            "Sequences evaluated together in the model's last decode step.",
+            registry=self.registry,
+        )
+        batch.set_function(lambda: float(serving().batch_sequences))
+        waiting = Gauge(
+            "hub_queue_depth_by_priority",
+            "Requests waiting for a slot, by priority (voice, chat, background).",
+            ["priority"],
+            registry=self.registry,
+        )
+        for priority in ("voice", "chat", "background"):
+            waiting.labels(priority).set_function(_waiting_of(serving, priority))
 
     def record_generation(self, model: str, stats: GenerationStats) -> None:
         """Add one finished generation's counts."""
@@ -82,3 +114,7 @@ class HubMetrics:
     def render(self) -> bytes:
         """The Prometheus text exposition."""
         return generate_latest(self.registry)
+
+
+def _waiting_of(serving: Callable[[], ServingLoad], priority: str) -> Callable[[], float]:
+    return lambda: float(serving().waiting.get(priority, 0))

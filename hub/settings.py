@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     context_length: int = Field(default=4096, ge=256, description="Upper bound on n_ctx.")
     default_max_tokens: int = Field(default=512, ge=1)
     max_queue: int = Field(default=8, ge=0, description="Requests that may wait for the model.")
+    parallel_slots: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Generations the model serves at once in one batch (1: one at a time); "
+        "each slot keeps its conversation's cache and needs context_length of KV memory.",
+    )
     max_loaded_models: int = Field(default=2, ge=1)
     model_stall_timeout: float = Field(
         default=600.0,

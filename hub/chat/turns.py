@@ -14,6 +14,7 @@ from hub.chat.grounded import grounded_rewriter
 from hub.engine.chat_model import ChatModel
 from hub.engine.context_window import fit_chat
 from hub.engine.runner import Generation, ModelRunner, finished_generation, rewritten_generation
+from hub.engine.slot_gate import Priority
 from hub.engine.tool_choice import choice_messages, choice_params, chosen, needs_choice
 from hub.engine.tool_grammar import tool_grammar
 from hub.engine.tool_prompt import with_tools
@@ -43,6 +44,7 @@ class TurnOptions:
     trim_oldest: bool = False
     memory: MemoryAccess = field(default_factory=MemoryAccess)
     tools: ToolRequest | None = None
+    priority: Priority = "chat"  # voice before chat before background when slots are shared
 
 
 @dataclass
@@ -103,7 +105,7 @@ class ChatTurns:
                 trim_oldest=options.trim_oldest,
             )
 
-        generation = await self.runner.start(model, prepare)
+        generation = await self.runner.start(model, prepare, options.priority)
         self.count_when_finished(generation)
         turn = ChatTurn(generation, recall.citations, tools)
         notes = [hit.snippet for hit in recall.given]

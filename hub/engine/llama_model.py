@@ -41,6 +41,7 @@ class LlamaCppModel:
         context_length: int,
         threads: int,
         lora_path: Path | None = None,
+        own_context: int | None = None,
     ) -> None:
         self.name = name
         self.path = path
@@ -48,7 +49,8 @@ class LlamaCppModel:
         self.context_length = min(context_length, info.context_length)
         self._llm = llama_cpp.Llama(
             model_path=str(path),
-            n_ctx=self.context_length,
+            # A batch engine decodes in a context of its own: this one then only needs to exist.
+            n_ctx=own_context or self.context_length,
             n_threads=threads,
             n_threads_batch=threads,
             n_batch=512,
@@ -81,6 +83,28 @@ class LlamaCppModel:
     def render_text(self, text: str) -> Prompt:
         """Tokenize raw text for a plain completion."""
         return Prompt(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+
+    @property
+    def llama_model_pointer(self) -> llama_cpp.llama_model_p:
+        """The loaded weights, for a context of another shape (see batch_engine)."""
+        pointer: llama_cpp.llama_model_p = self._llm._model.model
+        return pointer
+
+    @property
+    def vocab_pointer(self) -> llama_cpp.llama_vocab_p:
+        """The model's vocabulary, for samplers and end-of-generation checks."""
+        pointer: llama_cpp.llama_vocab_p = self._llm._model.vocab
+        return pointer
+
+    def context_params_copy(self) -> llama_cpp.llama_context_params:
+        """A copy of the settings this model's context was made with."""
+        params = llama_cpp.llama_context_params()
+        ctypes.pointer(params)[0] = self._llm.context_params
+        return params
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        """The bytes of ``tokens`` (possibly part of a UTF-8 character)."""
+        return self._llm.detokenize(tokens)
 
     def count_cached(self, tokens: list[int]) -> int:
         """How many leading prompt tokens are already in the KV cache."""
@@ -163,12 +187,16 @@ class LlamaCppModel:
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
 
-    def set_adapter(self, path: Path | None) -> None:
-        """Serve with the LoRA adapter at ``path`` (None: the bare base model). Call it between
-        generations only; the KV cache is dropped, since it was computed with other weights."""
+    def set_adapter(
+        self, path: Path | None, context: llama_cpp.llama_context_p | None = None
+    ) -> None:
+        """Serve with the LoRA adapter at ``path`` (None: the bare base model) in ``context``
+        (None: this model's own). Call it between generations only; the KV cache is dropped,
+        since it was computed with other weights."""
         if path == self.adapter_path:
             return
         llm = self._llm
+        ctx = context if context is not None else llm._ctx.ctx
         loaded = None
         if path is not None:
             loaded = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
@@ -180,9 +208,9 @@ class LlamaCppModel:
                 )
             adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(loaded)
             scales = (ctypes.c_float * 1)(1.0)
-            failed = llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, adapters, 1, scales)
+            failed = llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales)
         else:
-            failed = llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, None, 0, None)
+            failed = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
         if failed:
             if loaded is not None:
                 llama_cpp.llama_adapter_lora_free(loaded)

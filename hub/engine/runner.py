@@ -7,15 +7,16 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from hub.engine.activity import ModelActivity
 from hub.engine.chat_model import AdapterSwappable, ChatModel
+from hub.engine.slot_gate import PRIORITIES, Priority, SlotGate
 from hub.engine.types import GenerationStats, Prompt, SamplingParams
 from hub.errors import HubError
 
@@ -77,6 +78,34 @@ class ModelStatus:
 
 
 _DONE = object()
+
+
+@dataclass(frozen=True)
+class ServingLoad:
+    """What /metrics shows of the model's slots and queue."""
+
+    slots: int
+    slots_in_use: int
+    batch_sequences: int  # sequences in the model's last decode step
+    waiting: dict[str, int]  # per priority
+
+
+@runtime_checkable
+class PrioritizedModel(Protocol):
+    """A model serving several generations at once, which orders them by priority."""
+
+    slots: int
+
+    def generate(
+        self,
+        prompt: Prompt,
+        params: SamplingParams,
+        stats: GenerationStats,
+        cancelled: Callable[[], bool],
+        priority: str = "chat",
+    ) -> Iterator[str]:
+        """ChatModel.generate, with the request's priority."""
+        ...
 
 
 def _no_adapter(model_name: str) -> Path | None:
@@ -173,7 +202,11 @@ def finished_generation(model_name: str, text: str) -> Generation:
 
 class ModelRunner:
     """Serves generations one at a time on a single worker thread; others wait in a bounded
-    queue. Keeps up to ``max_loaded`` models in memory and switches between requests only."""
+    queue. Keeps up to ``max_loaded`` models in memory and switches between requests only.
+
+    With ``slots`` above 1 the loader's models serve that many generations at once (see
+    parallel_process): requests take slots by priority (see slot_gate), each on a thread of
+    its own, and a model load or adapter swap waits until no slot is in use."""
 
     def __init__(
         self,
@@ -182,12 +215,18 @@ class ModelRunner:
         max_queue: int,
         max_loaded: int = 2,
         adapter_resolver: AdapterResolver | None = None,
+        slots: int = 1,
     ) -> None:
         self._loader = loader
         self.active = active
         self.max_queue = max_queue
         self.max_loaded = max_loaded
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.slots = slots
+        self._gate = SlotGate(slots) if slots > 1 else None
+        # Parallel: a thread per running generation, plus prompt rendering and loads.
+        workers = 1 if slots == 1 else slots + 2
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model")
+        self._loading = threading.Lock()  # parallel prepares may look up models at once
         self._lock = asyncio.Lock()
         self._waiting = 0
         self._loaded: OrderedDict[str, ChatModel] = OrderedDict()
@@ -200,25 +239,56 @@ class ModelRunner:
 
     @property
     def queue_depth(self) -> int:
-        """Requests waiting for the model (not counting the one it is serving)."""
+        """Requests waiting for the model (not counting the ones it is serving)."""
+        if self._gate is not None:
+            return self._gate.waiting()
         return self._waiting
+
+    def queue_by_priority(self) -> dict[str, int]:
+        """Requests waiting for a slot, per priority (all count as chat with one slot)."""
+        if self._gate is not None:
+            return {p: self._gate.waiting(p) for p in PRIORITIES}
+        return {p: (self._waiting if p == "chat" else 0) for p in PRIORITIES}
+
+    def engine_load(self) -> ServingLoad:
+        """Slots, how many serve a request, the last batch's sequences, and who waits."""
+        model = self._loaded.get(self.active)
+        in_use = self.slots_in_use
+        batch = getattr(getattr(model, "load", None), "batch_sequences", in_use)
+        return ServingLoad(self.slots, in_use, int(batch), self.queue_by_priority())
+
+    @property
+    def slots_in_use(self) -> int:
+        """Generations the model is serving now."""
+        if self._gate is not None:
+            return self._gate.in_use
+        return 1 if self._lock.locked() else 0
 
     @property
     def busy(self) -> bool:
         """True while the model is serving a request."""
+        if self._gate is not None:
+            return self._gate.in_use > 0
         return self._lock.locked()
 
     @asynccontextmanager
     async def _holding(self) -> AsyncIterator[None]:
         self.activity.request_started()
         try:
-            async with self._lock:
-                yield
+            if self._gate is not None:
+                async with self._gate.exclusive():
+                    yield
+            else:
+                async with self._lock:
+                    yield
         finally:
             self.activity.request_ended()
 
     def _release(self) -> None:
-        self._lock.release()
+        if self._gate is not None:
+            self._gate.release()
+        else:
+            self._lock.release()
         self.activity.request_ended()
 
     def loaded_models(self) -> list[str]:
@@ -226,7 +296,10 @@ class ModelRunner:
         return list(self._loaded)
 
     def _model(self, name: str) -> ChatModel:
-        # Runs on the worker thread only.
+        with self._loading:
+            return self._model_locked(name)
+
+    def _model_locked(self, name: str) -> ChatModel:
         model = self._loaded.get(name)
         if model is None:
             logger.info("loading model %s", name)
@@ -270,7 +343,10 @@ class ModelRunner:
 
             await loop.run_in_executor(self._executor, swap)
 
-    async def _acquire(self) -> None:
+    async def _acquire(self, priority: Priority) -> None:
+        if self._gate is not None:
+            await self._acquire_slot(self._gate, priority)
+            return
         if self._lock.locked() and self._waiting >= self.max_queue:
             estimate = self._recent_seconds * (self._waiting + 1)
             raise QueueFullError(max(1, round(estimate)))
@@ -283,6 +359,20 @@ class ModelRunner:
             raise
         finally:
             self._waiting -= 1
+
+    async def _acquire_slot(self, gate: SlotGate, priority: Priority) -> None:
+        if gate.try_acquire(priority):
+            self.activity.request_started()
+            return
+        if gate.waiting() >= self.max_queue:
+            estimate = self._recent_seconds * (gate.waiting() + 1) / self.slots
+            raise QueueFullError(max(1, round(estimate)))
+        self.activity.request_started()  # a waiting request keeps background work back too
+        try:
+            await gate.acquire(priority)
+        except BaseException:
+            self.activity.request_ended()
+            raise
 
     async def use(self, name: str) -> None:
         """Make ``name`` the active model, loading it between requests (never mid-answer)."""
@@ -316,11 +406,16 @@ class ModelRunner:
         logger.error("no model could be loaded: chat answers 503 until the file is fixed")
         return self.status
 
-    async def start(self, model_name: str | None, prepare: PrepareFn) -> Generation:
-        """Wait for the model, prepare the prompt (errors surface here), then start generating."""
-        await self._acquire()
-        loop = asyncio.get_running_loop()
+    async def start(
+        self, model_name: str | None, prepare: PrepareFn, priority: Priority = "chat"
+    ) -> Generation:
+        """Wait for the model, prepare the prompt (errors surface here), then start generating.
+        ``priority`` orders the wait when the model serves several at once (see slot_gate)."""
         name = model_name or self.active
+        if self._gate is not None and name not in self._loaded:
+            await self._load_alone(name)
+        await self._acquire(priority)
+        loop = asyncio.get_running_loop()
 
         def load_and_prepare() -> tuple[ChatModel, Prompt, SamplingParams]:
             model = self._model(name)
@@ -338,7 +433,12 @@ class ModelRunner:
 
         def produce() -> None:
             try:
-                for piece in model.generate(prompt, params, stats, cancel.is_set):
+                pieces_of = (
+                    model.generate(prompt, params, stats, cancel.is_set, priority=priority)
+                    if isinstance(model, PrioritizedModel)
+                    else model.generate(prompt, params, stats, cancel.is_set)
+                )
+                for piece in pieces_of:
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)
             except Exception as exc:
                 logger.exception("generation failed on model %s", name)
@@ -355,6 +455,11 @@ class ModelRunner:
 
         finished.add_done_callback(release)
         return Generation(name, stats, pieces, cancel, finished)
+
+    async def _load_alone(self, name: str) -> None:
+        # A load (and the unload it may cause) never happens under a running generation.
+        async with self._holding():
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._model, name)
 
     async def close(self) -> None:
         """Stop the worker and free every loaded model."""

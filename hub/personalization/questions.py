@@ -52,7 +52,9 @@ async def with_model_questions(
             continue
         asked += 1
         try:
-            generation = await runner.start(None, partial(prepare_question, item.text))
+            generation = await runner.start(
+                None, partial(prepare_question, item.text), "background"
+            )
             question = "".join([piece async for piece in generation]).strip()
         except Exception:
             logger.exception("the model could not write a question for a fact")

@@ -115,7 +115,7 @@ def prepare_extraction(message: str, model: ChatModel) -> tuple[Prompt, Sampling
 
 async def extract_facts(runner: ModelRunner, message: str) -> Extraction:
     """Ask the active model for facts in ``message`` and validate its answer."""
-    generation = await runner.start(None, partial(prepare_extraction, message))
+    generation = await runner.start(None, partial(prepare_extraction, message), "background")
     parts = [piece async for piece in generation]
     await generation.wait_finished()
     if generation.stats.finish_reason == "length":

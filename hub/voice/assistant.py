@@ -82,7 +82,9 @@ class VoiceAssistant:
                 said.append(sentence)
 
         try:
-            options = TurnOptions(Sampling(temperature=0.3), self.max_tokens, trim_oldest=True)
+            options = TurnOptions(
+                Sampling(temperature=0.3), self.max_tokens, trim_oldest=True, priority="voice"
+            )
             turn = await self.chat.start(None, [ChatMessage("user", request)], options)
             cited = [str(citation["id"]) for citation in turn.citations]
             buffer = ""
