@@ -1,4 +1,4 @@
-"""`hub models list|add|use|remove`."""
+"""`hub models list|add|pull|use|remove`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,26 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from hub.cli.hub_client import HubClient, HubRequestError
 from hub.cli.options import DataDirOption
 from hub.cli.running_hub import answering_hub
+from hub.disk_space import MB
+from hub.errors import HubError
 from hub.models.catalog import ModelCatalog, ModelCatalogError, UnknownModelError
 from hub.models.gguf_info import NotAGgufFileError
+from hub.models.pull import ModelHubAccess, ModelPuller, PullProgress
+from hub.models.pull_spec import parse_pull_source
 from hub.settings import load_settings
 
 app = typer.Typer(help="List, add and switch models.", no_args_is_help=True)
@@ -92,6 +105,69 @@ def add_model(
     console.print(
         f"Added {entry.name}: {info.architecture}, {info.quantization}, "
         f"context {info.context_length}. Use it with `hub models use {entry.name}`."
+    )
+
+
+class _PullBar:
+    """Draws a pull's progress: one bar over every file, relabelled as the stage changes."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def __call__(self, update: PullProgress) -> None:
+        label = {"resolving": "Asking the model hub", "adding": "Adding to the catalog"}.get(
+            update.stage, f"{update.stage.capitalize()} {update.file}"
+        )
+        if self.task is None:
+            self.task = self.progress.add_task(label, total=update.total_bytes or None)
+        self.progress.update(
+            self.task,
+            description=label,
+            completed=update.done_bytes,
+            total=update.total_bytes or None,
+        )
+
+
+@app.command("pull")
+def pull_model(
+    source: Annotated[
+        str, typer.Argument(help="OWNER/NAME of a repository, optionally :FILE.gguf or :QUANT.")
+    ],
+    name: Annotated[str | None, typer.Option(help="Name to use (default: file name).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Download a GGUF model from a Hugging Face repository, verify it, and add it.
+
+    HF_ENDPOINT points at another hub or mirror; HF_HUB_OFFLINE=1 only uses files already here.
+    A stopped pull goes on where it stopped when run again."""
+    console = Console()
+    settings = load_settings(data_dir=data_dir)
+    puller = ModelPuller(
+        ModelCatalog(settings.data_dir),
+        ModelHubAccess.from_environment(),
+        settings.min_free_disk_mb * MB,
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            pulled = puller.pull(parse_pull_source(source), name, _PullBar(progress))
+    except (HubError, NotAGgufFileError) as exc:
+        raise _fail(console, exc) from exc
+    total = pulled.files.total_size
+    size = f"{total / 1e9:.2f} GB" if total >= 1e9 else f"{total / 1e6:.0f} MB"
+    parts = f" in {len(pulled.files.files)} parts" if len(pulled.files.files) > 1 else ""
+    fetched = "already here" if pulled.downloaded_bytes == 0 else "downloaded and verified"
+    console.print(
+        f"Added {pulled.entry.name} ({pulled.repo}, {pulled.files.first.path}, "
+        f"{size}{parts}, {fetched}) at {pulled.path}. "
+        f"Use it with `hub models use {pulled.entry.name}`."
     )
 
 
