@@ -28,6 +28,8 @@ from hub.engine.runner import ModelLoader, ModelRunner
 from hub.metrics import HubMetrics
 from hub.models.catalog import ModelCatalog
 from hub.models.packaged import DEFAULT_MODEL_NAME
+from hub.models.pull import ModelHubAccess
+from hub.models.pull_jobs import ModelPulls
 from hub.owner_token import OwnerToken
 from hub.personalization.jobs import registry_for
 from hub.personalization.scheduler import NightlySchedule
@@ -99,6 +101,7 @@ class Hub:
     voice: VoiceService | None
     personalization: PersonalizationService
     disk_space: DiskSpaceGuard
+    pulls: ModelPulls
 
 
 def build_hub(
@@ -122,6 +125,8 @@ def build_hub(
     )
     metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy)
     web = WebServices.open(settings.data_dir, settings.sign_in_global_free_failures)
+    # Read before the embedder loads: it switches huggingface_hub offline in this process.
+    pulls = ModelPulls(settings.data_dir, ModelHubAccess.from_environment())
     memory = open_memory(settings, embedder) if settings.memory_enabled else None
     chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)
     disk_space = DiskSpaceGuard(settings.data_dir, settings.min_free_disk_mb * MB)
@@ -170,6 +175,7 @@ def build_hub(
         voice=voice,
         personalization=personalization,
         disk_space=disk_space,
+        pulls=pulls,
     )
 
 
@@ -186,6 +192,7 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         if hub.memory is not None:
             stack.push_async_callback(asyncio.to_thread, hub.memory.close)
         stack.push_async_callback(hub.personalization.close)
+        stack.push_async_callback(hub.pulls.close)
         # A model that fails to load must not stop the hub: memory and devices serve anyway.
         status = await runner.start_serving(DEFAULT_MODEL_NAME)
         logger.info("hub ready; model %s (%s)", status.serving, status.state)

@@ -30,6 +30,17 @@ REPO = "acme/Tiny-Chat-GGUF"
 SPLIT_REPO = "acme/Big-Chat-GGUF"
 
 
+@pytest.fixture(autouse=True)
+def huggingface_hub_online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An embedder loaded earlier in this test process switched huggingface_hub offline (as it
+    does in the hub's process); these tests pull in-process, as the CLI does, so turn it back."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("hosted")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -129,6 +131,30 @@ class _PullBar:
         )
 
 
+class _JsonReports:
+    """Progress as JSON lines on stdout, at most ten a second (the running hub reads them)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, update: PullProgress) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and update.stage == "downloading":
+            return
+        self.last = now
+        typer.echo(json.dumps(asdict(update)))
+
+
+def _pull_reporting_json(puller: ModelPuller, source: str, name: str | None) -> None:
+    try:
+        pulled = puller.pull(parse_pull_source(source), name, _JsonReports())
+    except (HubError, NotAGgufFileError) as exc:
+        typer.echo(json.dumps({"error": str(exc), "code": exc.error_code}))
+        raise typer.Exit(2) from exc
+    result = {"model": pulled.entry.name, "total_bytes": pulled.files.total_size}
+    typer.echo(json.dumps(result | {"path": str(pulled.path)}))
+
+
 @app.command("pull")
 def pull_model(
     source: Annotated[
@@ -136,6 +162,9 @@ def pull_model(
     ],
     name: Annotated[str | None, typer.Option(help="Name to use (default: file name).")] = None,
     data_dir: DataDirOption = None,
+    progress_json: Annotated[
+        bool, typer.Option("--progress-json", hidden=True, help="JSON lines, for the hub.")
+    ] = False,
 ) -> None:
     """Download a GGUF model from a Hugging Face repository, verify it, and add it.
 
@@ -148,6 +177,9 @@ def pull_model(
         ModelHubAccess.from_environment(),
         settings.min_free_disk_mb * MB,
     )
+    if progress_json:
+        _pull_reporting_json(puller, source, name)
+        return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

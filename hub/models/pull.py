@@ -99,20 +99,22 @@ class ModelHubAccess:
 
     endpoint: str | None
     offline: bool
-    hf_cache: Path | None
+    hf_cache: Path | None  # None: huggingface_hub's default cache
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ModelHubAccess:
-        """Read huggingface_hub's variables now: it read them when imported, which in a
-        long-lived process (or a test) may be before they were set."""
-        from huggingface_hub import constants
-
+        """Read huggingface_hub's variables now: it reads them once, when imported, which in a
+        long-lived process (or a test) may be before they were set. huggingface_hub is not
+        imported here: in the hub's process it must first be switched offline (the embedder)."""
         env = os.environ if environ is None else environ
-        offline = env.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-        cache = env.get("HF_HUB_CACHE") or (
-            str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else constants.HF_HUB_CACHE
+        offline = any(  # huggingface_hub takes either as offline
+            env.get(key, "").strip().lower() in {"1", "true", "yes", "on"}
+            for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
         )
-        return cls(env.get("HF_ENDPOINT") or None, offline, Path(cache))
+        cache = env.get("HF_HUB_CACHE") or (
+            str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else None
+        )
+        return cls(env.get("HF_ENDPOINT") or None, offline, Path(cache) if cache else None)
 
     @property
     def where(self) -> str:
@@ -491,11 +493,11 @@ class ModelPuller:
     def _hf_cache_files(self, repo: str) -> list[tuple[RemoteFile, Path]]:
         """GGUF files of ``repo`` that huggingface_hub's cache holds (another tool fetched
         them); the cache names each LFS file by its sha256, which is checked before use."""
-        if self.access.hf_cache is None:
-            return []
+        from huggingface_hub import constants
         from huggingface_hub.file_download import repo_folder_name
 
-        snapshots = self.access.hf_cache / repo_folder_name(repo_id=repo, repo_type="model")
+        cache = self.access.hf_cache or Path(constants.HF_HUB_CACHE)
+        snapshots = cache / repo_folder_name(repo_id=repo, repo_type="model")
         found = []
         for path in sorted((snapshots / "snapshots").glob("*/**/*.gguf")):
             relative = path.relative_to(snapshots / "snapshots").parts[1:]
