@@ -18,6 +18,7 @@ from hub.engine.cpu_placement import CpuPlacementError, available_cpus, plan_pla
 from hub.models.catalog import ModelCatalog
 from hub.models.gguf_info import NotAGgufFileError
 from hub.models.packaged import PackagedModelMissingError
+from hub.models.suggest import FAR_LARGER, MachineFacts, best_fit, read_machine_facts
 from hub.settings import Settings
 
 MIN_FREE_BYTES = 2 * 1024**3
@@ -194,6 +195,26 @@ def check_models(settings: Settings) -> list[CheckResult]:
     return results
 
 
+def check_model_room(settings: Settings, facts: MachineFacts) -> CheckResult:
+    """Says so when this box could run a model far larger than the active one."""
+    catalog = ModelCatalog(settings.data_dir)
+    active = settings.model or catalog.active_name()
+    try:
+        size = catalog.info(active).file_size
+    except (NotAGgufFileError, PackagedModelMissingError, OSError):
+        return CheckResult("model size", "ok", "the active model's file is checked above")
+    best = best_fit(facts)
+    if best is None or best.model.file_bytes < FAR_LARGER * size:
+        return CheckResult("model size", "ok", f"{active} suits this box")
+    return CheckResult(
+        "model size",
+        "ok",
+        f"{active} is {size / 1e6:.0f} MB; this box could run {best.model.name} "
+        f"({best.model.file_bytes / 1e9:.1f} GB, about {best.tokens_per_s:.0f} tokens/s)",
+        f"`hub models suggest` lists what fits, then `hub models pull {best.model.pull}`",
+    )
+
+
 def check_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> CheckResult:
     """The CPU has the vector instructions llama.cpp is fast with."""
     try:
@@ -290,6 +311,7 @@ def run_checks(settings: Settings, hub_running: Callable[[], bool]) -> list[Chec
         check_cpu(),
         check_cpu_placement(settings, available_cpus()),
         *check_models(settings),
+        check_model_room(settings, read_machine_facts()),
         check_listen_address(settings),
         check_port(settings, hub_running),
     ]

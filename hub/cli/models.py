@@ -28,8 +28,10 @@ from hub.disk_space import MB
 from hub.errors import HubError
 from hub.models.catalog import ModelCatalog, ModelCatalogError, UnknownModelError
 from hub.models.gguf_info import NotAGgufFileError
+from hub.models.known_models import TABLE_DATE
 from hub.models.pull import ModelHubAccess, ModelPuller, PullProgress
 from hub.models.pull_spec import parse_pull_source
+from hub.models.suggest import decode_bytes_per_second, read_machine_facts, suggest
 from hub.settings import load_settings
 
 app = typer.Typer(help="List, add and switch models.", no_args_is_help=True)
@@ -200,6 +202,57 @@ def pull_model(
         f"Added {pulled.entry.name} ({pulled.repo}, {pulled.files.first.path}, "
         f"{size}{parts}, {fetched}) at {pulled.path}. "
         f"Use it with `hub models use {pulled.entry.name}`."
+    )
+
+
+@app.command("suggest")
+def suggest_models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Models this box can run well, from a curated table: memory, expected speed, licence."""
+    console = Console()
+    facts = read_machine_facts()
+    rows = suggest(facts)
+    rate = decode_bytes_per_second(facts)
+    if as_json:
+        machine: dict[str, object] = {"memory_bytes": facts.memory_bytes, "cores": facts.cores}
+        machine |= {"vector_unit": facts.vector_unit, "decode_bytes_per_s": rate}
+        models = [
+            asdict(row.model)
+            | {"memory_bytes": row.memory_bytes, "tokens_per_s": round(row.tokens_per_s, 1)}
+            | {"verdict": row.verdict}
+            for row in rows
+        ]
+        typer.echo(json.dumps({"table_date": TABLE_DATE, "machine": machine, "models": models}))
+        return
+    console.print(
+        f"This box: {facts.memory_bytes / 1e9:.1f} GB memory available, {facts.cores} cores, "
+        f"{facts.vector_unit}: decoding reads about {rate / 1e9:.0f} GB of weights a second, "
+        "so a model's tokens/s is that divided by its size (rule and assumptions: "
+        "hub/models/suggest.py)."
+    )
+    table = Table(title=f"Instruction-tuned GGUF models (table of {TABLE_DATE})")
+    for column in ("verdict", "model", "file", "memory", "~tokens/s", "licence", "quality"):
+        table.add_column(column)
+    colours = {"runs well": "green", "usable": "yellow"}
+    for row in rows:
+        colour = colours.get(row.verdict, "red")
+        table.add_row(
+            f"[{colour}]{row.verdict}[/{colour}]",
+            row.model.name,
+            f"{row.model.file_bytes / 1e9:.1f} GB",
+            f"{row.memory_bytes / 1e9:.1f} GB",
+            f"{row.tokens_per_s:.0f}",
+            row.model.licence,
+            row.model.quality,
+        )
+    console.print(table)
+    for row in rows:
+        if row.verdict in colours:
+            console.print(f"hub models pull {row.model.pull}", soft_wrap=True)
+    console.print(
+        "Quality figures are the authors' own (their sources: `hub models suggest --json`); "
+        "speeds are estimates for decoding with every core."
     )
 
 
