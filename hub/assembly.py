@@ -63,12 +63,17 @@ def check_listen_safety(settings: Settings) -> None:
 
 def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacement) -> ModelLoader:
     """Load catalog models with llama.cpp, each in its own child process (see model_process),
-    using the hub's thread and context settings, on the model's CPUs."""
+    using the hub's thread and context settings, on the model's CPUs; a remote engine is a
+    client of its server."""
     from hub.engine.model_process import ModelProcess, ModelSpec
+    from hub.engine.remote_model import RemoteChatModel
 
     cpus = placement.model if placement.split else None
 
     def load(name: str) -> ChatModel:
+        remote = catalog.get(name).remote
+        if remote is not None:  # an OpenAI-compatible server the person added
+            return RemoteChatModel(name, remote, remote.fallback or DEFAULT_MODEL_NAME)
         path = catalog.path_for(name)
         info = catalog.info(name)
         return ModelProcess(

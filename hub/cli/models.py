@@ -1,4 +1,4 @@
-"""`hub models list|add|pull|use|remove`."""
+"""`hub models list|add|pull|add-remote|suggest|use|remove`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -31,6 +32,7 @@ from hub.models.gguf_info import NotAGgufFileError
 from hub.models.known_models import TABLE_DATE
 from hub.models.pull import ModelHubAccess, ModelPuller, PullProgress
 from hub.models.pull_spec import parse_pull_source
+from hub.models.remote_endpoint import RemoteEndpoint
 from hub.models.suggest import decode_bytes_per_second, read_machine_facts, suggest
 from hub.settings import load_settings
 
@@ -61,6 +63,7 @@ def list_models(
                 "active": row.entry.name == active,
                 "source": row.entry.source,
                 "path": str(row.path) if row.path else None,
+                "remote_url": row.entry.remote.url if row.entry.remote else None,
                 **(row.info.to_dict() if row.info else {}),
                 "has_chat_template": row.info.has_chat_template if row.info else None,
                 "error": row.error,
@@ -76,6 +79,10 @@ def list_models(
         table.add_column(column)
     for row in rows:
         marker = "*" if row.entry.name == active else ""
+        if row.entry.remote is not None:
+            where = f"remote: {row.entry.remote.model} at {row.entry.remote.url}"
+            table.add_row(marker, row.entry.name, where, "", "", "", "")
+            continue
         if row.info is None:
             table.add_row(marker, row.entry.name, f"[red]{row.error}[/red]", "", "", "", "")
             continue
@@ -253,6 +260,57 @@ def suggest_models(
     console.print(
         "Quality figures are the authors' own (their sources: `hub models suggest --json`); "
         "speeds are estimates for decoding with every core."
+    )
+
+
+def _server_models(url: str, api_key: str | None) -> list[str] | None:
+    """The model names an OpenAI-compatible server lists, or None when it does not answer."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        answer = httpx.get(f"{url.rstrip('/')}/models", headers=headers, timeout=5, trust_env=False)
+        answer.raise_for_status()
+        return [str(item["id"]) for item in answer.json().get("data", [])]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+@app.command("add-remote")
+def add_remote_model(
+    name: Annotated[str, typer.Argument(help="Name to use in the catalog.")],
+    url: Annotated[
+        str, typer.Argument(help="The server's OpenAI API base, e.g. http://192.168.1.20:8080/v1.")
+    ],
+    api_key: Annotated[str | None, typer.Option(help="The key that server expects.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="The model name the server serves (default: its first).")
+    ] = None,
+    fallback: Annotated[
+        str | None, typer.Option(help="Local model answering while it is down.")
+    ] = None,
+    context: Annotated[int, typer.Option(help="The server's context length in tokens.")] = 8192,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add an OpenAI-compatible server on your network (llama-server, Ollama, vLLM) as a model.
+
+    Memory, retrieval and your keys stay here; only the prompt goes to that address."""
+    console = Console()
+    catalog = ModelCatalog(load_settings(data_dir=data_dir).data_dir)
+    listed = _server_models(url, api_key)
+    if listed is None:
+        console.print(f"[yellow]{url} does not answer now[/yellow]; adding it anyway.")
+    chosen = model or (listed[0] if listed else name)
+    if listed and chosen not in listed:
+        console.print(f"[yellow]{url} does not list {chosen}[/yellow] (it lists {listed}).")
+    try:
+        entry = catalog.add_remote(
+            name, RemoteEndpoint(url, chosen, api_key or None, fallback, context)
+        )
+    except (ModelCatalogError, UnknownModelError) as exc:
+        raise _fail(console, exc) from exc
+    assert entry.remote is not None
+    console.print(
+        f"Added {name}: {chosen} at {entry.remote.url}; while it is down, "
+        f"{entry.remote.fallback} answers. Use it with `hub models use {name}`."
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from hub.engine.activity import ModelActivity
-from hub.engine.chat_model import AdapterSwappable, ChatModel
+from hub.engine.chat_model import AdapterSwappable, ChatModel, FallsBack
 from hub.engine.types import GenerationStats, Prompt, SamplingParams
 from hub.errors import HubError
 
@@ -322,12 +322,25 @@ class ModelRunner:
         loop = asyncio.get_running_loop()
         name = model_name or self.active
 
-        def load_and_prepare() -> tuple[ChatModel, Prompt, SamplingParams]:
+        def load_and_prepare() -> tuple[str, ChatModel, Prompt, SamplingParams]:
             model = self._model(name)
-            return (model, *prepare(model))
+            if isinstance(model, FallsBack):
+                # A remote engine starts its request here, where another model can still take
+                # over; the answer then carries the fallback's name, so the person sees who.
+                if model.reachable():
+                    prompt, params = prepare(model)
+                    if model.connect(prompt, params):
+                        return (name, model, prompt, params)
+                logger.warning("%s does not answer; %s answers instead", name, model.fallback)
+                name_served = model.fallback
+                local = self._model(name_served)
+                return (name_served, local, *prepare(local))
+            return (name, model, *prepare(model))
 
         try:
-            model, prompt, params = await loop.run_in_executor(self._executor, load_and_prepare)
+            served, model, prompt, params = await loop.run_in_executor(
+                self._executor, load_and_prepare
+            )
         except BaseException:
             self._release()
             raise
@@ -341,7 +354,7 @@ class ModelRunner:
                 for piece in model.generate(prompt, params, stats, cancel.is_set):
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)
             except Exception as exc:
-                logger.exception("generation failed on model %s", name)
+                logger.exception("generation failed on model %s", served)
                 loop.call_soon_threadsafe(pieces.put_nowait, exc)
             loop.call_soon_threadsafe(pieces.put_nowait, _DONE)
 
@@ -354,7 +367,7 @@ class ModelRunner:
             self._release()
 
         finished.add_done_callback(release)
-        return Generation(name, stats, pieces, cancel, finished)
+        return Generation(served, stats, pieces, cancel, finished)
 
     async def close(self) -> None:
         """Stop the worker and free every loaded model."""
