@@ -113,13 +113,22 @@ def test_cli_add_remote_asks_the_server_for_its_model(tmp_path: Path, engine: Op
     listed = CliRunner().invoke(app, ["models", "list", "--json", "--data-dir", data])
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["gpu"]["source"] == "remote" and rows["gpu"]["remote_url"] == engine.url
-    (check,) = [r for r in check_models(Settings(data_dir=Path(data))) if r.name == "model gpu"]
+    said = CliRunner().invoke(app, ["chat", "Hi", "--model", "gpu", "--data-dir", data])
+    assert said.exit_code == 0 and "Hello from the GPU box." in said.output
+    assert CliRunner().invoke(app, ["models", "use", "gpu", "--data-dir", data]).exit_code == 0
+    refused = CliRunner().invoke(app, ["personalize", "run", "--data-dir", data])
+    assert "cannot change a remote model" in " ".join(refused.output.split())
+    (check,) = [
+        r for r in check_models(Settings(data_dir=Path(data))) if r.name.startswith("model gpu")
+    ]
     assert (check.status, check.detail) == (
         "ok",
         f"remote engine {engine.url}, model {engine.model}",
     )
     engine.stop()
-    (check,) = [r for r in check_models(Settings(data_dir=Path(data))) if r.name == "model gpu"]
+    (check,) = [
+        r for r in check_models(Settings(data_dir=Path(data))) if r.name.startswith("model gpu")
+    ]
     assert check.status == "warn" and "does not answer" in check.detail
     assert f"meanwhile {DEFAULT_MODEL_NAME} answers" in check.fix
 
