@@ -28,8 +28,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,11 @@ def serve_engine(port: int, threads: int) -> None:
     assert info.chat_template is not None
     formatter = Jinja2ChatFormatter(info.chat_template, info.eos_token or "", info.bos_token or "")
     vocab = llm._model.vocab
+    generating = threading.Lock()
 
     class Engine(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # a token per write: do not wait to batch them
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -85,6 +88,11 @@ def serve_engine(port: int, threads: int) -> None:
 
         def do_POST(self) -> None:
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with generating:
+                self.answer(request)
+
+        def answer(self, request: dict[str, Any]) -> None:
+            """Stream one chat answer, a server-sent event per token."""
             rendered = formatter(messages=request["messages"]).prompt
             tokens = llm.tokenize(rendered.encode(), add_bos=False, special=True)
             self.send_response(200)
@@ -95,14 +103,17 @@ def serve_engine(port: int, threads: int) -> None:
             sampled = llm.generate(
                 tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0
             )
-            for count, token in enumerate(sampled):
+            count = 0
+            for token in sampled:
                 if llama_cpp.llama_vocab_is_eog(vocab, token) or count >= request["max_tokens"]:
                     break
+                count += 1
                 text = decoder.decode(llm.detokenize([token]))
                 if text:
                     self.chunk({"choices": [{"index": 0, "delta": {"content": text}}]})
             sampled.close()
             self.chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            self.chunk({"choices": [], "usage": {"completion_tokens": count}})
             self.write(b"data: [DONE]\n\n")
             self.write(b"")
 
@@ -113,7 +124,9 @@ def serve_engine(port: int, threads: int) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
-    HTTPServer(("127.0.0.1", port), Engine).serve_forever()
+    # A thread per connection (clients keep theirs open, as llama-server allows), one
+    # generation at a time (the lock), as llama-server with one slot.
+    ThreadingHTTPServer(("127.0.0.1", port), Engine).serve_forever()
 
 
 def measure(
@@ -124,25 +137,30 @@ def measure(
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": f"{USER} ({label})"},
     ]
-    body = {
+    body: dict[str, Any] = {
         "model": model,
         "messages": messages,
         "stream": True,
         "max_tokens": max_tokens,
         "temperature": 0.0,
+        "stream_options": {"include_usage": True},
     }
     started = time.perf_counter()
     stamps: list[float] = []
+    tokens = 0
     with client.stream("POST", url, json=body) as answer:
         answer.raise_for_status()
         for line in answer.iter_lines():
             if not line.startswith("data:") or line.strip() == "data: [DONE]":
                 continue
-            choices = json.loads(line[5:]).get("choices") or [{}]
+            event = json.loads(line[5:])
+            tokens = (event.get("usage") or {}).get("completion_tokens") or tokens
+            choices = event.get("choices") or [{}]
             if (choices[0].get("delta") or {}).get("content"):
                 stamps.append(time.perf_counter())
-    decode = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 2 else 0.0
-    return {"ttft_ms": (stamps[0] - started) * 1000, "decode_tps": decode, "pieces": len(stamps)}
+    # Tokens, not pieces: the hub may hand several tokens on in one event.
+    decode = (tokens - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 2 else 0.0
+    return {"ttft_ms": (stamps[0] - started) * 1000, "decode_tps": decode, "pieces": tokens}
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:

@@ -34,6 +34,7 @@ DOWN_RETRY_S = 5.0  # a server found down is tried again after this long
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 300.0  # a long prompt on a busy GPU box may take minutes to start
 CHARS_PER_TOKEN = 3.5  # to budget the context without the server's tokenizer
+BATCH_S = 0.03  # pieces after the first are handed on this often (see model_process)
 
 
 class RemoteEngineError(HubError, RuntimeError):
@@ -177,6 +178,8 @@ class RemoteChatModel:
         stats.prompt_tokens = len(prompt.tokens)
         first_at: float | None = None
         stats.finish_reason = "length"
+        held: list[str] = []
+        sent_at = 0.0
         try:
             for line in answer.iter_lines():
                 if not line.startswith("data:"):
@@ -192,12 +195,21 @@ class RemoteChatModel:
                         stats.time_to_first_token = now - started
                     stats.completion_tokens += 1
                     stats.decode_seconds = now - first_at
-                    yield piece
+                    held.append(piece)
+                    # The first piece at once, later ones in small batches: each one handed
+                    # over wakes the hub's event loop, and where the engine shares the hub's
+                    # cores (loopback, a small box) every wake-up stalls one of its threads.
+                    if sent_at == 0.0 or now - sent_at >= BATCH_S:
+                        yield "".join(held)
+                        held.clear()
+                        sent_at = now
                 if finish:
                     stats.finish_reason = "stop" if finish == "stop" else "length"
                 if cancelled():
                     stats.finish_reason = "cancelled"
                     return
+            if held:
+                yield "".join(held)
         except httpx.HTTPError as exc:
             self.mark_down()
             raise RemoteEngineError(
