@@ -28,6 +28,8 @@ from hub.engine.runner import ModelLoader, ModelRunner
 from hub.metrics import HubMetrics
 from hub.models.catalog import ModelCatalog
 from hub.models.packaged import DEFAULT_MODEL_NAME
+from hub.models.pull import ModelHubAccess
+from hub.models.pull_jobs import ModelPulls
 from hub.owner_token import OwnerToken
 from hub.personalization.jobs import registry_for
 from hub.personalization.scheduler import NightlySchedule
@@ -61,13 +63,18 @@ def check_listen_safety(settings: Settings) -> None:
 
 def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacement) -> ModelLoader:
     """Load catalog models with llama.cpp, each in its own child process (see model_process),
-    using the hub's thread and context settings, on the model's CPUs."""
+    using the hub's thread and context settings, on the model's CPUs; a remote engine is a
+    client of its server."""
     from hub.engine.model_process import ModelProcess, ModelSpec
     from hub.engine.parallel_process import ParallelModelProcess
+    from hub.engine.remote_model import RemoteChatModel
 
     cpus = placement.model if placement.split else None
 
     def load(name: str) -> ChatModel:
+        remote = catalog.get(name).remote
+        if remote is not None:  # an OpenAI-compatible server the person added
+            return RemoteChatModel(name, remote, remote.fallback or DEFAULT_MODEL_NAME)
         path = catalog.path_for(name)
         info = catalog.info(name)
         spec = ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
@@ -100,6 +107,7 @@ class Hub:
     voice: VoiceService | None
     personalization: PersonalizationService
     disk_space: DiskSpaceGuard
+    pulls: ModelPulls
 
 
 def build_hub(
@@ -124,6 +132,8 @@ def build_hub(
     )
     metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy, runner.engine_load)
     web = WebServices.open(settings.data_dir, settings.sign_in_global_free_failures)
+    # Read before the embedder loads: it switches huggingface_hub offline in this process.
+    pulls = ModelPulls(settings.data_dir, ModelHubAccess.from_environment())
     memory = open_memory(settings, embedder) if settings.memory_enabled else None
     chat = ChatTurns(runner, catalog, memory, metrics, settings.default_max_tokens)
     disk_space = DiskSpaceGuard(settings.data_dir, settings.min_free_disk_mb * MB)
@@ -177,6 +187,7 @@ def build_hub(
         voice=voice,
         personalization=personalization,
         disk_space=disk_space,
+        pulls=pulls,
     )
 
 
@@ -193,6 +204,7 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         if hub.memory is not None:
             stack.push_async_callback(asyncio.to_thread, hub.memory.close)
         stack.push_async_callback(hub.personalization.close)
+        stack.push_async_callback(hub.pulls.close)
         # A model that fails to load must not stop the hub: memory and devices serve anyway.
         status = await runner.start_serving(DEFAULT_MODEL_NAME)
         logger.info("hub ready; model %s (%s)", status.serving, status.state)

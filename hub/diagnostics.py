@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from hub.datadir import token_path
 from hub.engine.cpu_placement import CpuPlacementError, available_cpus, plan_placement
 from hub.models.catalog import ModelCatalog
 from hub.models.gguf_info import NotAGgufFileError
 from hub.models.packaged import PackagedModelMissingError
+from hub.models.remote_endpoint import RemoteEndpoint
+from hub.models.suggest import FAR_LARGER, MachineFacts, best_fit, read_machine_facts
 from hub.settings import Settings
 
 MIN_FREE_BYTES = 2 * 1024**3
@@ -173,6 +177,9 @@ def check_models(settings: Settings) -> list[CheckResult]:
     results = []
     for entry in catalog.entries():
         label = f"model {entry.name}" + (" (active)" if entry.name == active else "")
+        if entry.remote is not None:
+            results.append(check_remote_engine(label, entry.remote))
+            continue
         try:
             info = catalog.info(entry.name)
         except (NotAGgufFileError, PackagedModelMissingError, OSError) as exc:
@@ -192,6 +199,50 @@ def check_models(settings: Settings) -> list[CheckResult]:
             )
         )
     return results
+
+
+def check_remote_engine(label: str, remote: RemoteEndpoint) -> CheckResult:
+    """A remote engine answers its model list (the address the person added, and only it)."""
+    headers = {"Authorization": f"Bearer {remote.api_key}"} if remote.api_key else {}
+    try:
+        answer = httpx.get(f"{remote.url}/models", headers=headers, timeout=3, trust_env=False)
+    except httpx.HTTPError as exc:
+        return CheckResult(
+            label,
+            "warn",
+            f"the remote engine {remote.url} does not answer ({type(exc).__name__})",
+            f"start it; meanwhile {remote.fallback} answers in its place",
+        )
+    if answer.status_code != 200:
+        return CheckResult(
+            label,
+            "warn",
+            f"{remote.url}/models answered {answer.status_code}",
+            "check the address (its API base, such as http://HOST:8080/v1) and --api-key",
+        )
+    return CheckResult(label, "ok", f"remote engine {remote.url}, model {remote.model}")
+
+
+def check_model_room(settings: Settings, facts: MachineFacts) -> CheckResult:
+    """Says so when this box could run a model far larger than the active one."""
+    catalog = ModelCatalog(settings.data_dir)
+    active = settings.model or catalog.active_name()
+    if catalog.get(active).remote is not None:
+        return CheckResult("model size", "ok", f"{active} runs on another machine")
+    try:
+        size = catalog.info(active).file_size
+    except (NotAGgufFileError, PackagedModelMissingError, OSError):
+        return CheckResult("model size", "ok", "the active model's file is checked above")
+    best = best_fit(facts)
+    if best is None or best.model.file_bytes < FAR_LARGER * size:
+        return CheckResult("model size", "ok", f"{active} suits this box")
+    return CheckResult(
+        "model size",
+        "ok",
+        f"{active} is {size / 1e6:.0f} MB; this box could run {best.model.name} "
+        f"({best.model.file_bytes / 1e9:.1f} GB, about {best.tokens_per_s:.0f} tokens/s)",
+        f"`hub models suggest` lists what fits, then `hub models pull {best.model.pull}`",
+    )
 
 
 def check_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> CheckResult:
@@ -290,6 +341,7 @@ def run_checks(settings: Settings, hub_running: Callable[[], bool]) -> list[Chec
         check_cpu(),
         check_cpu_placement(settings, available_cpus()),
         *check_models(settings),
+        check_model_room(settings, read_machine_facts()),
         check_listen_address(settings),
         check_port(settings, hub_running),
     ]

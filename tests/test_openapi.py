@@ -70,7 +70,7 @@ def test_every_chat_and_web_route_documents_its_answer_and_its_errors(api: TestC
         for method, operation in methods.items()
         if CHAT_AND_WEB_TAGS & set(operation["tags"])
     ]
-    assert len(operations) == 21
+    assert len(operations) == 24
     for method, path, operation in operations:
         for media_type, body in success(spec, method, path).items():
             if media_type == "application/json":
@@ -95,6 +95,8 @@ def test_openai_endpoints_health_and_metrics_document_their_answers(api: TestCli
     assert json_model(spec, "get", "/v1/models") == "ModelList"
     assert json_model(spec, "get", "/v1/models/active") == "ActiveModel"
     assert json_model(spec, "put", "/v1/models/active") == "ActiveModel"
+    assert json_model(spec, "post", "/v1/models/pulls") == "PullObject"
+    assert json_model(spec, "get", "/v1/models/pulls/{pull_id}") == "PullObject"
     assert json_model(spec, "get", "/health") == "HealthStatus"
     assert list(success(spec, "get", "/metrics")) == ["text/plain; version=0.0.4"]
     model = spec["components"]["schemas"]["ModelObject"]["properties"]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from hub.engine.runner import ModelState, ModelStatus
 from hub.models.catalog import ModelListing, ModelSource
+from hub.models.pull_jobs import PullJob
 
 
 class ModelObject(BaseModel):
@@ -81,3 +82,53 @@ class ActiveModel(BaseModel):
     def from_runner(cls, active: str, status: ModelStatus) -> ActiveModel:
         """The runner's active model and its status."""
         return cls(model=active, status=status.state, chosen=status.chosen, reason=status.reason)
+
+
+class PullRequest(BaseModel):
+    """POST /v1/models/pulls: a GGUF model to fetch from a Hugging Face repository."""
+
+    source: str = Field(
+        min_length=3,
+        max_length=300,
+        description="OWNER/NAME, optionally :FILE.gguf or :QUANT (such as Q4_K_M).",
+    )
+    name: str | None = Field(
+        default=None, max_length=64, description="Catalog name; default: the file's name."
+    )
+
+
+class PullObject(BaseModel):
+    """A pull the hub is making or made, and how far it came."""
+
+    id: str
+    source: str
+    state: Literal["running", "done", "failed"]
+    stage: str = Field(description="resolving, downloading, verifying, adding or done.")
+    file: str = Field(description="The file being fetched or checked.")
+    done_bytes: int
+    total_bytes: int = Field(description="Every file of the model together; 0 until known.")
+    model: str | None = Field(description="The catalog name once added; use it with PUT active.")
+    error: str | None = Field(description="Why it failed, saying what to do.")
+    error_code: str | None
+
+    @classmethod
+    def from_job(cls, job: PullJob) -> PullObject:
+        """The API's view of a pull."""
+        return cls(
+            id=job.id,
+            source=job.source,
+            state=job.state,
+            stage=job.stage,
+            file=job.file,
+            done_bytes=job.done_bytes,
+            total_bytes=job.total_bytes,
+            model=job.model,
+            error=job.error,
+            error_code=job.error_code,
+        )
+
+
+class PullList(BaseModel):
+    """GET /v1/models/pulls: recent pulls, newest first."""
+
+    data: list[PullObject]

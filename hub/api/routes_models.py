@@ -1,4 +1,5 @@
-"""GET /v1/models and PUT /v1/models/active: what the hub can serve, and switching at run time."""
+"""GET /v1/models and PUT /v1/models/active: what the hub can serve, and switching at run time;
+/v1/models/pulls: fetching a model from a Hugging Face repository (the owner only)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import asyncio
 from fastapi import APIRouter, Depends
 
 from hub.api.auth import require_owner
-from hub.api.catalog_schemas import ActiveModel, ModelList, ModelObject
+from hub.api.catalog_schemas import (
+    ActiveModel,
+    ModelList,
+    ModelObject,
+    PullList,
+    PullObject,
+    PullRequest,
+)
 from hub.api.deps import HubDep
 from hub.api.schemas import ActiveModelRequest
 from hub.api.scopes import require_scope
@@ -25,6 +33,28 @@ async def read_models(hub: HubDep) -> ModelList:
     return ModelList(
         object="list", data=[ModelObject.from_listing(row, active, loaded) for row in listings]
     )
+
+
+OWNER = [Depends(require_owner)]
+
+
+@router.post("/pulls", dependencies=OWNER, status_code=202)
+async def create_pull(body: PullRequest, hub: HubDep) -> PullObject:
+    """Start fetching a GGUF model (one pull at a time); follow it with GET pulls/{id}. The
+    model is added to the catalog when it is verified; it is not made active."""
+    return PullObject.from_job(hub.pulls.start(body.source, body.name))
+
+
+@router.get("/pulls", dependencies=OWNER)
+async def read_pulls(hub: HubDep) -> PullList:
+    """Recent pulls, newest first."""
+    return PullList(data=[PullObject.from_job(job) for job in hub.pulls.jobs()])
+
+
+@router.get("/pulls/{pull_id}", dependencies=OWNER)
+async def read_pull(pull_id: str, hub: HubDep) -> PullObject:
+    """How far a pull has come, or why it failed."""
+    return PullObject.from_job(hub.pulls.get(pull_id))
 
 
 @router.get("/active", dependencies=MAY_READ)

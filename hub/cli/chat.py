@@ -17,20 +17,27 @@ from hub.settings import Settings, load_settings
 
 
 def _chat_locally(settings: Settings, payload: dict[str, Any], console: Console) -> None:
+    from hub.engine.chat_model import ChatModel
     from hub.engine.context_window import fit_chat
     from hub.engine.llama_model import LlamaCppModel
+    from hub.engine.remote_model import RemoteChatModel
 
     catalog = ModelCatalog(settings.data_dir)
     name = payload["model"]
-    console.print(f"No hub is running; loading {name} here.")
-    with console.status(f"Loading {name}..."):
-        model = LlamaCppModel(
-            name,
-            catalog.path_for(name),
-            catalog.info(name),
-            settings.context_length,
-            settings.threads,
-        )
+    remote = catalog.get(name).remote
+    model: ChatModel
+    if remote is not None:  # the engine on the network answers; no fallback without a hub
+        model = RemoteChatModel(name, remote, remote.fallback or name)
+    else:
+        console.print(f"No hub is running; loading {name} here.")
+        with console.status(f"Loading {name}..."):
+            model = LlamaCppModel(
+                name,
+                catalog.path_for(name),
+                catalog.info(name),
+                settings.context_length,
+                settings.threads,
+            )
     messages = [ChatMessage(m["role"], m["content"]) for m in payload["messages"]]
     sampling = Sampling(temperature=payload["temperature"])
     prompt, params = fit_chat(

@@ -28,7 +28,7 @@ from hub.cli.options import DataDirOption
 from hub.cli.running_hub import answering_hub
 from hub.conversations.migrations import MIGRATIONS
 from hub.conversations.store import CONVERSATIONS_DB_NAME
-from hub.models.catalog import ModelCatalog
+from hub.models.catalog import ModelCatalog, RemoteModelError
 from hub.personalization.jobs import (
     CHILD_LOG_FILE,
     base_sha256,
@@ -124,8 +124,12 @@ def _running_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
 def _run_locally(settings: Settings, force: bool) -> str:
     catalog = ModelCatalog(settings.data_dir)
     model_name = settings.model or catalog.active_name()
+    try:
+        base = catalog.path_for(model_name)
+    except RemoteModelError as exc:
+        return f"refused: {exc}"
     with errors.status("Collecting and curating your data..."), _conversations(settings) as db:
-        plan = plan_run(settings, db, model_name, catalog.path_for(model_name), force)
+        plan = plan_run(settings, db, model_name, base, force)
     if plan.skipped or plan.job_dir is None:
         return f"skipped: {plan.skipped}"
     job_dir = plan.job_dir

@@ -45,3 +45,18 @@ class AdapterSwappable(Protocol):
     def set_adapter(self, path: Path | None) -> None:
         """Serve with the LoRA adapter at ``path`` from the next request on; None: none."""
         ...
+
+
+@runtime_checkable
+class FallsBack(Protocol):
+    """A model that may be unreachable (a remote engine); a local model answers meanwhile."""
+
+    fallback: str
+
+    def reachable(self) -> bool:
+        """False while it is known to be down (it is then not tried)."""
+        ...
+
+    def connect(self, prompt: Prompt, params: SamplingParams) -> bool:
+        """Start the request; False when it cannot answer it (then the fallback does)."""
+        ...

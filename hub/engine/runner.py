@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from hub.engine.activity import ModelActivity
-from hub.engine.chat_model import AdapterSwappable, ChatModel
+from hub.engine.chat_model import AdapterSwappable, ChatModel, FallsBack
 from hub.engine.slot_gate import PRIORITIES, Priority, SlotGate
 from hub.engine.types import GenerationStats, Prompt, SamplingParams
 from hub.errors import HubError
@@ -417,12 +417,25 @@ class ModelRunner:
         await self._acquire(priority)
         loop = asyncio.get_running_loop()
 
-        def load_and_prepare() -> tuple[ChatModel, Prompt, SamplingParams]:
+        def load_and_prepare() -> tuple[str, ChatModel, Prompt, SamplingParams]:
             model = self._model(name)
-            return (model, *prepare(model))
+            if isinstance(model, FallsBack):
+                # A remote engine starts its request here, where another model can still take
+                # over; the answer then carries the fallback's name, so the person sees who.
+                if model.reachable():
+                    prompt, params = prepare(model)
+                    if model.connect(prompt, params):
+                        return (name, model, prompt, params)
+                logger.warning("%s does not answer; %s answers instead", name, model.fallback)
+                name_served = model.fallback
+                local = self._model(name_served)
+                return (name_served, local, *prepare(local))
+            return (name, model, *prepare(model))
 
         try:
-            model, prompt, params = await loop.run_in_executor(self._executor, load_and_prepare)
+            served, model, prompt, params = await loop.run_in_executor(
+                self._executor, load_and_prepare
+            )
         except BaseException:
             self._release()
             raise
@@ -441,7 +454,7 @@ class ModelRunner:
                 for piece in pieces_of:
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)
             except Exception as exc:
-                logger.exception("generation failed on model %s", name)
+                logger.exception("generation failed on model %s", served)
                 loop.call_soon_threadsafe(pieces.put_nowait, exc)
             loop.call_soon_threadsafe(pieces.put_nowait, _DONE)
 
@@ -454,7 +467,7 @@ class ModelRunner:
             self._release()
 
         finished.add_done_callback(release)
-        return Generation(name, stats, pieces, cancel, finished)
+        return Generation(served, stats, pieces, cancel, finished)
 
     async def _load_alone(self, name: str) -> None:
         # A load (and the unload it may cause) never happens under a running generation.

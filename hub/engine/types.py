@@ -47,6 +47,9 @@ class Prompt:
 
     tokens: list[int]
     stop: tuple[str, ...] = ()
+    # For a remote engine, which applies its own template: what was rendered, as it was.
+    messages: tuple[ChatMessage, ...] | None = None
+    text: str | None = None
 
 
 @dataclass

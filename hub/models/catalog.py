@@ -8,18 +8,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from hub.datadir import ensure_data_dir
 from hub.errors import HubError
 from hub.models.gguf_info import GgufInfo, NotAGgufFileError, check_gguf_magic, read_gguf_info
 from hub.models.packaged import DEFAULT_MODEL_NAME, PACKAGED_MODELS, PackagedModel
+from hub.models.remote_endpoint import RemoteEndpoint
 from memory.durable_files import write_atomically
 
 REGISTRY_FILE_NAME = "models.json"
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-# Where a model came from: it ships with the hub, or the person added the file.
-ModelSource = Literal["packaged", "user"]
+# Where a model came from: it ships with the hub, the person added the file, or the person
+# added an OpenAI-compatible server that runs it.
+ModelSource = Literal["packaged", "user", "remote"]
 
 
 class UnknownModelError(HubError, LookupError):
@@ -44,6 +47,13 @@ class ModelCatalogError(HubError, ValueError):
     error_code = "invalid_model"
 
 
+class RemoteModelError(ModelCatalogError):
+    """Asked for a remote engine's file, which is on another machine (personalization, say)."""
+
+    http_status = 409
+    error_code = "remote_model"
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """One model the hub can serve."""
@@ -52,6 +62,7 @@ class ModelEntry:
     source: ModelSource
     description: str
     user_path: Path | None = None
+    remote: RemoteEndpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ class ModelCatalog:
         try:
             stat = self.registry_path.stat()
         except FileNotFoundError:
-            return {"active": None, "user_models": {}, "info_cache": {}}
+            return {"active": None, "user_models": {}, "remote_models": {}, "info_cache": {}}
         version = (stat.st_mtime_ns, stat.st_size)
         if self._cached is None or self._cached[0] != version:
             try:
@@ -89,6 +100,7 @@ class ModelCatalog:
                     f"{self.registry_path} is unreadable ({exc}); fix or delete it"
                 ) from exc
             data.setdefault("user_models", {})
+            data.setdefault("remote_models", {})
             data.setdefault("info_cache", {})
             self._cached = (version, data)
         return copy.deepcopy(self._cached[1])  # callers change what they get, then _save it
@@ -105,6 +117,10 @@ class ModelCatalog:
         found = [ModelEntry(m.name, "packaged", m.description) for m in PACKAGED_MODELS]
         for name, path in sorted(self._load()["user_models"].items()):
             found.append(ModelEntry(name, "user", f"added from {path}", Path(path)))
+        for name, remote in sorted(self._load()["remote_models"].items()):
+            endpoint = RemoteEndpoint(**remote)
+            description = f"{endpoint.model} on the remote engine {endpoint.url}"
+            found.append(ModelEntry(name, "remote", description, remote=endpoint))
         return found
 
     def names(self) -> list[str]:
@@ -123,6 +139,12 @@ class ModelCatalog:
         entry = self.get(name)
         if entry.user_path is not None:
             return entry.user_path
+        if entry.remote is not None:
+            raise RemoteModelError(
+                f"{name} is a remote engine ({entry.remote.url}): its weights are on that "
+                "machine, not here. Personalization trains an adapter on a local GGUF file and "
+                "cannot change a remote model: choose a local model with `hub models use NAME`"
+            )
         packaged = self._packaged(name)
         assert packaged is not None
         return packaged.locate(self.models_dir)
@@ -149,6 +171,9 @@ class ModelCatalog:
         """Every model with its metadata; a broken file is listed with the reason."""
         rows = []
         for entry in self.entries():
+            if entry.remote is not None:
+                rows.append(ModelListing(entry, None, None, None))
+                continue
             try:
                 path = self.path_for(entry.name)
                 rows.append(ModelListing(entry, path, self.info(entry.name), None))
@@ -162,6 +187,13 @@ class ModelCatalog:
         check_gguf_magic(resolved)
         read_gguf_info(resolved)
         chosen = name or resolved.stem.lower()
+        self._check_new_name(chosen)
+        data = self._load()
+        data["user_models"][chosen] = str(resolved)
+        self._save(data)
+        return self.get(chosen)
+
+    def _check_new_name(self, chosen: str) -> None:
         if not MODEL_NAME_PATTERN.match(chosen):
             raise ModelCatalogError(
                 f"{chosen!r} is not a usable model name; pick one with letters, digits, '.', '_' "
@@ -171,18 +203,44 @@ class ModelCatalog:
             raise ModelCatalogError(
                 f"a model named {chosen!r} already exists; pick another with --name"
             )
+
+    def add_remote(self, name: str, endpoint: RemoteEndpoint) -> ModelEntry:
+        """Add an OpenAI-compatible server as a model; its fallback must be a local model."""
+        self._check_new_name(name)
+        parts = urlsplit(endpoint.url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ModelCatalogError(
+                f"{endpoint.url!r} is not a server address; give its API base, such as "
+                "http://192.168.1.20:8080/v1"
+            )
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ModelCatalogError(
+                "give the address without user, password, query or fragment; "
+                "pass a key with --api-key"
+            )
+        fallback = endpoint.fallback or DEFAULT_MODEL_NAME
+        if self.get(fallback).remote is not None:
+            raise ModelCatalogError(
+                f"the fallback {fallback!r} is a remote engine too; name a local model"
+            )
         data = self._load()
-        data["user_models"][chosen] = str(resolved)
+        data["remote_models"][name] = {
+            "url": endpoint.url.rstrip("/"),
+            "model": endpoint.model,
+            "api_key": endpoint.api_key,
+            "fallback": fallback,
+            "context_length": endpoint.context_length,
+        }
         self._save(data)
-        return self.get(chosen)
+        return self.get(name)
 
     def remove(self, name: str) -> None:
         """Forget a model the person added (the file itself is left alone)."""
         entry = self.get(name)
-        if entry.source != "user":
+        if entry.source == "packaged":
             raise ModelCatalogError(f"{name!r} ships with the hub and cannot be removed")
         data = self._load()
-        del data["user_models"][name]
+        del data["remote_models" if entry.source == "remote" else "user_models"][name]
         if data.get("active") == name:
             data["active"] = None
         self._save(data)

@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { h, iconButton } from "../dom.js";
 import { drawClients } from "./settings_clients.js";
+import { drawPull } from "./settings_pull.js";
 
 function formatSize(bytes) {
   if (!bytes) return null;
@@ -19,6 +20,12 @@ async function drawModels(section) {
   const status = h("p", { class: "status", role: "status" });
   const list = h("div", { class: "model-list", role: "radiogroup", "aria-label": "Active model" });
   section.append(list, status);
+  drawPull(section, () => drawModelList(list, status));
+  await drawModelList(list, status);
+}
+
+async function drawModelList(list, status) {
+  list.replaceChildren();
   let models;
   let active;
   try {
