@@ -180,6 +180,16 @@ async def pair_client(hub: HubProcess, client: DeviceClient) -> None:
     """Approve a running client's pairing code and wait for its link."""
     await until(lambda: client.pairing_code is not None, what="a pairing code")
     async with api(hub) as http:
+        # As a person would: the code is typed once the hub lists the device as waiting (its
+        # hello may still be on the way, through a relay, when the device shows its code).
+        for _ in range(300):
+            listed = (await http.get("/v1/devices")).json()["data"]
+            if any(
+                d["id"] == client.identity.device_id and d["status"] == "waiting_to_pair"
+                for d in listed
+            ):
+                break
+            await asyncio.sleep(0.1)
         answer = await http.post(
             f"/v1/devices/{client.identity.device_id}/pair", json={"code": client.pairing_code}
         )

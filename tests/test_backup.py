@@ -319,7 +319,7 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
     scenario: Scenario, tmp_path: Path
 ) -> None:
     # The data as an older hub left it: memory.db before migrations m002 (the fact-jobs table)
-    # and m003 (the vector log and its triggers).
+    # and m003 (the vector log, its triggers, and the items' source and time indexes).
     older = tmp_path / "older"
     shutil.copytree(scenario.backup / PAYLOAD_DIR, older)
     with sqlite3.connect(older / MEMORY_DB_NAME) as conn:
@@ -327,6 +327,8 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
         conn.execute("DROP TRIGGER vectors_log_ai")
         conn.execute("DROP TRIGGER vectors_log_ad")
         conn.execute("DROP TABLE vector_log")
+        conn.execute("DROP INDEX idx_items_source")
+        conn.execute("DROP INDEX idx_items_happened_at_id")
         conn.execute("DELETE FROM _migrations WHERE name IN ('m002_fact_jobs', 'm003_vector_log')")
     old_backup = tmp_path / "older-backup"
     manifest = create_backup(older, old_backup)

@@ -33,6 +33,9 @@ def pulling_hub(
 ) -> Iterator[HubProcess]:
     folder = tmp_path_factory.mktemp("pulling")
     env = {"HF_ENDPOINT": smol_model_hub.url, "HF_HOME": str(folder / "hf-home")}
+    # An in-process embedder earlier in the session switched this process (and so the hubs
+    # it starts) offline; this hub is meant to reach its model hub.
+    env |= {"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}
     process = start_hub(folder / "data", env)
     yield process
     process.stop()

@@ -61,6 +61,7 @@ def test_add_a_bridge_see_its_upload_charted_and_revoke_it(web_url: str, page: P
         f"{web_url}/api/v1/entries",
         json=upload,
         headers={"api-secret": hashlib.sha1(secret.encode()).hexdigest()},
+        timeout=60,
     )
     assert sent.status_code == 200 and sent.headers["X-Hub-Stored"] == str(READINGS)
 
@@ -79,7 +80,9 @@ def test_add_a_bridge_see_its_upload_charted_and_revoke_it(web_url: str, page: P
     page.locator(".device-card.bridge").get_by_role("button", name="Revoke").click()
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     expect(page.locator(".device-card.bridge .badge")).to_have_text("Revoked")
-    again = httpx.post(f"{web_url}/api/v1/entries", json=upload, headers={"api-secret": secret})
+    again = httpx.post(
+        f"{web_url}/api/v1/entries", json=upload, headers={"api-secret": secret}, timeout=60
+    )
     assert again.status_code == 401
     assert not page.errors  # type: ignore[attr-defined]
 

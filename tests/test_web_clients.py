@@ -44,7 +44,7 @@ def test_add_a_client_see_its_credential_once_and_revoke_it(web_url: str, page: 
     expect(row).to_contain_text("chat, memory:read")
     expect(row).to_contain_text("last seen never")
 
-    assert httpx.get(f"{url}api/tags").status_code == 200
+    assert httpx.get(f"{url}api/tags", timeout=120).status_code == 200
     page.reload()
     row = page.get_by_role("region", name="Client programs").locator(".client-row")
     expect(row).not_to_contain_text("last seen never")
@@ -54,5 +54,5 @@ def test_add_a_client_see_its_credential_once_and_revoke_it(web_url: str, page: 
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     section = page.get_by_role("region", name="Client programs")
     expect(section).to_contain_text("No client programs yet.")
-    assert httpx.get(f"{url}api/tags").status_code == 401
+    assert httpx.get(f"{url}api/tags", timeout=120).status_code == 401
     assert not page.errors  # type: ignore[attr-defined]

@@ -26,6 +26,9 @@ def web_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_ENDPOINT", server.url)  # read when the hub is built
         patch.setenv("HF_HOME", str(folder / "hf-home"))
+        # An in-process embedder earlier in the session switched this process offline.
+        patch.delenv("HF_HUB_OFFLINE", raising=False)
+        patch.delenv("TRANSFORMERS_OFFLINE", raising=False)
         app = hub_app(data_dir)
     with served(app, hub_settings(data_dir)) as url:
         yield url
