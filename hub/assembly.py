@@ -77,7 +77,8 @@ def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacem
             return RemoteChatModel(name, remote, remote.fallback or DEFAULT_MODEL_NAME)
         path = catalog.path_for(name)
         info = catalog.info(name)
-        spec = ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
+        workers = catalog.get(name).workers
+        spec = ModelSpec(name, path, info, settings.context_length, settings.threads, cpus, workers)
         if settings.parallel_slots > 1:
             return ParallelModelProcess(spec, settings.parallel_slots, settings.model_stall_timeout)
         return ModelProcess(spec, settings.model_stall_timeout)

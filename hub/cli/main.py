@@ -1,4 +1,4 @@
-"""`hub`: serve, chat, models, token, clients, setup-link, doctor, mcp."""
+"""`hub`: serve, worker, chat, models, token, clients, setup-link, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hub.cli import (
     personalize,
     serve,
     voice,
+    worker,
 )
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.add_typer(owner_access.app, name="token")
 app.add_typer(clients.app, name="clients")
 app.add_typer(bridges.app, name="bridges")
 app.command(name="serve")(serve.serve)
+app.command(name="worker")(worker.worker)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
 app.command(name="mcp")(mcp.mcp)
