@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -132,13 +132,26 @@ def start_worker(port: int, threads: int = 1) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture(scope="module")
-def workers() -> Iterator[tuple[str, ...]]:
+def worker_processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     ports = (free_port(), free_port())
     processes = [start_worker(port) for port in ports]
-    yield tuple(f"127.0.0.1:{port}" for port in ports)
+    for process, port in zip(processes, ports, strict=True):
+        process.address = f"127.0.0.1:{port}"  # type: ignore[attr-defined]
+    yield processes
     for process in processes:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def workers(worker_processes: list[subprocess.Popen[bytes]]) -> tuple[str, ...]:
+    return tuple(process.address for process in worker_processes)  # type: ignore[attr-defined]
+
+
+def resident_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 def spec_for(tmp_path: Path, workers: tuple[str, ...]) -> ModelSpec:
@@ -147,9 +160,12 @@ def spec_for(tmp_path: Path, workers: tuple[str, ...]) -> ModelSpec:
     return ModelSpec(DEFAULT_MODEL, path, info, 1024, 1, workers=workers)
 
 
-def greedy_answer(spec: ModelSpec) -> tuple[str, int]:
+def greedy_answer(
+    spec: ModelSpec, while_loaded: Callable[[], None] = lambda: None
+) -> tuple[str, int]:
     model = ModelProcess(spec)
     try:
+        while_loaded()
         stats = GenerationStats()
         text = "".join(model.generate(model.render_chat(QUESTION), GREEDY, stats, lambda: False))
         return text, stats.completion_tokens
@@ -159,12 +175,21 @@ def greedy_answer(spec: ModelSpec) -> tuple[str, int]:
 
 @pytest.mark.slow
 def test_two_workers_on_loopback_give_the_same_greedy_tokens(
-    tmp_path: Path, workers: tuple[str, ...]
+    tmp_path: Path, worker_processes: list[subprocess.Popen[bytes]], workers: tuple[str, ...]
 ) -> None:
     alone = greedy_answer(spec_for(tmp_path, ()))
-    split = greedy_answer(spec_for(tmp_path, workers))
+    before = [resident_mb(process.pid) for process in worker_processes]
+    grown: list[float] = []
+
+    def measure_workers() -> None:
+        after = [resident_mb(process.pid) for process in worker_processes]
+        grown.extend(a - b for a, b in zip(after, before, strict=True))
+
+    split = greedy_answer(spec_for(tmp_path, workers), measure_workers)
     assert alone[0].strip() and alone[1] > 0
     assert split == alone
+    # Each worker holds a share of the layers (the whole file is about 100 MB).
+    assert all(mb > 20 for mb in grown), grown
 
 
 @pytest.mark.slow

@@ -49,31 +49,34 @@ class RpcLibrary:
     """The ggml library of this llama.cpp build, with the few registry calls RPC needs."""
 
     def __init__(self) -> None:
-        import llama_cpp  # loads libllama and, with it, libggml from the same folder
-        from llama_cpp._ctypes_extensions import load_shared_library
+        import llama_cpp
+        from llama_cpp import llama_cpp as bindings
 
         self.supported = bool(llama_cpp.llama_supports_rpc())
-        lib_dir = Path(llama_cpp.__file__).parent / "lib"
-        self._ggml = load_shared_library("ggml", lib_dir)
-        self._base = load_shared_library("ggml-base", lib_dir)
-        self._ggml.ggml_backend_reg_by_name.argtypes = [ctypes.c_char_p]
-        self._ggml.ggml_backend_reg_by_name.restype = ctypes.c_void_p
-        self._ggml.ggml_backend_register.argtypes = [ctypes.c_void_p]
-        self._ggml.ggml_backend_register.restype = None
-        self._ggml.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
-        self._ggml.ggml_backend_dev_by_type.restype = ctypes.c_void_p
-        self._base.ggml_backend_reg_get_proc_address.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-        self._base.ggml_backend_reg_get_proc_address.restype = ctypes.c_void_p
+        # The ggml that libllama itself loaded, found through libllama's handle (a lookup there
+        # searches its dependencies too). Opening libggml by its path would not do: a wheel
+        # holds copies rather than symlinks, so `libggml.so` is a second library beside the
+        # `libggml.so.0` that llama.cpp uses, with a device registry of its own.
+        library: ctypes.CDLL = bindings._lib
+        self._lib = library
+        self._lib.ggml_backend_reg_by_name.argtypes = [ctypes.c_char_p]
+        self._lib.ggml_backend_reg_by_name.restype = ctypes.c_void_p
+        self._lib.ggml_backend_register.argtypes = [ctypes.c_void_p]
+        self._lib.ggml_backend_register.restype = None
+        self._lib.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
+        self._lib.ggml_backend_dev_by_type.restype = ctypes.c_void_p
+        self._lib.ggml_backend_reg_get_proc_address.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        self._lib.ggml_backend_reg_get_proc_address.restype = ctypes.c_void_p
 
     def _proc(self, name: str) -> int:
-        registry = self._ggml.ggml_backend_reg_by_name(b"RPC") if self.supported else None
+        registry = self._lib.ggml_backend_reg_by_name(b"RPC") if self.supported else None
         if not registry:
             raise RpcUnavailableError(
                 "this llama.cpp build has no RPC backend; rebuild it with "
                 "CMAKE_ARGS=-DGGML_RPC=on (`make setup` does this), on this machine and on "
                 "every worker"
             )
-        address = self._base.ggml_backend_reg_get_proc_address(registry, name.encode())
+        address = self._lib.ggml_backend_reg_get_proc_address(registry, name.encode())
         if not address:
             raise RpcUnavailableError(f"this llama.cpp build's RPC backend has no {name}")
         return int(address)
@@ -89,7 +92,7 @@ class RpcLibrary:
         the port is taken): ggml prints why on stderr.
         """
         start_server = _START_SERVER(self._proc("ggml_backend_rpc_start_server"))
-        cpu = self._ggml.ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU)
+        cpu = self._lib.ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU)
         devices = (ctypes.c_void_p * 1)(cpu)
         cache = str(cache_dir).encode() if cache_dir is not None else None
         start_server(address.encode(), cache, threads, 1, devices)
@@ -106,7 +109,7 @@ class RpcLibrary:
                     f"the worker at {address} answered but offered no device: is it a "
                     "`hub worker` of the same version as this hub?"
                 )
-            self._ggml.ggml_backend_register(registry)
+            self._lib.ggml_backend_register(registry)
 
 
 def probe_worker(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
