@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -22,6 +23,7 @@ from hub.rpc.ggml_rpc import RpcLibrary
 from hub.rpc.worker_address import WorkerAddressError, parse_worker_address
 from hub.settings import load_settings
 from tests.conftest import DEFAULT_MODEL
+from tests.hub_process import HubProcess, start_hub
 
 GREEDY = SamplingParams(max_tokens=32, temperature=0.0, top_k=1)
 QUESTION = [ChatMessage("user", "Name three colours of the rainbow.")]
@@ -235,3 +237,40 @@ def test_doctor_says_a_listening_worker_answers(tmp_path: Path, workers: tuple[s
     ModelCatalog(tmp_path).set_workers(DEFAULT_MODEL, workers[:1])
     checks = {check.name: check for check in check_models(load_settings(data_dir=tmp_path))}
     assert checks[f"model {DEFAULT_MODEL} (active) worker"].status == "ok"
+
+
+def hub_answer(hub: HubProcess) -> str:
+    answer = httpx.post(
+        f"{hub.base_url}/v1/chat/completions",
+        headers=hub.headers(),
+        json={
+            "model": DEFAULT_MODEL,
+            "messages": [{"role": "user", "content": QUESTION[0].content}],
+            "max_tokens": 32,
+            "temperature": 0,
+        },
+        timeout=300,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["choices"][0]["message"]["content"])
+
+
+@pytest.mark.slow
+def test_a_hub_serves_the_same_answers_with_the_models_layers_on_two_workers(
+    tmp_path: Path, worker_processes: list[subprocess.Popen[bytes]], workers: tuple[str, ...]
+) -> None:
+    env = {"HUB_MEMORY_ENABLED": "false", "HUB_VOICE_ENABLED": "false", "HUB_THREADS": "1"}
+    alone_hub = start_hub(tmp_path / "alone", env)
+    try:
+        alone = hub_answer(alone_hub)
+    finally:
+        alone_hub.stop()
+    ModelCatalog(tmp_path / "split").set_workers(DEFAULT_MODEL, workers)
+    before = [resident_mb(process.pid) for process in worker_processes]
+    split_hub = start_hub(tmp_path / "split", env)
+    try:
+        assert hub_answer(split_hub) == alone and alone.strip()
+        after = [resident_mb(process.pid) for process in worker_processes]
+        assert all(a - b > 20 for a, b in zip(after, before, strict=True))
+    finally:
+        split_hub.stop()
