@@ -274,3 +274,22 @@ def test_a_hub_serves_the_same_answers_with_the_models_layers_on_two_workers(
         assert all(a - b > 20 for a, b in zip(after, before, strict=True))
     finally:
         split_hub.stop()
+
+
+@pytest.mark.slow
+def test_a_hub_whose_models_worker_is_down_serves_the_packaged_model_and_says_why(
+    tmp_path: Path,
+) -> None:
+    catalog = ModelCatalog(tmp_path)
+    catalog.add(catalog.path_for(DEFAULT_MODEL), "big")
+    down = f"127.0.0.1:{free_port()}"
+    catalog.set_workers("big", (down,))
+    catalog.set_active("big")
+    hub = start_hub(tmp_path, {"HUB_MEMORY_ENABLED": "false", "HUB_VOICE_ENABLED": "false"})
+    try:
+        active = httpx.get(f"{hub.base_url}/v1/models/active", headers=hub.headers()).json()
+        assert (active["status"], active["chosen"]) == ("fallback", "big")
+        assert f"worker at {down} does not answer" in active["reason"]
+        assert hub_answer(hub).strip()
+    finally:
+        hub.stop()
