@@ -293,3 +293,15 @@ def test_a_hub_whose_models_worker_is_down_serves_the_packaged_model_and_says_wh
         assert hub_answer(hub).strip()
     finally:
         hub.stop()
+
+
+@pytest.mark.slow
+def test_garbage_from_a_stranger_does_not_take_a_worker_down(
+    tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    host, _, port = workers[0].rpartition(":")
+    for garbage in (b"\x00" * 9, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", bytes(range(256)) * 64):
+        with socket.create_connection((host, int(port)), timeout=5) as stranger:
+            stranger.sendall(garbage)
+    text, tokens = greedy_answer(spec_for(tmp_path, workers[:1]))
+    assert text.strip() and tokens > 0
