@@ -17,7 +17,7 @@ from hub.cli.main import app
 from hub.diagnostics import check_models
 from hub.engine.model_process import ModelProcess, ModelProcessError, ModelSpec
 from hub.engine.types import ChatMessage, GenerationStats, SamplingParams
-from hub.models.catalog import ModelCatalog, ModelCatalogError
+from hub.models.catalog import ModelCatalog, ModelCatalogError, RemoteModelError
 from hub.models.remote_endpoint import RemoteEndpoint
 from hub.rpc.ggml_rpc import RpcLibrary
 from hub.rpc.worker_address import WorkerAddressError, parse_worker_address
@@ -82,8 +82,11 @@ def test_a_model_keeps_its_workers_until_cleared_or_removed(tmp_path: Path) -> N
         "127.0.0.1:50052",
         "192.168.1.30:50052",
     )
+    with pytest.raises(RemoteModelError, match="personalization trains on the whole model"):
+        catalog.training_path(DEFAULT_MODEL)  # the nightly run refuses a split model
     catalog.set_workers(DEFAULT_MODEL, ())
     assert catalog.get(DEFAULT_MODEL).workers == ()
+    assert catalog.training_path(DEFAULT_MODEL) == catalog.path_for(DEFAULT_MODEL)
     catalog.add_remote("gpu-box", RemoteEndpoint(url="http://192.168.1.20:8080/v1", model="m"))
     with pytest.raises(ModelCatalogError, match="remote engine"):
         catalog.set_workers("gpu-box", ("127.0.0.1:50052",))

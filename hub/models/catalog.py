@@ -165,6 +165,19 @@ class ModelCatalog:
         assert packaged is not None
         return packaged.locate(self.models_dir)
 
+    def training_path(self, name: str) -> Path:
+        """The GGUF file a nightly run trains on: refused for remote models and for models
+        whose layers live on RPC workers (training needs the whole model in this machine)."""
+        entry = self.get(name)
+        if entry.workers:
+            raise RemoteModelError(
+                f"{name} keeps its layers on RPC workers ({', '.join(entry.workers)}): "
+                "personalization trains on the whole model in this machine's memory, which a "
+                "model split across machines does not fit; choose a model that runs here alone "
+                "with `hub models use NAME`"
+            )
+        return self.path_for(name)
+
     def info(self, name: str) -> GgufInfo:
         """Return the model's GGUF metadata, read once per file version and cached."""
         path = self.path_for(name)
