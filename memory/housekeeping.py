@@ -24,6 +24,7 @@ from typing import Any
 
 from memory.chunking import chunk_text
 from memory.embedder import Vectors
+from memory.errors import RunNotUndoableError
 from memory.housekeeping_ledger import HousekeepingLedger
 from memory.housekeeping_types import SUMMARY_KEY, Batch, DayGroup, KindSize, Policy, Run
 from memory.sqlite_database import immediate_transaction
@@ -37,10 +38,7 @@ from memory.vector_layers import LayeredVectors
 logger = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], Vectors]
-
-
-class RunNotUndoableError(LookupError):
-    """Undo of a run that does not exist or holds nothing any more."""
+GRACE_KEY = "housekeeping_grace_days"
 
 
 def _payload(item: MemoryItem, history: list[dict[str, Any]], facts: list[str]) -> str:
@@ -204,7 +202,11 @@ class StoreHousekeeping:
         own transaction."""
         with self._lock:
             if not self.ledger.run_exists(run_id):
-                raise RunNotUndoableError(f"no housekeeping run {run_id!r}")
+                error = RunNotUndoableError(
+                    f"no housekeeping run {run_id!r}; `hub memory housekeeping status` lists them"
+                )
+                error.http_status = 404
+                raise error
             batches = self.ledger.batches_of_run(run_id, "held")
         if not batches:
             raise RunNotUndoableError(
@@ -283,11 +285,19 @@ class StoreHousekeeping:
         with self._lock:
             return self.ledger.saved_policies()
 
-    def save_policies(self, policies: list[Policy]) -> None:
-        """Save several kinds' policies together."""
+    def save_policies(self, policies: list[Policy], grace_days: int | None = None) -> None:
+        """Save several kinds' policies (and the grace period) together."""
         with self._lock, immediate_transaction(self._tables.conn):
             for policy in policies:
                 self.ledger.save_policy(policy)
+            if grace_days is not None:
+                self._tables.set_meta(GRACE_KEY, str(grace_days))
+
+    def saved_grace_days(self) -> int | None:
+        """The grace period the person saved, in days."""
+        with self._lock:
+            value = self._tables.meta_value(GRACE_KEY)
+        return int(value) if value is not None else None
 
     def start_run(self, started_at: datetime, trigger: str) -> str:
         """Record a new run; return its id."""

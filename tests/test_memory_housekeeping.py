@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from memory import ann_file
-from memory.errors import UnknownMemoryError
+from memory.errors import RunNotUndoableError, UnknownMemoryError
 from memory.fake_embedder import HashingEmbedder
-from memory.housekeeping import RunNotUndoableError
 from memory.housekeeping_types import SUMMARY_KEY, DayGroup
 from memory.sqlite_store import SqliteMemoryStore
 from memory.types import MemoryPatch, NewMemory, SearchFilters
