@@ -151,7 +151,7 @@ def test_without_the_model_the_summary_says_what_was_said_and_when(tmp_path: Pat
 
 
 def test_keep_raw_changes_nothing(client: TestClient) -> None:
-    old, recent = seed(client)
+    seed(client)
     before = client.get("/v1/memory?limit=50").json()
 
     run = run_and_settle(client)
@@ -165,7 +165,7 @@ def test_keep_raw_changes_nothing(client: TestClient) -> None:
 
 def test_delete_after_n_days_from_the_settings(tmp_path: Path) -> None:
     for client in make_client(tmp_path, memory_housekeeping_transcript="delete:30"):
-        old, recent = seed(client)
+        _, recent = seed(client)
         run = run_and_settle(client)
         assert (run["days"], run["items"], run["summaries"]) == (1, 4, 0)
         assert search_ids(client, "quince plumber harbor dentist") == recent
