@@ -20,7 +20,7 @@ from adapters.dataset import SCRUB_PII
 
 SETTINGS_FILE_NAME = "hub.toml"
 # keep, summarize:N or delete:N (N days, at most ten years).
-HOUSEKEEPING_POLICY = r"^(keep|(summarize|delete):\d{1,4})$"
+HOUSEKEEPING_POLICY = r"^(keep|(summarize|delete):[1-9]\d{0,3})$"
 
 
 def default_data_dir() -> Path:

@@ -22,7 +22,7 @@ class EffectivePolicy:
 def parse_policy(kind: str, text: str) -> Policy:
     """``keep``, ``summarize:N`` or ``delete:N`` (the settings' form) as a Policy."""
     action, _, days = text.partition(":")
-    return Policy(kind, cast(Action, action), int(days) if days else 0)
+    return Policy(kind, cast(Action, action), int(days) if days else Policy.after_days)
 
 
 def settings_policies(settings: Settings) -> dict[str, Policy]:
