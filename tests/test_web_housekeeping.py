@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.hub_process import start_hub
-from tests.test_web_ui import PASSPHRASE, LiveHub
+from tests.test_web_ui import ARTIFACTS, PASSPHRASE, LiveHub
 
 SAID = [
     "Call the plumber about the kitchen tap tomorrow",
@@ -87,6 +87,8 @@ def test_a_run_summarizes_old_days_and_undo_brings_them_back(live_hub: LiveHub, 
     expect(transcripts.nth(1)).to_have_text("1")
     expect(transcripts.nth(3)).to_contain_text("5 (")
     expect(panel.get_by_role("button", name="Undo (1 day)")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-memory-housekeeping.png"))
     summary = page.locator(".memory-card", has_text="5 times between")
     expect(summary).to_contain_text("The quince jam needs two kilos of sugar")
     expect(page.locator(".memory-card", has_text=SAID[0])).to_have_count(1)  # only the summary
