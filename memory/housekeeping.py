@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -116,17 +116,19 @@ class StoreHousekeeping:
         summary_text: str | None,
         held_at: datetime,
         grace: timedelta,
+        written_from: Sequence[MemoryItem] | None = None,
     ) -> Batch | None:
         """Replace the group's items by one summary (or by nothing when ``summary_text`` is
         None), holding them for ``grace``; None when the group changed meanwhile (an item
-        forgotten, edited or pinned), so it is left for the next run."""
+        forgotten or pinned, or edited since the summary was ``written_from`` it), so it is
+        left for the next run."""
         batch_id = "hk_" + secrets.token_hex(8)
         summary: MemoryItem | None = None
         chunks = []
         vectors: Vectors | None = None
         if summary_text is not None:
             stamp = to_stored(held_at)
-            first = self.items(group)
+            first = list(written_from) if written_from is not None else self.items(group)
             if not first:
                 return None
             metadata: dict[str, Any] = {
@@ -155,6 +157,8 @@ class StoreHousekeeping:
             with immediate_transaction(self._tables.conn):
                 items = self._tables.items(list(group.item_ids))
                 if len(items) != len(group.item_ids) or any(i.pinned for i in items.values()):
+                    return None
+                if written_from is not None and {i.id: i for i in written_from} != items:
                     return None
                 histories = self._tables.histories(list(items))
                 size = 0

@@ -217,11 +217,14 @@ def test_a_changed_day_is_left_for_the_next_run_and_forgetting_a_summary_drops_i
     ear = transcripts(store, OLD_DAY, "ear-1", 6)
     hk = store.housekeeping
     [group] = hk.day_groups("transcript", NOW - timedelta(days=30), UTC)
-    store.forget(ear[2].id)
+    read = hk.items(group)
+    store.update(ear[1].id, MemoryPatch(text="Edited after the summary was written"))
     run_id = hk.start_run(NOW, "test")
+    assert hk.compact(run_id, group, "A summary", NOW, GRACE, read) is None
+    store.forget(ear[2].id)
     assert hk.compact(run_id, group, "A summary", NOW, GRACE) is None
     [group] = hk.day_groups("transcript", NOW - timedelta(days=30), UTC)
-    batch = hk.compact(run_id, group, "A summary of five", NOW, GRACE)
+    batch = hk.compact(run_id, group, "A summary of five", NOW, GRACE, hk.items(group))
     assert batch is not None and batch.summary_id is not None
 
     store.forget(batch.summary_id)

@@ -159,12 +159,15 @@ class HousekeepingService:
         groups = await asyncio.to_thread(self.store.day_groups, policy.kind, before, self.tz)
         for group in groups:
             summary: str | None = None
+            items: list[MemoryItem] | None = None
             if policy.action == "summarize":
                 items = await asyncio.to_thread(self.store.items, group)
                 if not items:
                     continue
                 summary = await self._summary(group, items)
-            batch = await asyncio.to_thread(self.store.compact, run_id, group, summary, now, grace)
+            batch = await asyncio.to_thread(
+                self.store.compact, run_id, group, summary, now, grace, items
+            )
             if batch is None:
                 logger.info(
                     "%s of %s changed meanwhile; left for the next run", group.kind, group.day
