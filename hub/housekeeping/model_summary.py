@@ -51,10 +51,15 @@ def prepare_summary(day_text: str, model: ChatModel) -> tuple[Prompt, SamplingPa
 
 
 async def model_summary(
-    runner: ModelRunner, group: DayGroup, items: list[MemoryItem], tz: tzinfo
+    runner: ModelRunner,
+    group: DayGroup,
+    items: list[MemoryItem],
+    tz: tzinfo,
+    idle_wait: float = IDLE_WAIT_MAX_S,
 ) -> str | None:
-    """The header and the model's summary of the day, or None (busy, absent, off the day)."""
-    if not await runner.activity.wait_idle(IDLE_SECONDS, IDLE_WAIT_MAX_S):
+    """The header and the model's summary of the day, or None (busy for ``idle_wait`` seconds,
+    absent, or off the day)."""
+    if not await runner.activity.wait_idle(IDLE_SECONDS, idle_wait):
         return None
     day_text = "\n".join(timed_lines(items, tz, PROMPT_CHARS))
     try:
