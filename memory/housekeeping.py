@@ -315,6 +315,13 @@ class StoreHousekeeping:
         with self._lock, immediate_transaction(self._tables.conn):
             self.ledger.finish_run(run_id, to_stored(at), purged, error)
 
+    def end_interrupted_runs(self, at: datetime) -> int:
+        """Runs left unfinished by a process that stopped (a crash, a power cut) are marked
+        so; the days they did stay done. Call before this process starts a run."""
+        error = "interrupted: the hub stopped; the days done stay done, the next run does the rest"
+        with self._lock, immediate_transaction(self._tables.conn):
+            return self.ledger.end_interrupted(to_stored(at), error)
+
     def runs(self, limit: int = 10) -> list[Run]:
         """The latest runs, newest first."""
         with self._lock:

@@ -68,6 +68,14 @@ class HousekeepingLedger:
             (finished_at, purged, error, run_id),
         )
 
+    def end_interrupted(self, at: str, error: str) -> int:
+        """Close runs a stopped process left unfinished; how many there were."""
+        cursor = self.conn.execute(
+            "UPDATE housekeeping_runs SET finished_at = ?, error = ? WHERE finished_at IS NULL",
+            (at, error),
+        )
+        return int(cursor.rowcount)
+
     def runs(self, limit: int) -> list[Run]:
         """The latest runs, newest first, with how many of their batches undo can bring back."""
         rows = self.conn.execute(

@@ -242,3 +242,16 @@ def test_items_restored_keep_their_place_in_filtered_search(store: SqliteMemoryS
     filters = SearchFilters(kinds=("transcript",), since=OLD_DAY - timedelta(hours=1))
     hits = store.search(ear[1].text, k=4, filters=filters)
     assert hits[0].item == ear[1]
+
+
+def test_a_run_left_unfinished_by_a_crash_is_marked_interrupted(store: SqliteMemoryStore) -> None:
+    transcripts(store, OLD_DAY, "ear-1", 3)
+    hk = store.housekeeping
+    run_id, _ = compact_all(store)  # the process "dies" before it records the run's end
+    assert hk.runs()[0].finished_at is None
+
+    assert hk.end_interrupted_runs(NOW) == 1
+
+    run = hk.runs()[0]
+    assert run.id == run_id and run.finished_at is not None and "interrupted" in (run.error or "")
+    assert run.undoable == 1  # what it did stays done, and undoable

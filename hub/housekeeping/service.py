@@ -69,6 +69,8 @@ class HousekeepingService:
         self._tz = tz
         self._task: asyncio.Task[None] | None = None
         self._running: str | None = None
+        # No run of this process has started yet: an unfinished one is a stopped process's.
+        store.end_interrupted_runs(clock())
 
     @property
     def tz(self) -> tzinfo:
