@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.hub_process import start_hub
 from tests.test_web_ui import ARTIFACTS, PASSPHRASE, LiveHub
@@ -101,3 +101,28 @@ def test_a_run_summarizes_old_days_and_undo_brings_them_back(live_hub: LiveHub, 
     expect(page.locator(".memory-card", has_text="5 times between")).to_have_count(0)
     expect(page.locator(".memory-card", has_text="Renew the car insurance")).to_have_count(1)
     assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_the_panel_follows_an_index_rebuild_until_it_is_done(live_hub: LiveHub, page: Page) -> None:
+    # A rebuild needs 20,000 vectors and a lost index file: too slow to make here, so the status
+    # answer is the hub's own with the index part replaced, the rest of the page real.
+    index = {"mode": "building", "searchable": 40, "total": 30000, "built": 12000, "error": None}
+
+    def status(route: Route) -> None:
+        answer = route.fetch()
+        route.fulfill(response=answer, json={**answer.json(), "index": index})
+
+    page.route("**/v1/memory/status", status)
+    try:
+        page.reload()
+        page.locator("#memory-housekeeping summary").click()
+        expect(page.locator("#hk-index")).to_have_text(
+            "Rebuilding the search index: 12,000 of 30,000 vectors. "
+            "Search finds by words meanwhile."
+        )
+        index.update(mode="ann", searchable=30000, built=0)
+        expect(page.locator("#hk-index")).to_have_text(
+            "Search by meaning uses the saved index (ANN): 30,000 vectors."
+        )
+    finally:
+        page.unroute("**/v1/memory/status")
