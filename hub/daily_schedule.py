@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from hub.engine.activity import ModelActivity
 
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 GIVE_UP_AFTER = timedelta(hours=6)
 
 Job = Callable[[], Awaitable[None]]
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def next_run_at(now: datetime, hour_minute: str) -> datetime:
@@ -38,11 +41,19 @@ class DailySchedule:
 
     @classmethod
     def start(
-        cls, name: str, at: str, idle_seconds: float, activity: ModelActivity, job: Job
+        cls,
+        name: str,
+        at: str,
+        idle_seconds: float,
+        activity: ModelActivity,
+        job: Job,
+        clock: Clock = datetime.now,
+        sleep: Sleep = asyncio.sleep,
     ) -> DailySchedule:
-        """Start running ``job`` every day at local ``at`` (HH:MM)."""
-        loop = _daily(name, at, idle_seconds, activity, job)
-        return cls(asyncio.create_task(loop, name=f"daily-{name}"))
+        """Start running ``job`` every day at local ``at`` (HH:MM); ``clock`` (naive local
+        time) and ``sleep`` are seams for exact tests."""
+        loop = partial(_daily, name, at, idle_seconds, activity, job, clock, sleep)
+        return cls(asyncio.create_task(loop(), name=f"daily-{name}"))
 
     @classmethod
     def off(cls) -> DailySchedule:
@@ -58,11 +69,17 @@ class DailySchedule:
 
 
 async def _daily(
-    name: str, at: str, idle_seconds: float, activity: ModelActivity, job: Job
+    name: str,
+    at: str,
+    idle_seconds: float,
+    activity: ModelActivity,
+    job: Job,
+    clock: Clock,
+    sleep: Sleep,
 ) -> None:
     while True:
-        due = next_run_at(datetime.now(), at)
-        await asyncio.sleep(max(0.0, (due - datetime.now()).total_seconds()))
+        due = next_run_at(clock(), at)
+        await sleep(max(0.0, (due - clock()).total_seconds()))
         if not await activity.wait_idle(idle_seconds, GIVE_UP_AFTER.total_seconds()):
             logger.info("the hub stayed busy all night; %s waits for tomorrow", name)
             continue
