@@ -118,7 +118,7 @@ class SqliteMemoryStore:
         with self._lock:
             self._index.open()
         self.housekeeping = StoreHousekeeping(
-            self._tables, self._lock, self._index, self._embed, self._erase_traces
+            self._tables, self._lock, self._index, self._embed, self._erase_traces, path
         )
 
     # ----- writing ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -29,6 +30,7 @@ from memory.types import MemoryItem
 logger = logging.getLogger(__name__)
 
 RUNS_SHOWN = 5
+SIZES_MAX_AGE_S = 30.0
 
 
 class HousekeepingBusyError(HubError, RuntimeError):
@@ -69,6 +71,7 @@ class HousekeepingService:
         self._tz = tz
         self._task: asyncio.Task[None] | None = None
         self._running: str | None = None
+        self._sizes_cache: tuple[float, list[KindSize]] | None = None
         # No run of this process has started yet: an unfinished one is a stopped process's.
         store.end_interrupted_runs(clock())
 
@@ -96,8 +99,19 @@ class HousekeepingService:
             daily_at=self.settings.memory_housekeeping_time,
             running=self._running,
             runs=self.store.runs(RUNS_SHOWN),
-            sizes=self.store.sizes(),
+            sizes=self._sizes(),
         )
+
+    def _sizes(self) -> list[KindSize]:
+        # Counting reads every item and chunk (seconds at a million items); the page polls
+        # every second during a run, so a count is reused for a while unless a run or an
+        # undo changed the sizes since.
+        cached = self._sizes_cache
+        if cached is not None and time.monotonic() - cached[0] < SIZES_MAX_AGE_S:
+            return cached[1]
+        sizes = self.store.sizes()
+        self._sizes_cache = (time.monotonic(), sizes)
+        return sizes
 
     def save(self, policies: list[Policy], grace_days: int | None) -> HousekeepingStatus:
         """Save the person's choices (blocking); they win over hub.toml from now on."""
@@ -151,8 +165,11 @@ class HousekeepingService:
             logger.exception("housekeeping run %s failed", run_id)
             error = f"{type(exc).__name__}: {exc}; the days done so far stay done"
         finally:
-            self._running = None
-            await asyncio.to_thread(self.store.finish_run, run_id, self._clock(), purged, error)
+            try:
+                await asyncio.to_thread(self.store.finish_run, run_id, self._clock(), purged, error)
+            finally:
+                self._sizes_cache = None
+                self._running = None
 
     async def _apply(self, run_id: str, policy: Policy, now: datetime, grace: timedelta) -> None:
         if policy.action == "keep":
@@ -184,7 +201,9 @@ class HousekeepingService:
 
     def undo(self, run_id: str) -> int:
         """Bring back what a run still holds (blocking); how many days came back."""
-        return len(self.store.undo_run(run_id))
+        days = len(self.store.undo_run(run_id))
+        self._sizes_cache = None
+        return days
 
     async def close(self) -> None:
         """Stop a run going now after the day in hand (each day commits whole or not at all)."""
