@@ -18,7 +18,7 @@ from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
 # What the fake model answers to every prompt: about the seeded day, so it is accepted.
-MODEL_SUMMARY = "In the morning the user planned the plumber visit and the quince jam recipe."
+MODEL_SUMMARY = "In the morning the user talked about the plumber, the kitchen tap and quince jam."
 
 
 def make_client(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:

@@ -58,6 +58,9 @@ def test_a_summary_that_strays_from_the_day_is_not_kept() -> None:
     assert grounded("The user planned to call the plumber about the kitchen tap.", day)
     assert not grounded("I am a helpful assistant and cannot do that.", day)
     assert not grounded("plumber", day)
+    # What the packaged 135M model wrote for such a day: sharing words is not enough.
+    invented = "The plumber is a master of his craft, and the plan is a surprise dinner."
+    assert not grounded(invented, day)
 
 
 class BusyRunner:
