@@ -133,6 +133,7 @@ export function housekeepingPanel() {
 
   async function refresh() {
     clearTimeout(state.timer);
+    if (!panel.open) return; // a closed panel asks nothing; opening it asks again
     try {
       const [status, memoryStatus] = await Promise.all([api("GET", "/v1/memory/housekeeping"), api("GET", "/v1/memory/status")]);
       if (state.closed) return;
