@@ -11,6 +11,7 @@ from hub.cli import (
     clients,
     devices,
     doctor,
+    housekeeping,
     imports,
     mcp,
     memory,
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(memory.app, name="memory")
+memory.app.add_typer(housekeeping.app, name="housekeeping")
 app.add_typer(devices.app, name="devices")
 app.add_typer(personalize.app, name="personalize")
 app.add_typer(voice.app, name="voice")
