@@ -22,13 +22,14 @@ MODEL_SUMMARY = "In the morning the user talked about the plumber, the kitchen t
 
 
 def make_client(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
+    chosen = {"memory_housekeeping_model_summaries": True, **overrides}
     settings = Settings(
         data_dir=tmp_path / "data",
         voice_enabled=False,
         mdns_enabled=False,
         personalize_enabled=False,
         memory_extract_facts=False,
-        **overrides,
+        **chosen,
     )
     model = FakeChatModel(context_length=8192, reply=MODEL_SUMMARY)
     app = create_app(settings, loader=lambda name: model, embedder=HashingEmbedder())
