@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -226,7 +226,10 @@ class LayeredVectors:
         if not len(keys):
             return []
         # Cosine on the graph's int8 copies, then the best re-ranked on the float32 vectors.
-        stored = np.vstack(base.get(keys, dtype="i8")).astype(np.float32)
+        # One row per key (all present: checked above). Fetching them is most of this search's
+        # time (10-15 ms for 7.6k keys): the cost of a filter grows with what it passes.
+        rows = cast(tuple[npt.NDArray[np.int8], ...], base.get(keys, dtype="i8"))
+        stored = np.vstack(rows).astype(np.float32)
         norms = np.sqrt(np.einsum("ij,ij->i", stored, stored))
         scores = stored @ ann_file.for_int8(query)[0] / np.where(norms > 0, norms, 1.0)
         count = min(max(wanted, CANDIDATES), len(keys))
