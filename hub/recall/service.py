@@ -112,8 +112,7 @@ def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryS
     )
     path = settings.data_dir / MEMORY_DB_NAME
     store = SqliteMemoryStore(path, embedder)
-    if store.start_reembedding():
-        logger.info("re-embedding memories with %s in the background", embedder.name)
+    store.start_reembedding()
     return MemoryService(
         store=store,
         embedder=embedder,
