@@ -15,10 +15,22 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 
-# Reinstall only when the project's dependencies change.
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+# llama.cpp is built with ggml's RPC backend (`hub worker`, models split across workers).
+LLAMA_CMAKE_ARGS := -DGGML_RPC=on
+HAS_RPC := $(BIN)/python -c "import llama_cpp, sys; sys.exit(not llama_cpp.llama_supports_rpc())"
+
+# Reinstall only when the project's dependencies or this file change. A llama.cpp built
+# earlier without RPC (pip keeps built wheels in its cache) is rebuilt once, with it.
+$(STAMP): pyproject.toml Makefile | $(VENV)/bin/python
 	@echo "Installing walking-nas and its dependencies (llama.cpp builds from source the first time: a few minutes)..."
-	$(BIN)/python -m pip install --quiet --editable '.[dev,ble]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --editable '.[dev,ble]'
+	@$(HAS_RPC) || { \
+		echo "Rebuilding llama.cpp with its RPC backend (a few minutes, once)..."; \
+		version=$$($(BIN)/python -c "import llama_cpp; print(llama_cpp.__version__)"); \
+		$(BIN)/python -m pip cache remove llama_cpp_python >/dev/null 2>&1 || true; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --force-reinstall \
+			--no-deps "llama-cpp-python==$$version"; \
+	}
 	touch $(STAMP)
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);

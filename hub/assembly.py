@@ -25,6 +25,8 @@ from hub.disk_space import MB, DiskSpaceGuard
 from hub.engine.chat_model import ChatModel
 from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placement
 from hub.engine.runner import ModelLoader, ModelRunner
+from hub.housekeeping.schedule import start_housekeeping_schedule
+from hub.housekeeping.service import HousekeepingService
 from hub.metrics import HubMetrics
 from hub.models.catalog import ModelCatalog
 from hub.models.packaged import DEFAULT_MODEL_NAME
@@ -77,7 +79,8 @@ def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacem
             return RemoteChatModel(name, remote, remote.fallback or DEFAULT_MODEL_NAME)
         path = catalog.path_for(name)
         info = catalog.info(name)
-        spec = ModelSpec(name, path, info, settings.context_length, settings.threads, cpus)
+        workers = catalog.get(name).workers
+        spec = ModelSpec(name, path, info, settings.context_length, settings.threads, cpus, workers)
         if settings.parallel_slots > 1:
             return ParallelModelProcess(spec, settings.parallel_slots, settings.model_stall_timeout)
         return ModelProcess(spec, settings.model_stall_timeout)
@@ -99,6 +102,7 @@ class Hub:
     clients: SqliteClientStore
     web: WebServices
     memory: MemoryService | None
+    housekeeping: HousekeepingService | None  # None when memory is off
     chat: ChatTurns
     devices: DeviceService
     bridges: BridgeService
@@ -174,6 +178,11 @@ def build_hub(
         clients=SqliteClientStore.open(settings.data_dir),
         web=web,
         memory=memory,
+        housekeeping=(
+            HousekeepingService(memory.housekeeping, settings, runner)
+            if memory is not None and memory.housekeeping is not None
+            else None
+        ),
         chat=chat,
         devices=devices,
         bridges=bridges,
@@ -210,6 +219,10 @@ async def running(hub: Hub) -> AsyncIterator[None]:
         logger.info("hub ready; model %s (%s)", status.serving, status.state)
         stack.push_async_callback(MemoryWork.start(hub.memory, runner).stop)
         stack.push_async_callback(NightlySchedule.start(hub.personalization, runner.activity).stop)
+        if hub.housekeeping is not None:
+            stack.push_async_callback(hub.housekeeping.close)
+        schedule = start_housekeeping_schedule(hub.housekeeping, runner.activity)
+        stack.push_async_callback(schedule.stop)
         hub.devices.start()
         stack.push_async_callback(hub.devices.close)
         hub.imports.start()

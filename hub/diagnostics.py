@@ -22,6 +22,7 @@ from hub.models.gguf_info import NotAGgufFileError
 from hub.models.packaged import PackagedModelMissingError
 from hub.models.remote_endpoint import RemoteEndpoint
 from hub.models.suggest import FAR_LARGER, MachineFacts, best_fit, read_machine_facts
+from hub.rpc.ggml_rpc import WorkerUnreachableError, probe_worker
 from hub.settings import Settings
 
 MIN_FREE_BYTES = 2 * 1024**3
@@ -198,7 +199,19 @@ def check_models(settings: Settings) -> list[CheckResult]:
                 f"{info.architecture} {info.quantization}, {info.file_size / 1e6:.0f} MB",
             )
         )
+        results.extend(
+            check_worker(label, address, entry.name == active) for address in entry.workers
+        )
     return results
+
+
+def check_worker(label: str, address: str, active: bool) -> CheckResult:
+    """An RPC worker the model lists answers at its address."""
+    try:
+        probe_worker(address)
+    except WorkerUnreachableError as exc:
+        return CheckResult(f"{label} worker", "fail" if active else "warn", str(exc))
+    return CheckResult(f"{label} worker", "ok", f"the worker at {address} answers")
 
 
 def check_remote_engine(label: str, remote: RemoteEndpoint) -> CheckResult:

@@ -19,6 +19,8 @@ from adapters.config import DatasetRecipe, GateMargins, TrainConfig, training_th
 from adapters.dataset import SCRUB_PII
 
 SETTINGS_FILE_NAME = "hub.toml"
+# keep, summarize:N or delete:N (N days, at most ten years).
+HOUSEKEEPING_POLICY = r"^(keep|(summarize|delete):[1-9]\d{0,3})$"
 
 
 def default_data_dir() -> Path:
@@ -125,6 +127,38 @@ class Settings(BaseSettings):
     )
     memory_extract_facts: bool = Field(
         default=True, description="Let the model extract facts from messages when idle."
+    )
+    memory_housekeeping_transcript: str = Field(
+        default="keep",
+        pattern=HOUSEKEEPING_POLICY,
+        description="What housekeeping does with old transcripts: keep (raw, forever), "
+        "summarize:N (each day's transcripts older than N days become one summary) or "
+        "delete:N. The Memory page's choice, once saved, wins over this.",
+    )
+    memory_housekeeping_image_text: str = Field(
+        default="keep",
+        pattern=HOUSEKEEPING_POLICY,
+        description="The same for text read by the glasses (image_text).",
+    )
+    memory_housekeeping_grace_days: int = Field(
+        default=14,
+        ge=0,
+        le=3650,
+        description="Days the raw items a housekeeping run replaced are kept out of search "
+        "before they are deleted for good; undo brings them back until then.",
+    )
+    memory_housekeeping_time: str = Field(
+        default="04:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local HH:MM of the daily housekeeping run (once the model is idle).",
+    )
+    memory_housekeeping_model_summaries: bool = Field(
+        # Off by default: the packaged 135M model invents more than it summarizes, so its
+        # summaries are mostly refused after costing a generation per day; turn it on with a
+        # larger model.
+        default=False,
+        description="Let the model write each day's summary when idle; off, or when the "
+        "model is busy or absent, the summary lists what was said and when.",
     )
     device_queue_frames: int = Field(
         default=64, ge=1, description="Frames one device link may have waiting to be stored."

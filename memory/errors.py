@@ -40,3 +40,11 @@ class ImportFormatError(MemoryStoreError, ValueError):
     """An import file is not a memory export this store understands."""
 
     error_code = "invalid_import"
+
+
+class RunNotUndoableError(MemoryStoreError, LookupError):
+    """Undo of a housekeeping run that does not exist or holds nothing any more."""
+
+    http_status = 409
+    error_code = "run_not_undoable"
+    param = "run_id"

@@ -95,6 +95,27 @@ def connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one write transaction that takes the write lock when it begins (BEGIN
+    IMMEDIATE): committed on success, rolled back whole on any error. The caller serializes
+    use of ``conn`` and must not be in a transaction already."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
 @dataclass
 class LockedDatabase:
     """A sqlite-utils database shared by worker threads, one statement group at a time."""
@@ -116,20 +137,8 @@ class LockedDatabase:
                 with self.db.atomic():
                     yield self.db
                 return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(conn):
                 yield self.db
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            else:
-                try:
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
 
     @contextmanager
     def reading(self) -> Iterator[sqlite_utils.Database]:

@@ -19,6 +19,7 @@ from memory.chunking import Chunk, chunk_text
 from memory.embedder import Embedder, Vectors
 from memory.errors import InvalidMemoryError, UnknownMemoryError
 from memory.filters import compile_filters
+from memory.housekeeping import StoreHousekeeping
 from memory.hybrid import RankedChunk, fuse, query_words
 from memory.hybrid import snippet as make_snippet
 from memory.migrations import MIGRATIONS
@@ -116,6 +117,9 @@ class SqliteMemoryStore:
         self._reembed_error: str | None = None
         with self._lock:
             self._index.open()
+        self.housekeeping = StoreHousekeeping(
+            self._tables, self._lock, self._index, self._embed, self._erase_traces, path
+        )
 
     # ----- writing ------------------------------------------------------------------------
 
@@ -281,16 +285,22 @@ class SqliteMemoryStore:
                 chunk_ids: list[int] = []
                 for item_id in doomed:
                     chunk_ids += self._tables.delete_item(item_id)
+                    # A housekeeping summary forgotten takes the raw items it holds with it.
+                    self.housekeeping.drop_for_summary(item_id)
             # The exact layer drops them now; a vector in the saved graph is marked dead and
             # its slot overwritten in a new graph file by the background fold this schedules.
             self._index.removed(chunk_ids)
-            # FTS5 keeps deleted terms in old segments until they merge; merge now so the
-            # forgotten words leave the file, and move the WAL's copies into the zeroed pages.
-            with self._db.atomic():
-                self._conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._erase_traces()
         logger.info("forgot %s", ", ".join(doomed))
         return doomed
+
+    def _erase_traces(self) -> None:
+        """After deleting text: leave none of it in the file (callers hold the lock)."""
+        # FTS5 keeps deleted terms in old segments until they merge; merge now so the
+        # forgotten words leave the file, and move the WAL's copies into the zeroed pages.
+        with self._db.atomic():
+            self._conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def link_derivation(self, fact_id: str, source_ids: Sequence[str]) -> None:
         """Record that a fact was derived from other memories (kept until either is forgotten)."""

@@ -30,6 +30,8 @@ from hub.clients.store import (
     SqliteClientStore,
     UnknownClientError,
 )
+from hub.models.catalog import ModelCatalog
+from hub.models.packaged import DEFAULT_MODEL_NAME
 from hub.settings import Settings
 from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
@@ -315,3 +317,21 @@ def test_the_access_log_shows_the_path_without_the_credential(tmp_path: Path) ->
     assert any('"GET /api/tags HTTP/1.1" 401' in line for line in access), records.lines
     assert any('"GET /nowhere?x=1 HTTP/1.1" 404' in line for line in access), records.lines
     assert not [line for line in records.lines if credential in line or "/c/" in line]
+
+
+def test_a_client_sees_the_models_but_not_where_their_files_are(
+    api: TestClient, tmp_path: Path
+) -> None:
+    catalog = ModelCatalog(tmp_path / "data")
+    own_file = tmp_path / "private-folder" / "my-model.gguf"
+    own_file.parent.mkdir()
+    own_file.write_bytes(catalog.path_for(DEFAULT_MODEL_NAME).read_bytes())
+    catalog.add(own_file, "mine")
+    reader = make_client(api, "dashboard", ["models:read"])
+    seen = api.get("/v1/models", headers=as_client(reader))
+    assert seen.status_code == 200
+    assert {"mine", DEFAULT_MODEL_NAME} <= {model["id"] for model in seen.json()["data"]}
+    assert "private-folder" not in seen.text and str(tmp_path) not in seen.text
+    assert all(model["path"] is None for model in seen.json()["data"])
+    owner_view = api.get("/v1/models").json()["data"]
+    assert str(own_file) in {model["path"] for model in owner_view}

@@ -231,7 +231,7 @@ def test_a_store_from_before_chunk_filters_gets_them_for_every_chunk(
         for trigger in ("chunks_filters_ai", "chunks_filters_ad", "items_filters_au"):
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE chunk_filters")
-        conn.execute("DELETE FROM _migrations WHERE name = 'm004_chunk_filters'")
+        conn.execute("DELETE FROM _migrations WHERE name = 'm005_chunk_filters'")
     store = open_store(tmp_path, embedder, opened)
     by_id = {item.id: vectors[n] for n, item in enumerate(items)}
     since = START + timedelta(days=40)

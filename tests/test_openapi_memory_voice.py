@@ -36,7 +36,8 @@ def answers(openapi: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
     for path, operations in openapi["paths"].items():
         if path.startswith(prefix):
             for method, operation in operations.items():
-                found[f"{method.upper()} {path}"] = operation["responses"]["200"]["content"]
+                success = operation["responses"].get("200") or operation["responses"]["202"]
+                found[f"{method.upper()} {path}"] = success["content"]
     return found
 
 
@@ -60,6 +61,10 @@ def test_every_memory_route_names_its_answer(openapi: dict[str, Any]) -> None:
         "PATCH /v1/memory/{memory_id}": {"application/json": "MemoryOut"},
         "DELETE /v1/memory/{memory_id}": {"application/json": "MemoryDeletedOut"},
         "POST /v1/memory/search": {"application/json": "MemorySearchOut"},
+        "GET /v1/memory/housekeeping": {"application/json": "HousekeepingOut"},
+        "PUT /v1/memory/housekeeping": {"application/json": "HousekeepingOut"},
+        "POST /v1/memory/housekeeping/runs": {"application/json": "RunStartedOut"},
+        "POST /v1/memory/housekeeping/runs/{run_id}/undo": {"application/json": "RunUndoneOut"},
     }
     import_body = openapi["paths"]["/v1/memory/import"]["post"]["requestBody"]["content"]
     assert list(import_body) == ["application/x-ndjson"]

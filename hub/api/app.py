@@ -21,6 +21,7 @@ from hub.api import (
     routes_embeddings,
     routes_health,
     routes_health_auto_export,
+    routes_housekeeping,
     routes_memory,
     routes_models,
     routes_nightscout,
@@ -59,6 +60,7 @@ ROUTERS = (
     routes_session,
     routes_conversations,
     routes_preferences,
+    routes_housekeeping,  # before routes_memory: /memory/housekeeping is no memory's id
     routes_memory,
     routes_embeddings,
     routes_devices,

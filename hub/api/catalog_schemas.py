@@ -25,7 +25,9 @@ class ModelObject(BaseModel):
     description: str
     active: bool = Field(description="Answers requests that name no other model.")
     loaded: bool = Field(description="In memory now, so its next answer starts at once.")
-    path: str | None = Field(description="The GGUF file; null when it cannot be located.")
+    path: str | None = Field(
+        description="The GGUF file (shown to the owner only); null when it cannot be located."
+    )
     architecture: str | None = Field(description="From the file; null when it is unreadable.")
     size_bytes: int | None
     quantization: str | None = Field(description='Such as "Q4_K_M".')
@@ -34,25 +36,34 @@ class ModelObject(BaseModel):
     error: str | None = Field(description="Why the file is unusable; null when it is fine.")
 
     @classmethod
-    def from_listing(cls, listing: ModelListing, active: str, loaded: list[str]) -> ModelObject:
-        """The API's view of a catalog entry and its file."""
+    def from_listing(
+        cls, listing: ModelListing, active: str, loaded: list[str], show_files: bool = True
+    ) -> ModelObject:
+        """The API's view of a catalog entry and its file. Without ``show_files`` (a client
+        program asking, not the owner) where files and servers are stays unsaid."""
         info = listing.info
+        entry = listing.entry
+        description = entry.description
+        error = listing.error
+        if not show_files and entry.source != "packaged":
+            description = "a model the owner added"
+            error = "the model's file is unusable" if error else None
         return cls(
-            id=listing.entry.name,
+            id=entry.name,
             object="model",
             created=0,
             owned_by="local",
-            source=listing.entry.source,
-            description=listing.entry.description,
-            active=listing.entry.name == active,
-            loaded=listing.entry.name in loaded,
-            path=str(listing.path) if listing.path else None,
+            source=entry.source,
+            description=description,
+            active=entry.name == active,
+            loaded=entry.name in loaded,
+            path=str(listing.path) if listing.path and show_files else None,
             architecture=info.architecture if info else None,
             size_bytes=info.file_size if info else None,
             quantization=info.quantization if info else None,
             context_length=info.context_length if info else None,
             chat_template=info.has_chat_template if info else None,
-            error=listing.error,
+            error=error,
         )
 
 

@@ -13,6 +13,7 @@ from hub.bridges.import_jobs import ImportJobs
 from hub.bridges.service import BridgeService
 from hub.chat.turns import ChatTurns
 from hub.errors import FeatureDisabledError
+from hub.housekeeping.service import HousekeepingService
 from hub.personalization.service import PersonalizationService
 from hub.recall.service import MemoryService
 from hub.voice.service import VoiceService
@@ -37,6 +38,16 @@ def get_memory(hub: HubDep) -> MemoryService:
             "memory is turned off on this hub; set HUB_MEMORY_ENABLED=true and restart it",
         )
     return hub.memory
+
+
+def get_housekeeping(hub: HubDep) -> HousekeepingService:
+    """Memory housekeeping, or a 503 when memory is turned off."""
+    if hub.housekeeping is None:
+        raise FeatureDisabledError(
+            "memory_disabled",
+            "memory is turned off on this hub; set HUB_MEMORY_ENABLED=true and restart it",
+        )
+    return hub.housekeeping
 
 
 def require_disk_space(hub: HubDep) -> None:
@@ -85,6 +96,7 @@ def get_web(hub: HubDep) -> WebServices:
 
 
 MemoryDep = Annotated[MemoryService, Depends(get_memory)]
+HousekeepingDep = Annotated[HousekeepingService, Depends(get_housekeeping)]
 VoiceDep = Annotated[VoiceService, Depends(get_voice)]
 DevicesDep = Annotated[DeviceService, Depends(get_devices)]
 BridgesDep = Annotated[BridgeService, Depends(get_bridges)]

@@ -18,21 +18,23 @@ from hub.api.catalog_schemas import (
 )
 from hub.api.deps import HubDep
 from hub.api.schemas import ActiveModelRequest
-from hub.api.scopes import require_scope
+from hub.api.scopes import ModelsCaller, require_scope
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 # Reading which models there are is a client's right too; choosing the active one the owner's.
 MAY_READ = [Depends(require_scope("models:read", "chat"))]
 
 
-@router.get("", dependencies=MAY_READ)
-async def read_models(hub: HubDep) -> ModelList:
-    """Every model the hub can serve."""
+@router.get("")
+async def read_models(hub: HubDep, caller: ModelsCaller) -> ModelList:
+    """Every model the hub can serve (file paths for the owner only)."""
     listings = await asyncio.to_thread(hub.catalog.listing)
     active, loaded = hub.runner.active, hub.runner.loaded_models()
-    return ModelList(
-        object="list", data=[ModelObject.from_listing(row, active, loaded) for row in listings]
-    )
+    data = [
+        ModelObject.from_listing(row, active, loaded, show_files=caller.is_owner)
+        for row in listings
+    ]
+    return ModelList(object="list", data=data)
 
 
 OWNER = [Depends(require_owner)]

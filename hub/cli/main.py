@@ -1,4 +1,4 @@
-"""`hub`: serve, chat, models, token, clients, setup-link, doctor, mcp."""
+"""`hub`: serve, worker, chat, models, token, clients, setup-link, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hub.cli import (
     clients,
     devices,
     doctor,
+    housekeeping,
     imports,
     mcp,
     memory,
@@ -19,6 +20,7 @@ from hub.cli import (
     personalize,
     serve,
     voice,
+    worker,
 )
 
 app = typer.Typer(
@@ -29,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(memory.app, name="memory")
+memory.app.add_typer(housekeeping.app, name="housekeeping")
 app.add_typer(devices.app, name="devices")
 app.add_typer(personalize.app, name="personalize")
 app.add_typer(voice.app, name="voice")
@@ -36,6 +39,7 @@ app.add_typer(owner_access.app, name="token")
 app.add_typer(clients.app, name="clients")
 app.add_typer(bridges.app, name="bridges")
 app.command(name="serve")(serve.serve)
+app.command(name="worker")(worker.worker)
 app.command(name="chat")(chat.chat)
 app.command(name="doctor")(doctor.doctor)
 app.command(name="mcp")(mcp.mcp)

@@ -1,4 +1,4 @@
-"""`hub models list|add|pull|add-remote|suggest|use|remove`."""
+"""`hub models list|add|pull|add-remote|suggest|use|workers|remove`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from hub.cli.hub_client import HubClient, HubRequestError
+from hub.cli.model_workers import set_model_workers
 from hub.cli.options import DataDirOption
 from hub.cli.running_hub import answering_hub
 from hub.disk_space import MB
@@ -37,6 +38,7 @@ from hub.models.suggest import decode_bytes_per_second, read_machine_facts, sugg
 from hub.settings import load_settings
 
 app = typer.Typer(help="List, add and switch models.", no_args_is_help=True)
+app.command("workers")(set_model_workers)
 
 
 def _fail(console: Console, exc: Exception) -> typer.Exit:
@@ -64,6 +66,7 @@ def list_models(
                 "source": row.entry.source,
                 "path": str(row.path) if row.path else None,
                 "remote_url": row.entry.remote.url if row.entry.remote else None,
+                "workers": list(row.entry.workers),
                 **(row.info.to_dict() if row.info else {}),
                 "has_chat_template": row.info.has_chat_template if row.info else None,
                 "error": row.error,
@@ -96,6 +99,9 @@ def list_models(
             "yes" if row.info.has_chat_template else "no",
         )
     console.print(table)
+    for row in rows:
+        if row.entry.workers:
+            console.print(f"{row.entry.name} runs on the workers {', '.join(row.entry.workers)}")
     console.print("* active model; switch with `hub models use NAME`")
 
 

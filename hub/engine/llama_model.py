@@ -20,6 +20,7 @@ from hub.engine.chat_template import (
 from hub.engine.stop_text import StopTextFilter
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParams
 from hub.models.gguf_info import GgufInfo
+from hub.rpc.ggml_rpc import RpcLibrary
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +43,21 @@ class LlamaCppModel:
         threads: int,
         lora_path: Path | None = None,
         own_context: int | None = None,
+        workers: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.path = path
         self.info = info
         self.context_length = min(context_length, info.context_length)
+        if workers:
+            # Registered as devices before the model loads, so llama.cpp places its layers on
+            # them; devices are per process, and each model runs in a process of its own.
+            RpcLibrary().add_workers(workers)
         self._llm = llama_cpp.Llama(
             model_path=str(path),
+            # With workers every layer goes to them (split by their free memory); without, none
+            # leave this CPU.
+            n_gpu_layers=-1 if workers else 0,
             # A batch engine decodes in a context of its own: this one then only needs to exist.
             n_ctx=own_context or self.context_length,
             n_threads=threads,

@@ -61,6 +61,7 @@ class ModelSpec:
     context_length: int
     threads: int
     cpus: frozenset[int] | None = None  # the CPUs the child keeps to; None: wherever it starts
+    workers: tuple[str, ...] = ()  # RPC workers (IPv4:port) that hold the model's layers
 
 
 def _error_reply(exc: BaseException) -> tuple[str, str, str]:
@@ -107,7 +108,14 @@ def serve_model(conn: Connection, spec: ModelSpec) -> None:
     if spec.cpus:
         pin_this_process(spec.cpus)  # before llama.cpp starts its threads, which inherit it
     try:
-        model = LlamaCppModel(spec.name, spec.path, spec.info, spec.context_length, spec.threads)
+        model = LlamaCppModel(
+            spec.name,
+            spec.path,
+            spec.info,
+            spec.context_length,
+            spec.threads,
+            workers=spec.workers,
+        )
     except Exception as exc:
         conn.send(_error_reply(exc))
         return

@@ -68,6 +68,7 @@ def serve_parallel(conn: Connection, spec: ModelSpec, slots: int) -> None:
             spec.context_length,
             spec.threads,
             own_context=OWN_CONTEXT,
+            workers=spec.workers,
         )
         engine = BatchEngine(model, slots, spec.threads, conn.send)
     except Exception as exc:

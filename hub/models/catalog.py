@@ -63,6 +63,7 @@ class ModelEntry:
     description: str
     user_path: Path | None = None
     remote: RemoteEndpoint | None = None
+    workers: tuple[str, ...] = ()  # RPC workers (IPv4:port) that hold the model's layers
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,13 @@ class ModelCatalog:
         try:
             stat = self.registry_path.stat()
         except FileNotFoundError:
-            return {"active": None, "user_models": {}, "remote_models": {}, "info_cache": {}}
+            return {
+                "active": None,
+                "user_models": {},
+                "remote_models": {},
+                "workers": {},
+                "info_cache": {},
+            }
         version = (stat.st_mtime_ns, stat.st_size)
         if self._cached is None or self._cached[0] != version:
             try:
@@ -101,6 +108,7 @@ class ModelCatalog:
                 ) from exc
             data.setdefault("user_models", {})
             data.setdefault("remote_models", {})
+            data.setdefault("workers", {})
             data.setdefault("info_cache", {})
             self._cached = (version, data)
         return copy.deepcopy(self._cached[1])  # callers change what they get, then _save it
@@ -114,10 +122,18 @@ class ModelCatalog:
 
     def entries(self) -> list[ModelEntry]:
         """Every model, packaged first, then the person's own in name order."""
-        found = [ModelEntry(m.name, "packaged", m.description) for m in PACKAGED_MODELS]
-        for name, path in sorted(self._load()["user_models"].items()):
-            found.append(ModelEntry(name, "user", f"added from {path}", Path(path)))
-        for name, remote in sorted(self._load()["remote_models"].items()):
+        data = self._load()
+        workers = {name: tuple(found) for name, found in data["workers"].items()}
+        found = [
+            ModelEntry(m.name, "packaged", m.description, workers=workers.get(m.name, ()))
+            for m in PACKAGED_MODELS
+        ]
+        for name, path in sorted(data["user_models"].items()):
+            description = f"added from {path}"
+            found.append(
+                ModelEntry(name, "user", description, Path(path), None, workers.get(name, ()))
+            )
+        for name, remote in sorted(data["remote_models"].items()):
             endpoint = RemoteEndpoint(**remote)
             description = f"{endpoint.model} on the remote engine {endpoint.url}"
             found.append(ModelEntry(name, "remote", description, remote=endpoint))
@@ -148,6 +164,19 @@ class ModelCatalog:
         packaged = self._packaged(name)
         assert packaged is not None
         return packaged.locate(self.models_dir)
+
+    def training_path(self, name: str) -> Path:
+        """The GGUF file a nightly run trains on: refused for remote models and for models
+        whose layers live on RPC workers (training needs the whole model in this machine)."""
+        entry = self.get(name)
+        if entry.workers:
+            raise RemoteModelError(
+                f"{name} keeps its layers on RPC workers ({', '.join(entry.workers)}): "
+                "personalization trains on the whole model in this machine's memory, which a "
+                "model split across machines does not fit; choose a model that runs here alone "
+                "with `hub models use NAME`"
+            )
+        return self.path_for(name)
 
     def info(self, name: str) -> GgufInfo:
         """Return the model's GGUF metadata, read once per file version and cached."""
@@ -241,9 +270,26 @@ class ModelCatalog:
             raise ModelCatalogError(f"{name!r} ships with the hub and cannot be removed")
         data = self._load()
         del data["remote_models" if entry.source == "remote" else "user_models"][name]
+        data["workers"].pop(name, None)
         if data.get("active") == name:
             data["active"] = None
         self._save(data)
+
+    def set_workers(self, name: str, workers: tuple[str, ...]) -> ModelEntry:
+        """Serve ``name`` with its layers on these RPC workers (checked addresses; () for none)."""
+        entry = self.get(name)
+        if entry.remote is not None and workers:
+            raise ModelCatalogError(
+                f"{name} is a remote engine: its server places its own layers; workers are for "
+                "models this hub loads"
+            )
+        data = self._load()
+        if workers:
+            data["workers"][name] = list(workers)
+        else:
+            data["workers"].pop(name, None)
+        self._save(data)
+        return self.get(name)
 
     def active_name(self) -> str:
         """The model chosen with `hub models use`, or the embedded default."""

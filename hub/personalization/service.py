@@ -93,7 +93,7 @@ class PersonalizationService:
                 "a personalization run is already going; watch it with GET /v1/personalization"
             )
         model_name = self.runner.active
-        path = await asyncio.to_thread(self.catalog.path_for, model_name)
+        path = await asyncio.to_thread(self.catalog.training_path, model_name)
         inputs = await asyncio.to_thread(collect_inputs, self.conversations, self.settings.data_dir)
         limit = self.settings.personalize_model_questions
         since = float(self.registry.read_state().get("data_watermark", 0.0))

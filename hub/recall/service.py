@@ -15,6 +15,7 @@ from memory.embedder import (
     Embedder,
     SentenceTransformerEmbedder,
 )
+from memory.housekeeping import StoreHousekeeping
 from memory.jobs import FactJobQueue
 from memory.protocol import MemoryStore
 from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
@@ -75,6 +76,8 @@ class MemoryService:
     store_messages: bool
     extract_facts: bool
     job_queued: WakeSignal = field(default_factory=WakeSignal)
+    # Housekeeping's mechanics over the SQLite store (None for a store that has none).
+    housekeeping: StoreHousekeeping | None = None
 
     def status(self) -> MemoryStatus:
         """Counts and progress, read now (blocking: call it from a worker thread)."""
@@ -123,4 +126,5 @@ def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryS
         personal_min_similarity=settings.memory_personal_min_similarity,
         store_messages=settings.memory_store_messages,
         extract_facts=settings.memory_extract_facts,
+        housekeeping=store.housekeeping,
     )

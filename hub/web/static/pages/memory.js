@@ -5,6 +5,7 @@
 import { api } from "../api.js";
 import { h, icon, iconButton } from "../dom.js";
 import { KINDS, kindLabel, memoryCard } from "./memory_card.js";
+import { housekeepingPanel } from "./memory_housekeeping.js";
 
 const PAGE_SIZE = 30;
 const SEARCH_RESULTS = 20;
@@ -85,6 +86,9 @@ async function mount(ctx, params) {
   const list = h("div", { class: "memory-list", id: "memory-list", "aria-label": "Memories" });
   const more = h("button", { type: "button", class: "ghost load-more", text: "Load more", hidden: true, onclick: () => loadMore() });
   const addButton = h("button", { type: "button", class: "primary topbar-primary", onclick: () => adder.open() }, icon("plus"), h("span", { text: "Add memory" }));
+  const housekeeping = housekeepingPanel();
+  // A housekeeping run or its undo changed which memories there are.
+  housekeeping.panel.addEventListener("housekeeping-changed", () => refresh());
 
   ctx.main.append(
     h(
@@ -107,6 +111,7 @@ async function mount(ctx, params) {
           kind,
         ),
         adder.form,
+        housekeeping.panel,
         focusBar,
         status,
         list,
@@ -267,7 +272,10 @@ async function mount(ctx, params) {
       state.focusId = next[0] || null;
       return refresh();
     },
-    unmount: () => clearTimeout(searchTimer),
+    unmount: () => {
+      clearTimeout(searchTimer);
+      housekeeping.stop();
+    },
   };
 }
 

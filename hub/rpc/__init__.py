@@ -1,0 +1,1 @@
+"""llama.cpp RPC: `hub worker` lends this machine to a model served by another hub."""
