@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 Vectors = npt.NDArray[np.float32]
 
 PACKAGED_MODEL_NAME = "all-MiniLM-L6-v2"
+PACKAGED_MODEL_DIMENSION = 384
 
 
 class EmbedderLoadError(RuntimeError):

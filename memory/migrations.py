@@ -141,9 +141,43 @@ def m004_housekeeping(db: Database) -> None:
     db.execute("CREATE INDEX held_items_batch ON held_items (batch_id)")
 
 
+def m005_chunk_filters(db: Database) -> None:
+    """Each chunk's filter fields (its item's kind, source and happened_at), kept by triggers in
+    the changing transaction, so a filter finds its chunks by one index range instead of joining
+    items to chunks row by row (73 ms for a 70-day window of 200k items; a week of 2M)."""
+    db.execute(
+        "CREATE TABLE chunk_filters (chunk_id INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
+        "source TEXT NOT NULL, happened_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX chunk_filters_happened ON chunk_filters (happened_at)")
+    db.execute("CREATE INDEX chunk_filters_kind ON chunk_filters (kind, happened_at)")
+    db.execute("CREATE INDEX chunk_filters_source ON chunk_filters (source, happened_at)")
+    db.execute(
+        "INSERT INTO chunk_filters (chunk_id, kind, source, happened_at) "
+        "SELECT c.id, i.kind, i.source, i.happened_at FROM chunks c "
+        "JOIN items i ON i.id = c.item_id"
+    )
+    db.execute(
+        "CREATE TRIGGER chunks_filters_ai AFTER INSERT ON chunks BEGIN "
+        "INSERT INTO chunk_filters (chunk_id, kind, source, happened_at) "
+        "SELECT new.id, kind, source, happened_at FROM items WHERE id = new.item_id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER chunks_filters_ad AFTER DELETE ON chunks BEGIN "
+        "DELETE FROM chunk_filters WHERE chunk_id = old.id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER items_filters_au AFTER UPDATE OF kind, source, happened_at ON items BEGIN "
+        "UPDATE chunk_filters SET kind = new.kind, source = new.source, "
+        "happened_at = new.happened_at WHERE chunk_id IN "
+        "(SELECT id FROM chunks WHERE item_id = new.id); END"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_fact_jobs,
     m003_vector_log,
     m004_housekeeping,
+    m005_chunk_filters,
 ]

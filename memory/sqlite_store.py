@@ -447,19 +447,28 @@ class SqliteMemoryStore:
         running = self._reembed_thread is not None and self._reembed_thread.is_alive()
         return ReembedProgress(self.embedding_model, done, total, running, self._reembed_error)
 
-    def start_reembedding(self) -> bool:
-        """Embed, in a background thread, every chunk that lacks a vector from the current
-        model (after the model changed); return False when there was nothing to do."""
-        if self.reembed_progress().complete:
-            self._drop_other_models()
-            return False
+    def start_reembedding(self) -> None:
+        """In a background thread, embed every chunk that lacks a vector from the current model
+        (after the model changed), or drop other models' vectors when none does. Finding out
+        counts two indexes row by row (0.35 s at 200k items), so the opening waits for none."""
         if self._reembed_thread is not None and self._reembed_thread.is_alive():
-            return True
+            return
         self._reembed_thread = threading.Thread(
-            target=self.reembed_now, name="memory-reembed", daemon=True
+            target=self._reembed_if_needed, name="memory-reembed", daemon=True
         )
         self._reembed_thread.start()
-        return True
+
+    def _reembed_if_needed(self) -> None:
+        try:
+            if self.reembed_progress().complete:
+                if not self._stop.is_set():
+                    self._drop_other_models()
+                return
+        except Exception:
+            logger.exception("could not check for memories to re-embed")
+            return
+        logger.info("re-embedding memories with %s in the background", self.embedding_model)
+        self.reembed_now()
 
     def reembed_now(self, progress: Progress | None = None) -> None:
         """Embed every chunk lacking a current-model vector, in this thread."""

@@ -46,6 +46,13 @@ class HubProcess:
                 self.process.wait()
 
 
+def _embedder_ready(hub: HubProcess) -> bool:
+    """Memory's embedding model loads after /health answers: tests that chat about memories
+    expect it, so they start once it has (or when memory is off)."""
+    answer = httpx.get(f"{hub.base_url}/v1/memory/status", headers=hub.headers(), timeout=5)
+    return answer.status_code != 200 or bool(answer.json().get("embedder_ready", True))
+
+
 def start_hub(
     data_dir: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> HubProcess:
@@ -86,7 +93,9 @@ def start_hub(
         if process.poll() is not None:
             raise RuntimeError(f"hub exited with {process.returncode}:\n{hub.log()}")
         try:
-            if httpx.get(f"{hub.base_url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{hub.base_url}/health", timeout=1).status_code == 200 and (
+                _embedder_ready(hub)
+            ):
                 return hub
         except httpx.HTTPError:
             pass

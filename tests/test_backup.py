@@ -232,6 +232,7 @@ def test_backup_covers_every_database_and_file_but_the_model_cache(scenario: Sce
         "m002_fact_jobs",
         "m003_vector_log",
         "m004_housekeeping",
+        "m005_chunk_filters",
     ]
     assert entries[CONVERSATIONS_DB_NAME]["schema"]["migrations"] == [
         "m001_initial",
@@ -324,8 +325,8 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
     scenario: Scenario, tmp_path: Path
 ) -> None:
     # The data as an older hub left it: memory.db before migrations m002 (the fact-jobs table)
-    # and m003 (the vector log, its triggers, and the items' source and time indexes), and
-    # m004 (housekeeping's tables).
+    # and m003 (the vector log, its triggers, and the items' source and time indexes), m004
+    # (housekeeping's tables) and m005 (the chunks' filter fields and their triggers).
     older = tmp_path / "older"
     shutil.copytree(scenario.backup / PAYLOAD_DIR, older)
     with sqlite3.connect(older / MEMORY_DB_NAME) as conn:
@@ -338,9 +339,12 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
         for table in ("housekeeping_policy", "housekeeping_runs", "housekeeping_batches"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP TABLE held_items")
+        for trigger in ("chunks_filters_ai", "chunks_filters_ad", "items_filters_au"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE chunk_filters")
         conn.execute(
             "DELETE FROM _migrations WHERE name IN "
-            "('m002_fact_jobs', 'm003_vector_log', 'm004_housekeeping')"
+            "('m002_fact_jobs', 'm003_vector_log', 'm004_housekeeping', 'm005_chunk_filters')"
         )
     old_backup = tmp_path / "older-backup"
     manifest = create_backup(older, old_backup)
@@ -376,7 +380,7 @@ def test_an_older_schema_restores_and_a_real_hub_serves_it(
         hub.stop()
     with sqlite3.connect(restored / MEMORY_DB_NAME) as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-        assert "m002_fact_jobs" in names  # brought up to date on start
+        assert {"m002_fact_jobs", "m005_chunk_filters"} <= names  # brought up to date on start
 
 
 @pytest.mark.slow  # the scenario runs a real hub

@@ -16,7 +16,7 @@ import pytest
 from memory import ann_file, vector_layers
 from memory.embedder import Vectors
 from memory.sqlite_store import SqliteMemoryStore
-from memory.types import NewMemory, SearchFilters
+from memory.types import MemoryPatch, NewMemory, SearchFilters
 from memory.usearch_index import Index
 
 DIM = 64
@@ -181,6 +181,65 @@ def test_filters_stay_correct_with_the_index(
     hits = store.search("number 35 please", k=10, filters=window, mode="text")
     assert hits[0].item.id == ids[35] and hits[0].text_rank == 1
     assert all(since <= datetime.fromisoformat(hit.item.happened_at) < until for hit in hits)
+
+
+def filtered_exact(
+    store: SqliteMemoryStore, vectors: dict[str, Vectors], wanted: Vectors, window: SearchFilters
+) -> list[str]:
+    """The exact top 10 among the memories the window holds now, read back from the store."""
+    inside = [item.id for item in store.list_items(window, 10_000, 0)[0]]
+    return exact_ids(np.stack([vectors[item_id] for item_id in inside]), inside, wanted, 10)
+
+
+def test_a_narrow_filter_follows_changes_and_forgets_like_exact_search(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    # 1,200 memories over 400 days in a store past its exact limit: a week passes 21 chunks,
+    # so the filter is answered from chunk_filters, the graph's int8 copies and SQLite.
+    rng = np.random.default_rng(7)
+    vectors = embedding_like(rng, 1200)
+    store = open_store(tmp_path, embedder, opened)
+    items = store.add_many(memories(embedder, vectors, "w"))
+    store.wait_for_index()
+    by_id = {item.id: vectors[n] for n, item in enumerate(items)}
+    since, until = START + timedelta(days=100), START + timedelta(days=107)
+    window = SearchFilters(since=since.isoformat(), until=until.isoformat())
+    moved, forgotten = items[600], items[101]  # day 200 moved into the week; day 101 forgotten
+    store.update(moved.id, MemoryPatch(happened_at=(since + timedelta(hours=5)).isoformat()))
+    store.forget(forgotten.id)
+    del by_id[forgotten.id]
+    wanted = vectors[600] + 0.1 * embedding_like(rng, 1)[0]
+    wanted /= np.linalg.norm(wanted)
+    hits = store.search(query(embedder, wanted, "qw"), k=10, filters=window, mode="vector")
+    assert [hit.item.id for hit in hits] == filtered_exact(store, by_id, wanted, window)
+    assert hits[0].item.id == moved.id and forgotten.id not in {hit.item.id for hit in hits}
+    by_words = store.search("w memory number 101", k=10, filters=window, mode="text")
+    assert forgotten.id not in {hit.item.id for hit in by_words}
+    assert all(since <= datetime.fromisoformat(hit.item.happened_at) < until for hit in by_words)
+
+
+def test_a_store_from_before_chunk_filters_gets_them_for_every_chunk(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    rng = np.random.default_rng(8)
+    vectors = embedding_like(rng, 600)
+    store = SqliteMemoryStore(tmp_path / "memory.db", embedder, exact_limit=LIMIT)  # type: ignore[arg-type]
+    items = store.add_many(memories(embedder, vectors, "o"))
+    store.wait_for_index()
+    store.close()
+    with sqlite3.connect(tmp_path / "memory.db") as conn:  # as the previous version left it
+        for trigger in ("chunks_filters_ai", "chunks_filters_ad", "items_filters_au"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE chunk_filters")
+        conn.execute("DELETE FROM _migrations WHERE name = 'm005_chunk_filters'")
+    store = open_store(tmp_path, embedder, opened)
+    by_id = {item.id: vectors[n] for n, item in enumerate(items)}
+    since = START + timedelta(days=40)
+    window = SearchFilters(since=since.isoformat(), until=(since + timedelta(days=7)).isoformat())
+    wanted = vectors[43]
+    hits = store.search(query(embedder, wanted, "qo"), k=10, filters=window, mode="vector")
+    assert [hit.item.id for hit in hits] == filtered_exact(store, by_id, wanted, window)
+    assert hits[0].item.id == items[43].id
 
 
 def test_a_store_closed_without_saving_loses_nothing_and_brings_back_nothing_forgotten(

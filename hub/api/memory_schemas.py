@@ -243,6 +243,10 @@ class MemoryStatusOut(ResponseModel):
 
     items: int = Field(description="Memories stored.")
     embedding_model: str
+    embedder_ready: bool = Field(
+        description="False for the first seconds after a start, while the embedding model loads: "
+        "chat then answers without memories (and keeps the message once it has loaded)."
+    )
     reembedding: ReembeddingOut
     index: VectorIndexOut
     fact_jobs: dict[str, int] = Field(

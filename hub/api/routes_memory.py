@@ -91,6 +91,7 @@ async def read_memory_status(memory: MemoryDep) -> MemoryStatusOut:
     return MemoryStatusOut(
         items=status.items,
         embedding_model=status.embedding_model,
+        embedder_ready=status.embedder_ready,
         reembedding=ReembeddingOut.from_domain(status.reembedding),
         index=VectorIndexOut.from_domain(status.index),
         fact_jobs=status.fact_jobs,

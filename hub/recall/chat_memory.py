@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from hub.recall.context import (
 )
 from hub.recall.message_policy import worth_remembering
 from hub.recall.service import MemoryService
+from memory.background_embedder import embedder_ready
 from memory.errors import UnknownMemoryError
 from memory.facts import remember_fact
 from memory.time_phrases import find_time_range, strip_phrase
@@ -164,6 +166,13 @@ def _keep_message(memory: MemoryService, said: str, hits: list[SearchHit]) -> No
         memory.job_queued.notify()
 
 
+def _keep_message_safely(memory: MemoryService, said: str) -> None:
+    try:
+        _keep_message(memory, said, [])
+    except Exception:
+        logger.exception("could not store the chat message as a memory")
+
+
 def recall_sync(
     memory: MemoryService, messages: list[ChatMessage], access: MemoryAccess = MemoryAccess()
 ) -> MemoryTurn:
@@ -180,6 +189,20 @@ def recall_sync(
         return MemoryTurn()
     said = messages[-1].content.strip()
     sure = memory.min_similarity
+    if not embedder_ready(memory.embedder):
+        # The first seconds after a start: answer now, without memories, rather than wait for
+        # the embedding model; the message is kept once it has loaded.
+        logger.info("the embedding model is still loading: answering without memories")
+        if access.write:
+            threading.Thread(
+                target=_keep_message_safely, args=(memory, said), name="keep-message", daemon=True
+            ).start()
+        return MemoryTurn(
+            budget=memory.context_tokens,
+            most=memory.context_items,
+            question=said,
+            sure_similarity=sure,
+        )
     try:
         if access.read:
             hits, sure = _retrieve(memory, said[:2000], datetime.now().astimezone())

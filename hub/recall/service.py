@@ -8,7 +8,13 @@ import logging
 from dataclasses import dataclass, field
 
 from hub.settings import Settings
-from memory.embedder import Embedder, SentenceTransformerEmbedder
+from memory.background_embedder import BackgroundEmbedder, embedder_ready
+from memory.embedder import (
+    PACKAGED_MODEL_DIMENSION,
+    PACKAGED_MODEL_NAME,
+    Embedder,
+    SentenceTransformerEmbedder,
+)
 from memory.housekeeping import StoreHousekeeping
 from memory.jobs import FactJobQueue
 from memory.protocol import MemoryStore
@@ -50,6 +56,7 @@ class MemoryStatus:
 
     items: int
     embedding_model: str
+    embedder_ready: bool
     reembedding: ReembedProgress
     index: IndexProgress
     fact_jobs: dict[str, int]  # fact-extraction jobs by status; absent statuses have none
@@ -79,6 +86,7 @@ class MemoryService:
         return MemoryStatus(
             items=total,
             embedding_model=self.embedder.name,
+            embedder_ready=embedder_ready(self.embedder),
             reembedding=progress,
             index=self.store.index_progress(),
             fact_jobs=self.jobs.counts(),
@@ -92,14 +100,22 @@ class MemoryService:
 
 def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryService:
     """Load the embedder (offline), open the store in the data directory, and resume any
-    re-embedding left after the embedding model changed."""
+    re-embedding left after the embedding model changed. The packaged model loads in the
+    background (its name and size are known), so the hub serves meanwhile; another model folder
+    loads here, so a wrong one stops the start with its reason."""
+    threads = settings.memory_embedding_threads
+    if embedder is None and settings.memory_embedding_model is None:
+        embedder = BackgroundEmbedder(
+            lambda: SentenceTransformerEmbedder(threads=threads),
+            PACKAGED_MODEL_NAME,
+            PACKAGED_MODEL_DIMENSION,
+        )
     embedder = embedder or SentenceTransformerEmbedder(
-        settings.memory_embedding_model, threads=settings.memory_embedding_threads
+        settings.memory_embedding_model, threads=threads
     )
     path = settings.data_dir / MEMORY_DB_NAME
     store = SqliteMemoryStore(path, embedder)
-    if store.start_reembedding():
-        logger.info("re-embedding memories with %s in the background", embedder.name)
+    store.start_reembedding()
     return MemoryService(
         store=store,
         embedder=embedder,

@@ -1,0 +1,87 @@
+"""The embedding model loading in the background: the store opens, chat answers meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from hub.engine.types import ChatMessage
+from hub.recall.chat_memory import recall_sync
+from hub.recall.service import MemoryService
+from memory.background_embedder import BackgroundEmbedder, embedder_ready
+from memory.embedder import Embedder, EmbedderLoadError
+from memory.fake_embedder import HashingEmbedder
+from memory.jobs import FactJobQueue
+from memory.sqlite_store import SqliteMemoryStore
+from memory.types import NewMemory, SearchFilters
+
+
+def gated(release: threading.Event, model: Embedder) -> BackgroundEmbedder:
+    def load() -> Embedder:
+        release.wait(30)
+        return model
+
+    return BackgroundEmbedder(load, model.name, model.dimension)
+
+
+def service(path: Path, embedder: Embedder) -> MemoryService:
+    return MemoryService(
+        store=SqliteMemoryStore(path, embedder),
+        embedder=embedder,
+        jobs=FactJobQueue(str(path)),
+        context_tokens=400,
+        context_items=3,
+        min_similarity=0.1,
+        personal_min_similarity=0.1,
+        store_messages=True,
+        extract_facts=False,
+    )
+
+
+def test_the_store_opens_before_the_model_and_search_waits_for_it(tmp_path: Path) -> None:
+    release = threading.Event()
+    embedder = gated(release, HashingEmbedder())
+    store = SqliteMemoryStore(tmp_path / "memory.db", embedder)
+    assert not embedder_ready(embedder)
+    release.set()
+    store.add(NewMemory("The blue bicycle is in the garage"))
+    hits = store.search("where is the bicycle", k=1, mode="vector")
+    assert hits[0].item.text == "The blue bicycle is in the garage"
+    assert embedder_ready(embedder)
+    store.close()
+
+
+def test_chat_while_the_model_loads_answers_without_memories_and_keeps_the_message(
+    tmp_path: Path,
+) -> None:
+    release = threading.Event()
+    memory = service(tmp_path / "memory.db", gated(release, HashingEmbedder()))
+    said = "My sister Ana moved to Lisbon last spring"
+    turn = recall_sync(memory, [ChatMessage("user", said)])
+    assert turn.reply is None and turn.hits == []
+    assert memory.status().embedder_ready is False
+    release.set()
+    for _ in range(100):  # the message is kept by a thread once the model is there
+        found, _total = memory.store.list_items(SearchFilters(kinds=("message",)), 10, 0)
+        if found:
+            break
+        threading.Event().wait(0.1)
+    assert [item.text for item in found] == [said]
+    assert memory.status().embedder_ready is True
+    later = recall_sync(memory, [ChatMessage("user", "Where did my sister Ana move?")])
+    assert [hit.item.text for hit in later.hits] == [said]
+    memory.close()
+
+
+def test_a_model_that_fails_to_load_says_why_on_use(tmp_path: Path) -> None:
+    def broken() -> Embedder:
+        raise OSError("model.safetensors is truncated")
+
+    embedder = BackgroundEmbedder(broken, "hashing-test-embedder", 64)
+    with pytest.raises(EmbedderLoadError, match="truncated"):
+        embedder.embed(["anything"])
+    other = BackgroundEmbedder(lambda: HashingEmbedder(32), "hashing-test-embedder", 64)
+    with pytest.raises(EmbedderLoadError, match="32 dimensions"):
+        other.embed(["anything"])
