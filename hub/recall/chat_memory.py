@@ -151,6 +151,16 @@ def _retrieve(memory: MemoryService, said: str, now: datetime) -> tuple[list[Sea
     ], sure
 
 
+def _retrieve_by_words(memory: MemoryService, said: str) -> list[SearchHit]:
+    """Memories sharing words with ``said`` (full-text search only: no embedding needed)."""
+    try:
+        hits = memory.store.search(said, k=memory.context_items, mode="text")
+    except Exception:  # memory is a help: when it fails, answer without it
+        logger.exception("memory search by words failed; answering without memories")
+        return []
+    return [hit for hit in hits if not _same(hit.item.text, said)]
+
+
 def _keep_message(memory: MemoryService, said: str, hits: list[SearchHit]) -> None:
     """Remember a statement the person made (once), and queue fact extraction for it."""
     if not memory.store_messages or not worth_remembering(said):
@@ -190,14 +200,17 @@ def recall_sync(
     said = messages[-1].content.strip()
     sure = memory.min_similarity
     if not embedder_ready(memory.embedder):
-        # The first seconds after a start: answer now, without memories, rather than wait for
-        # the embedding model; the message is kept once it has loaded.
-        logger.info("the embedding model is still loading: answering without memories")
+        # The first seconds after a start, while the embedding model loads: answer now, with
+        # memories found by their words alone. They carry no similarity, so the answer treats
+        # them as weak ones (and says it is unsure when it does not use them); the message is
+        # kept by a thread once the model is there.
+        logger.info("the embedding model is still loading: memories are found by words")
         if access.write:
             threading.Thread(
                 target=_keep_message_safely, args=(memory, said), name="keep-message", daemon=True
             ).start()
         return MemoryTurn(
+            hits=_retrieve_by_words(memory, said[:2000]) if access.read else [],
             budget=memory.context_tokens,
             most=memory.context_items,
             question=said,
