@@ -204,9 +204,10 @@ class ModelRunner:
     """Serves generations one at a time on a single worker thread; others wait in a bounded
     queue. Keeps up to ``max_loaded`` models in memory and switches between requests only.
 
-    With ``slots`` above 1 the loader's models serve that many generations at once (see
+    With ``slots`` above 1 the loader's models serve up to that many generations at once (see
     parallel_process): requests take slots by priority (see slot_gate), each on a thread of
-    its own, and a model load or adapter swap waits until no slot is in use."""
+    its own, and a model load or adapter swap waits until no slot is in use. The slots follow
+    the active model's own count (its ``slots``), set when it becomes active."""
 
     def __init__(
         self,
@@ -221,7 +222,6 @@ class ModelRunner:
         self.active = active
         self.max_queue = max_queue
         self.max_loaded = max_loaded
-        self.slots = slots
         self._gate = SlotGate(slots) if slots > 1 else None
         # Parallel: a thread per running generation, plus prompt rendering and loads.
         workers = 1 if slots == 1 else slots + 2
@@ -236,6 +236,11 @@ class ModelRunner:
         # Which LoRA adapter each model serves with (None: none); asked on every load and swap.
         self._adapter_for: AdapterResolver = adapter_resolver or _no_adapter
         self.status = ModelStatus("loading", active, None)
+
+    @property
+    def slots(self) -> int:
+        """Generations the active model serves at once."""
+        return self._gate.slots if self._gate is not None else 1
 
     @property
     def queue_depth(self) -> int:
@@ -378,7 +383,9 @@ class ModelRunner:
         """Make ``name`` the active model, loading it between requests (never mid-answer)."""
         async with self._holding():
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._model, name)
+            model = await loop.run_in_executor(self._executor, self._model, name)
+            if self._gate is not None:  # every slot is free here: the gate is held whole
+                self._gate.resize(int(getattr(model, "slots", self._gate.slots)))
             self.active = name
             self.status = ModelStatus("ready", name, name)
 
