@@ -45,6 +45,7 @@ from devices.media import MediaFrame, SpeechFrame
 from devices.outbox import DeviceState
 from devices.perception.speech import EspeakSynthesizer
 from devices.perception.speech_to_text import WhisperTranscriber
+from hub.models.packaged import DEFAULT_MODEL_NAME
 
 console = Console()
 SENTENCES = (
@@ -200,6 +201,7 @@ async def latency(client: DeviceClient, firsts: dict[str, float], pcm: bytes, pt
 
 
 LONG_CHAT = {
+    "model": DEFAULT_MODEL_NAME,
     "messages": [
         {
             "role": "user",
@@ -235,7 +237,13 @@ async def latency_while_chatting(
     streaming, ended = asyncio.Event(), []
     chat = asyncio.create_task(long_chat(base, token, streaming, ended))
     try:
-        await asyncio.wait_for(streaming.wait(), 120)
+        started = asyncio.create_task(streaming.wait())
+        await asyncio.wait({started, chat}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if chat.done():
+            chat.result()  # a failed request says why
+        if not streaming.is_set():
+            raise SystemExit("the chat did not start streaming within 120 s; see hub.log")
         known = set(firsts)
         seconds = await latency(client, firsts, pcm, True)
         reply = next(iter(set(firsts) - known))
