@@ -7,7 +7,8 @@ still reading their prompt (highest priority first), so a new request joins at t
 and a long prompt never stalls the others for more than one chunk. A slot keeps the tokens it
 evaluated after its request ends; a new request takes the free slot sharing the longest prompt
 prefix with it (least recently used otherwise), so interleaved conversations do not evaluate
-their history again.
+their history again; a new conversation copies a shared start (a system prompt) from another
+slot's cache instead of evaluating it.
 
 It runs in the model's child process on one thread; ``emit`` sends its replies to the hub.
 """
