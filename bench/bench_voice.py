@@ -10,6 +10,14 @@ end-to-end voice latency.
 2. Latency from the end of a spoken request to the first reply audio frame on the earbud, median
    over N requests, with push-to-talk (the device marks the end) and with the wake phrase (the
    hub hears the end: its end-of-speech silence is part of the wait). Goal: under 1.5 s.
+3. ``--while-chatting``: only the push-to-talk latency, each request twice in turn: once with
+   the hub otherwise idle, once while a long chat answer streams to another client (started
+   first, still streaming when the request is spoken), with the hub in its default mode
+   (several requests at once when memory allows; see hub/engine/slot_plan.py). The table
+   shows both medians and how often the chat was still streaming when the reply audio came.
+   Goal: under 1.5 s while chatting too.
+
+    .venv/bin/python bench/bench_voice.py --while-chatting --requests 10
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from devices.media import MediaFrame, SpeechFrame
 from devices.outbox import DeviceState
 from devices.perception.speech import EspeakSynthesizer
 from devices.perception.speech_to_text import WhisperTranscriber
+from hub.models.packaged import DEFAULT_MODEL_NAME
 
 console = Console()
 SENTENCES = (
@@ -60,6 +69,11 @@ FRAME_BYTES = 3200  # 100 ms
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10, help="requests per latency mode")
+    parser.add_argument(
+        "--while-chatting",
+        action="store_true",
+        help="push-to-talk latency alone and while a long chat answer streams (nothing else)",
+    )
     return parser.parse_args(argv)
 
 
@@ -186,6 +200,124 @@ async def latency(client: DeviceClient, firsts: dict[str, float], pcm: bytes, pt
     return firsts[reply] - ended
 
 
+LONG_CHAT = {
+    "model": DEFAULT_MODEL_NAME,
+    "messages": [
+        {
+            "role": "user",
+            "content": "Write a very long story about a lighthouse keeper who finds a map in a "
+            "bottle. Describe every place, every person and every event in detail.",
+        }
+    ],
+    "max_tokens": 1500,
+    "temperature": 0.8,
+    "stream": True,
+}
+
+
+async def long_chat(base: str, token: str, streaming: asyncio.Event, ended: list[float]) -> None:
+    """Stream a long chat answer to the end (or until cancelled); note when it ended."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx.AsyncClient(base_url=base, headers=headers, timeout=600) as http,
+        http.stream("POST", "/v1/chat/completions", json=LONG_CHAT) as answer,
+    ):
+        answer.raise_for_status()
+        async for line in answer.aiter_lines():
+            if line.startswith("data: {"):
+                streaming.set()
+    ended.append(time.monotonic())
+
+
+async def latency_while_chatting(
+    base: str, token: str, client: DeviceClient, firsts: dict[str, float], pcm: bytes
+) -> tuple[float, bool]:
+    """Push-to-talk latency while a long chat answer streams; and whether the chat was still
+    streaming when the first reply audio came."""
+    streaming, ended = asyncio.Event(), []
+    chat = asyncio.create_task(long_chat(base, token, streaming, ended))
+    try:
+        started = asyncio.create_task(streaming.wait())
+        await asyncio.wait({started, chat}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if chat.done():
+            chat.result()  # a failed request says why
+        if not streaming.is_set():
+            raise SystemExit("the chat did not start streaming within 120 s; see hub.log")
+        known = set(firsts)
+        seconds = await latency(client, firsts, pcm, True)
+        reply = next(iter(set(firsts) - known))
+        return seconds, not ended or ended[0] > firsts[reply]
+    finally:
+        chat.cancel()  # leaving the stream stops the chat's generation at once
+        await asyncio.gather(chat, return_exceptions=True)
+
+
+async def run_while_chatting(args: argparse.Namespace) -> None:
+    """Push-to-talk latency with the hub idle and while a chat streams, request by request."""
+    voice = EspeakSynthesizer(words_per_minute=150)
+    results: dict[str, list[float]] = {"idle": [], "while a chat streams": []}
+    overlapped = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        process, base = start_hub(data)
+        try:
+            token = (data / "owner_token").read_text().strip()
+            firsts: dict[str, float] = {}
+
+            def heard(frame: SpeechFrame) -> None:
+                firsts.setdefault(frame.reply, time.monotonic())
+
+            client, link = await pair(base, token, Path(tmp) / "buds", "bench-buds", heard)
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("warming up", total=1 + 2 * args.requests)
+                warm = voice.synthesize(REQUESTS[0])
+                await latency(client, firsts, warm, True)  # loads Whisper and the model
+                progress.advance(task)
+                for index in range(args.requests):
+                    pcm = voice.synthesize(REQUESTS[index % len(REQUESTS)])
+                    # Alternate which goes first, so drift on a shared machine hits both alike.
+                    for mode in ("idle", "chat") if index % 2 else ("chat", "idle"):
+                        progress.update(task, description=f"request {index + 1}: {mode}")
+                        if mode == "idle":
+                            results["idle"].append(await latency(client, firsts, pcm, True))
+                        else:
+                            seconds, still = await latency_while_chatting(
+                                base, token, client, firsts, pcm
+                            )
+                            results["while a chat streams"].append(seconds)
+                            overlapped += still
+                        progress.advance(task)
+            link.cancel()
+            slots = slots_of(base, token)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    table = Table("push-to-talk latency to first reply audio", "median", "min", "max", "goal")
+    for mode, values in results.items():
+        table.add_row(
+            f"{mode} ({len(values)} requests)",
+            f"{statistics.median(values):.2f} s",
+            f"{min(values):.2f} s",
+            f"{max(values):.2f} s",
+            "< 1.5 s",
+        )
+    console.print(f"the hub served {slots} request(s) at once (hub_model_slots)")
+    console.print(table)
+    console.print(
+        f"the chat was still streaming when the reply audio came: {overlapped} of {args.requests}"
+    )
+
+
+def slots_of(base: str, token: str) -> str:
+    """The hub's hub_model_slots from /metrics."""
+    answer = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    for line in answer.text.splitlines():
+        if line.startswith("hub_model_slots "):
+            return str(int(float(line.split()[1])))
+    return "?"
+
+
 async def run(args: argparse.Namespace) -> None:
     voice = EspeakSynthesizer(words_per_minute=150)
     pad = b"\0" * 8000
@@ -250,7 +382,8 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    asyncio.run(run(parse_args(argv)))
+    args = parse_args(argv)
+    asyncio.run(run_while_chatting(args) if args.while_chatting else run(args))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from hub.disk_space import MB, DiskSpaceGuard
 from hub.engine.chat_model import ChatModel
 from hub.engine.cpu_placement import CpuPlacement, available_cpus, plan_placement
 from hub.engine.runner import ModelLoader, ModelRunner
+from hub.engine.slot_plan import SlotPlan
 from hub.housekeeping.schedule import start_housekeeping_schedule
 from hub.housekeeping.service import HousekeepingService
 from hub.metrics import HubMetrics
@@ -63,10 +64,51 @@ def check_listen_safety(settings: Settings) -> None:
         )
 
 
-def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacement) -> ModelLoader:
+def slot_plan_for(settings: Settings, catalog: ModelCatalog, name: str) -> SlotPlan:
+    """How many requests model ``name`` serves at once on this box, and each one's context
+    (see slot_plan); a remote engine's local fallback decides for it."""
+    from hub.engine.slot_plan import kv_shape_of, plan_slots
+    from hub.models.gguf_info import read_gguf_metadata
+    from hub.models.suggest import read_machine_facts
+
+    remote = catalog.get(name).remote
+    if remote is not None:
+        name = remote.fallback or DEFAULT_MODEL_NAME
+    path = catalog.path_for(name)
+    info = catalog.info(name)
+    shape = kv_shape_of(read_gguf_metadata(path)) if settings.parallel_slots == "auto" else None
+    return plan_slots(
+        settings.parallel_slots,
+        settings.slot_context_length,
+        settings.context_length,
+        info.context_length,
+        path.stat().st_size,
+        shape,
+        read_machine_facts().memory_bytes,
+    )
+
+
+def start_slots(settings: Settings, catalog: ModelCatalog, active: str) -> int:
+    """The most requests the hub's model serves at once, planned for the model it starts with;
+    1 keeps every model on the one-at-a-time path."""
+    if settings.parallel_slots != "auto":
+        return settings.parallel_slots
+    try:
+        plan = slot_plan_for(settings, catalog, active)
+    except Exception as exc:  # a broken file: start_serving reports it; serve one at a time
+        logger.warning("serving one request at a time: %s", exc)
+        return 1
+    logger.info("model %s: %d slot(s): %s", active, plan.slots, plan.reason)
+    return plan.slots
+
+
+def llama_loader(
+    settings: Settings, catalog: ModelCatalog, placement: CpuPlacement, slots: int = 1
+) -> ModelLoader:
     """Load catalog models with llama.cpp, each in its own child process (see model_process),
     using the hub's thread and context settings, on the model's CPUs; a remote engine is a
-    client of its server."""
+    client of its server. With ``slots`` above 1 each model serves as many requests at once
+    as its own plan allows (see slot_plan), at most ``slots``."""
     from hub.engine.model_process import ModelProcess, ModelSpec
     from hub.engine.parallel_process import ParallelModelProcess
     from hub.engine.remote_model import RemoteChatModel
@@ -80,9 +122,16 @@ def llama_loader(settings: Settings, catalog: ModelCatalog, placement: CpuPlacem
         path = catalog.path_for(name)
         info = catalog.info(name)
         workers = catalog.get(name).workers
+        if slots > 1:
+            # Even a model whose plan is one slot takes the parallel path here: the runner
+            # calls it from several threads at once, which only that path allows.
+            plan = slot_plan_for(settings, catalog, name)
+            logger.info("model %s: %d slot(s): %s", name, plan.slots, plan.reason)
+            spec = ModelSpec(name, path, info, plan.slot_context, settings.threads, cpus, workers)
+            return ParallelModelProcess(
+                spec, max(1, min(plan.slots, slots)), settings.model_stall_timeout
+            )
         spec = ModelSpec(name, path, info, settings.context_length, settings.threads, cpus, workers)
-        if settings.parallel_slots > 1:
-            return ParallelModelProcess(spec, settings.parallel_slots, settings.model_stall_timeout)
         return ModelProcess(spec, settings.model_stall_timeout)
 
     return load
@@ -126,13 +175,18 @@ def build_hub(
     catalog.get(active)  # an unknown saved or configured model fails here, saying which exist
     placement = plan_placement(settings.model_cpus, settings.threads, available_cpus())
     served = ServedAdapters(registry_for(settings.data_dir), catalog)
+    if loader is None:
+        slots = start_slots(settings, catalog, active)
+        loader = llama_loader(settings, catalog, placement, slots)
+    else:  # a test's model: auto sizing needs a GGUF file, so one at a time unless told
+        slots = 1 if settings.parallel_slots == "auto" else settings.parallel_slots
     runner = ModelRunner(
-        loader or llama_loader(settings, catalog, placement),
+        loader,
         active,
         settings.max_queue,
         settings.max_loaded_models,
         adapter_resolver=served.adapter_for,
-        slots=settings.parallel_slots,
+        slots=slots,
     )
     metrics = HubMetrics(lambda: runner.queue_depth, lambda: runner.busy, runner.engine_load)
     web = WebServices.open(settings.data_dir, settings.sign_in_global_free_failures)

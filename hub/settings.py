@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,12 +49,17 @@ class Settings(BaseSettings):
     context_length: int = Field(default=4096, ge=256, description="Upper bound on n_ctx.")
     default_max_tokens: int = Field(default=512, ge=1)
     max_queue: int = Field(default=8, ge=0, description="Requests that may wait for the model.")
-    parallel_slots: int = Field(
-        default=1,
-        ge=1,
-        le=16,
-        description="Generations the model serves at once in one batch (1: one at a time); "
-        "each slot keeps its conversation's cache and needs context_length of KV memory.",
+    parallel_slots: int | Literal["auto"] = Field(
+        default="auto",
+        description="Generations the model serves at once in one batch: auto (from the memory "
+        "available and the model's KV cache per token, see hub/engine/slot_plan.py), or a "
+        "number from 1 (one at a time) to 16.",
+    )
+    slot_context_length: int = Field(
+        default=0,
+        ge=0,
+        description="Context tokens of each slot when the model serves several at once; "
+        "0: context_length.",
     )
     max_loaded_models: int = Field(default=2, ge=1)
     model_stall_timeout: float = Field(
@@ -343,6 +348,13 @@ class Settings(BaseSettings):
     wyoming_satellites_enabled: bool = Field(
         default=True, description="Find Wyoming satellites on mDNS and serve approved ones."
     )
+
+    @field_validator("parallel_slots")
+    @classmethod
+    def _check_parallel_slots(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 16:
+            raise ValueError("parallel_slots must be auto or a number from 1 to 16")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -110,7 +110,8 @@ def test_switching_model_at_run_time(hub: HubProcess) -> None:
 
 @pytest.mark.slow
 def test_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
-    busy_hub = start_hub(tmp_path / "data", env={"HUB_MAX_QUEUE": "0"})
+    # One slot: a single long answer fills the model (with more, each would need one).
+    busy_hub = start_hub(tmp_path / "data", env={"HUB_MAX_QUEUE": "0", "HUB_PARALLEL_SLOTS": "1"})
     try:
         long_body = {
             "model": DEFAULT_MODEL,

@@ -161,3 +161,36 @@ def test_metrics_see_the_slots(model: ParallelModelProcess) -> None:
     ask(model, QUESTIONS[0])
     assert model.load.slots == SLOTS
     assert 0 <= model.load.slots_in_use <= SLOTS
+
+
+def test_a_new_conversation_reuses_a_shared_system_prompt_and_answers_the_same(
+    spec: ModelSpec, model: ParallelModelProcess
+) -> None:
+    system = ChatMessage(
+        "system",
+        "You are a careful assistant for a family. Answer in one short sentence, politely, "
+        "without lists, and say so when you do not know.",
+    )
+    ask_with = [[system, ChatMessage("user", question)] for question in QUESTIONS[2:4]]
+    # A long first answer: the shared part is under half of that slot's cache, so the other
+    # conversation gets a slot of its own and that one keeps its history.
+    long = SamplingParams(max_tokens=160, temperature=0.0, top_k=1)
+    first = GenerationStats()
+    "".join(model.generate(model.render_chat(ask_with[0]), long, first, lambda: False))
+    prompt = model.render_chat(ask_with[1])
+    stats = GenerationStats()
+    answer = "".join(model.generate(prompt, GREEDY, stats, lambda: False))
+    shared = 0
+    for a, b in zip(model.render_chat(ask_with[0]).tokens, prompt.tokens, strict=False):
+        if a != b:
+            break
+        shared += 1
+    # The system prompt came from the other conversation's slot, not evaluated again ...
+    assert stats.cached_prompt_tokens >= shared > 20
+    # ... and the answer is the one the one-at-a-time path gives.
+    local = LlamaCppModel(spec.name, spec.path, spec.info, spec.context_length, spec.threads)
+    try:
+        expected = "".join(local.generate(prompt, GREEDY, GenerationStats(), lambda: False))
+    finally:
+        local.close()
+    assert answer == expected

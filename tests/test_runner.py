@@ -156,3 +156,48 @@ def test_background_work_waits_while_an_answer_runs_or_requests_queue() -> None:
         await runner.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+class UnloadAware(FakeChatModel):
+    """A fake that fails its answer when it is unloaded while answering."""
+
+    def generate(self, prompt, params, stats, cancelled):  # type: ignore[no-untyped-def]
+        for piece in super().generate(prompt, params, stats, cancelled):
+            if self.closed:
+                raise RuntimeError(f"model {self.name} was unloaded mid-answer")
+            yield piece
+
+
+def test_a_model_answering_is_never_unloaded_by_another_requests_load() -> None:
+    # Several slots, one model kept in memory: a request for a model unloaded since it looked
+    # loads it again beside another request's model; neither is unloaded while it answers.
+    loads: dict[str, list[UnloadAware]] = {}
+
+    def load(name: str) -> UnloadAware:
+        model = UnloadAware(name)
+        loads.setdefault(name, []).append(model)
+        return model
+
+    async def scenario() -> None:
+        runner = ModelRunner(load, "a", max_queue=4, max_loaded=1, slots=2)
+        await runner.start_serving("a")
+        first = loads["a"][0]
+        first.gate.clear()
+        running = await runner.start("a", prepare)  # type: ignore[arg-type]
+        await asyncio.to_thread(first.started.wait, 10)
+        wants_b = asyncio.create_task(runner.start("b", prepare))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)  # b waits for every slot to be free, to load alone
+        wants_a = asyncio.create_task(runner.start("a", prepare))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)  # a is loaded (for now): it waits for a slot only
+        first.gate.set()
+        assert await read_all(running) == "a b c d"
+        # b's load unloads a; then both requests take slots, and a is loaded again.
+        answers = await asyncio.gather(wants_a, wants_b)
+        texts = await asyncio.gather(*(read_all(answer) for answer in answers))
+        assert texts == ["a b c d", "a b c d"]
+        for answer in answers:
+            await answer.wait_finished()
+        assert len(loads["a"]) == 2 and len(runner.loaded_models()) == 1
+        await runner.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

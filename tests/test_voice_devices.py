@@ -18,6 +18,7 @@ from devices.perception.pcm import SAMPLE_RATE, float_to_pcm16, read_wav
 from devices.perception.speech import EspeakSynthesizer
 from devices.sim.earbuds import EarbudScript, send_audio
 from devices.sim.glasses import GlassesCamera, camera_frame, render_text
+from tests.conftest import DEFAULT_MODEL
 from tests.devices_support import api, until
 from tests.hub_process import HubProcess
 from tests.voice_support import (
@@ -288,3 +289,54 @@ def test_earbuds_simulator_speaks_and_saves_the_spoken_reply(
     finally:
         sim.kill()
         sim.wait()
+
+
+def test_a_spoken_request_is_answered_while_a_long_answer_streams(
+    voice_hub: HubProcess, voice: EspeakSynthesizer, tmp_path: Path
+) -> None:
+    # The hub's default serves several requests at once: the person speaking is not kept
+    # waiting for the end of an answer streaming to someone else.
+    async def scenario() -> None:
+        client, player, link = await linked_device(voice_hub, tmp_path, "buds-busy", "earbuds")
+        streaming, ended = asyncio.Event(), asyncio.Event()
+
+        async def long_answer() -> None:
+            body = {
+                "model": DEFAULT_MODEL,
+                "prompt": "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,",
+                "max_tokens": 1500,
+                "temperature": 0,
+                "stream": True,
+            }
+            async with (
+                api(voice_hub) as http,
+                http.stream("POST", "/v1/completions", json=body, timeout=600) as answer,
+            ):
+                assert answer.status_code == 200
+                async for _ in answer.aiter_lines():
+                    streaming.set()
+            ended.set()
+
+        answering = asyncio.create_task(long_answer())
+        try:
+            await asyncio.wait_for(streaming.wait(), 120)
+            pcm = voice.synthesize("What do we need from the shop?")
+            pieces = [pcm[i : i + 3200] for i in range(0, len(pcm), 3200)]
+            t0 = time.time()
+            for index, piece in enumerate(pieces):
+                talk = "end" if index == len(pieces) - 1 else "hold"
+                await client.send_media(
+                    lambda seq, t=t0 + index * 0.1, piece=piece, talk=talk: MediaFrame(
+                        "audio", seq, t, piece, talk=talk
+                    )
+                )
+            await until(lambda: player.finished or ended.is_set(), 240, "a reply or the end")
+            # The whole spoken reply came while the long answer was still streaming.
+            assert player.finished and not ended.is_set(), "the spoken reply waited"
+            assert_spoken(player.audio(player.finished[0]))
+        finally:
+            answering.cancel()  # leaving the stream stops the long answer
+            link.cancel()
+            await asyncio.gather(answering, link, return_exceptions=True)
+
+    run(scenario, timeout=280)

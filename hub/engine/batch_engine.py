@@ -7,7 +7,8 @@ still reading their prompt (highest priority first), so a new request joins at t
 and a long prompt never stalls the others for more than one chunk. A slot keeps the tokens it
 evaluated after its request ends; a new request takes the free slot sharing the longest prompt
 prefix with it (least recently used otherwise), so interleaved conversations do not evaluate
-their history again.
+their history again; a new conversation copies a shared start (a system prompt) from another
+slot's cache instead of evaluating it.
 
 It runs in the model's child process on one thread; ``emit`` sends its replies to the hub.
 """
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 Emit = Callable[[tuple[Any, ...]], None]
 N_BATCH = 512
 PREFILL_CHUNK = 256  # prompt tokens one slot may add to a step (others keep decoding meanwhile)
+MIN_COPY_TOKENS = 16  # shared prompt tokens worth copying another slot's cache for
 SEND_EVERY_S = 0.03  # a request's later pieces are batched this long (see model_process)
 
 
@@ -159,7 +161,17 @@ class BatchEngine:
             request = self._waiting.pop(0)
             tokens = request.prompt.tokens
             slot = self._slot_for(tokens, free)
-            keep = min(common_prefix(slot.cached, tokens), max(len(tokens) - 1, 0))
+            limit = max(len(tokens) - 1, 0)
+            keep = min(common_prefix(slot.cached, tokens), limit)
+            donor = self._donor_for(tokens, slot, keep, limit)
+            if donor is not None:
+                # Another slot holds a longer start of this prompt (a shared system prompt):
+                # llama.cpp copies a sequence between streams only whole, so copy its cache,
+                # then cut it back to the shared part below. A copy costs a memcpy of one
+                # slot's cache, far less than evaluating the shared tokens again.
+                llama_cpp.llama_memory_seq_cp(self._memory, donor.seq, slot.seq, -1, -1)
+                slot.cached = list(donor.cached)
+                keep = min(common_prefix(slot.cached, tokens), limit)
             if not llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, keep, -1):
                 llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
                 keep = 0
@@ -167,6 +179,18 @@ class BatchEngine:
             request.stats.cached_prompt_tokens = keep
             request.to_evaluate = list(tokens[keep:])
             slot.request = request
+
+    def _donor_for(self, tokens: list[int], slot: _Slot, keep: int, limit: int) -> _Slot | None:
+        # Worth a copy only for a clearly longer shared start; a slot still reading its prompt
+        # has cells not yet written, so only idle or generating slots give.
+        best, shared = None, keep + MIN_COPY_TOKENS
+        for other in self.slots:
+            if other is slot or (other.request is not None and not other.request.generating):
+                continue
+            n = min(common_prefix(other.cached, tokens), limit)
+            if n >= shared:
+                best, shared = other, n
+        return best
 
     @staticmethod
     def _slot_for(tokens: list[int], free: list[_Slot]) -> _Slot:

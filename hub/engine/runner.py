@@ -36,8 +36,8 @@ class QueueFullError(HubError, RuntimeError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"the hub is busy; retry in about {retry_after} s; the hub serves one request at "
-            "a time and its wait queue is full"
+            f"the hub is busy; retry in about {retry_after} s; the model is serving all the "
+            "requests it can at once and its wait queue is full (the max_queue setting)"
         )
         self.retry_after = retry_after
 
@@ -204,9 +204,10 @@ class ModelRunner:
     """Serves generations one at a time on a single worker thread; others wait in a bounded
     queue. Keeps up to ``max_loaded`` models in memory and switches between requests only.
 
-    With ``slots`` above 1 the loader's models serve that many generations at once (see
+    With ``slots`` above 1 the loader's models serve up to that many generations at once (see
     parallel_process): requests take slots by priority (see slot_gate), each on a thread of
-    its own, and a model load or adapter swap waits until no slot is in use."""
+    its own, and a model load or adapter swap waits until no slot is in use. The slots follow
+    the active model's own count (its ``slots``), set when it becomes active."""
 
     def __init__(
         self,
@@ -221,7 +222,6 @@ class ModelRunner:
         self.active = active
         self.max_queue = max_queue
         self.max_loaded = max_loaded
-        self.slots = slots
         self._gate = SlotGate(slots) if slots > 1 else None
         # Parallel: a thread per running generation, plus prompt rendering and loads.
         workers = 1 if slots == 1 else slots + 2
@@ -230,12 +230,18 @@ class ModelRunner:
         self._lock = asyncio.Lock()
         self._waiting = 0
         self._loaded: OrderedDict[str, ChatModel] = OrderedDict()
+        self._using: dict[str, int] = {}  # requests each loaded model serves now
         self._recent_seconds = 2.0
         # Told of every request that waits for or holds the lock: background work waits on it.
         self.activity = ModelActivity()
         # Which LoRA adapter each model serves with (None: none); asked on every load and swap.
         self._adapter_for: AdapterResolver = adapter_resolver or _no_adapter
         self.status = ModelStatus("loading", active, None)
+
+    @property
+    def slots(self) -> int:
+        """Generations the active model serves at once."""
+        return self._gate.slots if self._gate is not None else 1
 
     @property
     def queue_depth(self) -> int:
@@ -311,12 +317,33 @@ class ModelRunner:
                 raise ModelUnavailableError(name, str(exc) or type(exc).__name__) from exc
             self._apply_adapter(model, name)
             self._loaded[name] = model
-            while len(self._loaded) > self.max_loaded:
-                old_name, old = self._loaded.popitem(last=False)
-                logger.info("unloading model %s", old_name)
-                old.close()
         self._loaded.move_to_end(name)
+        self._unload_extra()
         return model
+
+    def _unload_extra(self) -> None:
+        # Caller holds _loading. Oldest first, but never a model serving a request: with
+        # several slots a request may load its model (evicted since it looked) while others
+        # generate; their models stay until they end, even beyond max_loaded meanwhile.
+        idle = [n for n in self._loaded if not self._using.get(n)]
+        while len(self._loaded) > self.max_loaded and len(idle) > 1:
+            old_name = idle.pop(0)
+            logger.info("unloading model %s", old_name)
+            self._loaded.pop(old_name).close()
+
+    def _take(self, name: str) -> ChatModel:
+        """The model ``name``, loaded if need be, counted as in use until ``_give_back``."""
+        with self._loading:
+            model = self._model_locked(name)
+            self._using[name] = self._using.get(name, 0) + 1
+            return model
+
+    def _give_back(self, name: str) -> None:
+        with self._loading:
+            self._using[name] -= 1
+            if not self._using[name]:
+                del self._using[name]
+            self._unload_extra()
 
     def _apply_adapter(self, model: ChatModel, name: str, strict: bool = False) -> None:
         # Runs on the worker thread only, between generations. On load (not strict) a broken
@@ -378,7 +405,9 @@ class ModelRunner:
         """Make ``name`` the active model, loading it between requests (never mid-answer)."""
         async with self._holding():
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._model, name)
+            model = await loop.run_in_executor(self._executor, self._model, name)
+            if self._gate is not None:  # every slot is free here: the gate is held whole
+                self._gate.resize(int(getattr(model, "slots", self._gate.slots)))
             self.active = name
             self.status = ModelStatus("ready", name, name)
 
@@ -417,26 +446,45 @@ class ModelRunner:
         await self._acquire(priority)
         loop = asyncio.get_running_loop()
 
+        # The models this request counts as in use, so that no other request's load unloads
+        # them meanwhile; given back on a worker thread (a load may hold the lock for seconds).
+        held: list[str] = []
+
+        def take(model_name: str) -> ChatModel:
+            model = self._take(model_name)
+            held.append(model_name)
+            return model
+
+        def give_back() -> None:
+            while held:
+                self._give_back(held.pop())
+
         def load_and_prepare() -> tuple[str, ChatModel, Prompt, SamplingParams]:
-            model = self._model(name)
-            if isinstance(model, FallsBack):
-                # A remote engine starts its request here, where another model can still take
-                # over; the answer then carries the fallback's name, so the person sees who.
-                if model.reachable():
-                    prompt, params = prepare(model)
-                    if model.connect(prompt, params):
-                        return (name, model, prompt, params)
-                logger.warning("%s does not answer; %s answers instead", name, model.fallback)
-                name_served = model.fallback
-                local = self._model(name_served)
-                return (name_served, local, *prepare(local))
-            return (name, model, *prepare(model))
+            try:
+                model = take(name)
+                if isinstance(model, FallsBack):
+                    # A remote engine starts its request here, where another model can still
+                    # take over; the answer then carries the fallback's name, so the person
+                    # sees who.
+                    if model.reachable():
+                        prompt, params = prepare(model)
+                        if model.connect(prompt, params):
+                            return (name, model, prompt, params)
+                    logger.warning("%s does not answer; %s answers instead", name, model.fallback)
+                    name_served = model.fallback
+                    local = take(name_served)
+                    return (name_served, local, *prepare(local))
+                return (name, model, *prepare(model))
+            except BaseException:
+                give_back()
+                raise
 
         try:
             served, model, prompt, params = await loop.run_in_executor(
                 self._executor, load_and_prepare
             )
         except BaseException:
+            self._executor.submit(give_back)  # cancelled while preparing: nothing else will
             self._release()
             raise
         pieces: asyncio.Queue[object] = asyncio.Queue()
@@ -456,6 +504,8 @@ class ModelRunner:
             except Exception as exc:
                 logger.exception("generation failed on model %s", served)
                 loop.call_soon_threadsafe(pieces.put_nowait, exc)
+            finally:
+                give_back()
             loop.call_soon_threadsafe(pieces.put_nowait, _DONE)
 
         finished = asyncio.wrap_future(self._executor.submit(produce))

@@ -32,6 +32,7 @@ class SlotGate:
     """``slots`` places, handed out by priority; see the module's docstring."""
 
     def __init__(self, slots: int, reserved: int = 1) -> None:
+        self._reserve = reserved
         self.slots = slots
         self.reserved = max(0, min(reserved, slots - 1))
         self.in_use = 0
@@ -40,6 +41,13 @@ class SlotGate:
         self._exclusive_waiting = 0
         self._exclusive = False
         self._watchers: set[asyncio.Event] = set()  # exclusive holders waiting for a change
+
+    def resize(self, slots: int) -> None:
+        """Hand out ``slots`` places from now on (the model serving changed); those waiting
+        may take new ones at once."""
+        self.slots = max(1, slots)
+        self.reserved = max(0, min(self._reserve, self.slots - 1))
+        self._grant()
 
     def waiting(self, priority: Priority | None = None) -> int:
         """Requests waiting for a slot (of ``priority``, or all)."""
