@@ -161,6 +161,9 @@ def test_regenerate_and_edit_the_last_message(live_hub: LiveHub, page: Page) -> 
 
     page.locator(".msg-user").last.get_by_role("button", name="Edit").click()
     editor = page.get_by_role("textbox", name="Edit your message")
+    # The page focuses the editor and puts the caret at the end just after showing it: wait for
+    # that, or it can land between fill's select-all and its typing and append to the old text.
+    expect(editor).to_be_focused()
     editor.fill("Name two colours of the sea.")
     editor.press("Enter")
     expect(page.locator(".msg-user .bubble")).to_have_text("Name two colours of the sea.")
