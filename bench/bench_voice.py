@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -31,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -253,11 +256,19 @@ async def latency_while_chatting(
         await asyncio.gather(chat, return_exceptions=True)
 
 
-async def run_while_chatting(args: argparse.Namespace) -> None:
-    """Push-to-talk latency with the hub idle and while a chat streams, request by request."""
-    voice = EspeakSynthesizer(words_per_minute=150)
-    results: dict[str, list[float]] = {"idle": [], "while a chat streams": []}
-    overlapped = 0
+@dataclass(frozen=True)
+class PairedBuds:
+    """A running hub and a pair of earbuds linked to it, hearing its spoken replies."""
+
+    base: str
+    token: str
+    client: DeviceClient
+    firsts: dict[str, float]  # when each reply's first audio came
+
+
+@contextlib.asynccontextmanager
+async def hub_with_buds() -> AsyncIterator[PairedBuds]:
+    """Start a real hub in a temporary data directory and pair a pair of earbuds with it."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         process, base = start_hub(data)
@@ -269,30 +280,42 @@ async def run_while_chatting(args: argparse.Namespace) -> None:
                 firsts.setdefault(frame.reply, time.monotonic())
 
             client, link = await pair(base, token, Path(tmp) / "buds", "bench-buds", heard)
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task("warming up", total=1 + 2 * args.requests)
-                warm = voice.synthesize(REQUESTS[0])
-                await latency(client, firsts, warm, True)  # loads Whisper and the model
-                progress.advance(task)
-                for index in range(args.requests):
-                    pcm = voice.synthesize(REQUESTS[index % len(REQUESTS)])
-                    # Alternate which goes first, so drift on a shared machine hits both alike.
-                    for mode in ("idle", "chat") if index % 2 else ("chat", "idle"):
-                        progress.update(task, description=f"request {index + 1}: {mode}")
-                        if mode == "idle":
-                            results["idle"].append(await latency(client, firsts, pcm, True))
-                        else:
-                            seconds, still = await latency_while_chatting(
-                                base, token, client, firsts, pcm
-                            )
-                            results["while a chat streams"].append(seconds)
-                            overlapped += still
-                        progress.advance(task)
-            link.cancel()
-            slots = slots_of(base, token)
+            try:
+                yield PairedBuds(base, token, client, firsts)
+            finally:
+                link.cancel()
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+async def run_while_chatting(args: argparse.Namespace) -> None:
+    """Push-to-talk latency with the hub idle and while a chat streams, request by request."""
+    voice = EspeakSynthesizer(words_per_minute=150)
+    results: dict[str, list[float]] = {"idle": [], "while a chat streams": []}
+    overlapped = 0
+    async with hub_with_buds() as buds:
+        base, token, client, firsts = buds.base, buds.token, buds.client, buds.firsts
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("warming up", total=1 + 2 * args.requests)
+            warm = voice.synthesize(REQUESTS[0])
+            await latency(client, firsts, warm, True)  # loads Whisper and the model
+            progress.advance(task)
+            for index in range(args.requests):
+                pcm = voice.synthesize(REQUESTS[index % len(REQUESTS)])
+                # Alternate which goes first, so drift on a shared machine hits both alike.
+                for mode in ("idle", "chat") if index % 2 else ("chat", "idle"):
+                    progress.update(task, description=f"request {index + 1}: {mode}")
+                    if mode == "idle":
+                        results["idle"].append(await latency(client, firsts, pcm, True))
+                    else:
+                        seconds, still = await latency_while_chatting(
+                            base, token, client, firsts, pcm
+                        )
+                        results["while a chat streams"].append(seconds)
+                        overlapped += still
+                    progress.advance(task)
+        slots = slots_of(base, token)
     table = Table("push-to-talk latency to first reply audio", "median", "min", "max", "goal")
     for mode, values in results.items():
         table.add_row(
@@ -323,43 +346,30 @@ async def run(args: argparse.Namespace) -> None:
     pad = b"\0" * 8000
     clips = [pad + voice.synthesize(s) + pad for s in SENTENCES]
     audio_seconds = sum(len(c) for c in clips) / 32000
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data"
-        process, base = start_hub(data)
-        try:
-            token = (data / "owner_token").read_text().strip()
-            firsts: dict[str, float] = {}
-
-            def heard(frame: SpeechFrame) -> None:
-                firsts.setdefault(frame.reply, time.monotonic())
-
-            client, link = await pair(base, token, Path(tmp) / "buds", "bench-buds", heard)
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task("warming up", total=2 + 2 * args.requests)
-                await pipeline_seconds(base, token, client, clips[:1])  # loads Whisper
-                bare = WhisperTranscriber(threads=2)
-                bare.transcribe(clips[0])  # warm, as the hub's model is
-                progress.update(task, advance=1, description="bare faster-whisper, hub")
-                # Bare runs before and after the hub's: drift on a shared machine evens out.
-                before = await asyncio.to_thread(bare_whisper, bare, clips)
-                hub_s, stt_s, stt_audio = await pipeline_seconds(base, token, client, clips)
-                bare_s = (before + await asyncio.to_thread(bare_whisper, bare, clips)) / 2
+    async with hub_with_buds() as buds:
+        base, token, client, firsts = buds.base, buds.token, buds.client, buds.firsts
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("warming up", total=2 + 2 * args.requests)
+            await pipeline_seconds(base, token, client, clips[:1])  # loads Whisper
+            bare = WhisperTranscriber(threads=2)
+            bare.transcribe(clips[0])  # warm, as the hub's model is
+            progress.update(task, advance=1, description="bare faster-whisper, hub")
+            # Bare runs before and after the hub's: drift on a shared machine evens out.
+            before = await asyncio.to_thread(bare_whisper, bare, clips)
+            hub_s, stt_s, stt_audio = await pipeline_seconds(base, token, client, clips)
+            bare_s = (before + await asyncio.to_thread(bare_whisper, bare, clips)) / 2
+            progress.advance(task)
+            results: dict[str, list[float]] = {"push-to-talk": [], "wake phrase": []}
+            for index in range(args.requests):
+                request = REQUESTS[index % len(REQUESTS)]
+                progress.update(task, description=f"request {index + 1}: push-to-talk")
+                pcm = voice.synthesize(request)
+                results["push-to-talk"].append(await latency(client, firsts, pcm, True))
                 progress.advance(task)
-                results: dict[str, list[float]] = {"push-to-talk": [], "wake phrase": []}
-                for index in range(args.requests):
-                    request = REQUESTS[index % len(REQUESTS)]
-                    progress.update(task, description=f"request {index + 1}: push-to-talk")
-                    pcm = voice.synthesize(request)
-                    results["push-to-talk"].append(await latency(client, firsts, pcm, True))
-                    progress.advance(task)
-                    progress.update(task, description=f"request {index + 1}: wake phrase")
-                    pcm = b"\0" * 6400 + voice.synthesize(f"Hey hub, {request}")
-                    results["wake phrase"].append(await latency(client, firsts, pcm, False))
-                    progress.advance(task)
-            link.cancel()
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+                progress.update(task, description=f"request {index + 1}: wake phrase")
+                pcm = b"\0" * 6400 + voice.synthesize(f"Hey hub, {request}")
+                results["wake phrase"].append(await latency(client, firsts, pcm, False))
+                progress.advance(task)
     table = Table("measure", "value", "goal")
     bare_rtf, hub_rtf = bare_s / audio_seconds, hub_s / audio_seconds
     table.add_row("audio", f"{audio_seconds:.1f} s in {len(clips)} sentences", "")
