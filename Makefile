@@ -15,22 +15,27 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 
-# llama.cpp is built with ggml's RPC backend (`hub worker`, models split across workers).
+# llama.cpp is built with ggml's RPC backend (`hub worker`, models split across workers), and
+# without ggml's AMX kernels: on virtual machines whose CPU reports AMX the kernels crash the
+# model (SIGSEGV in ldtilecfg) at its first prompt; AVX-512 and the rest stay native.
 LLAMA_CMAKE_ARGS := -DGGML_RPC=on
-HAS_RPC := $(BIN)/python -c "import llama_cpp, sys; sys.exit(not llama_cpp.llama_supports_rpc())"
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_BUILD := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)"
+LLAMA_BUILT_RIGHT := $(BIN)/python -c "import llama_cpp, sys; sys.exit(not llama_cpp.llama_supports_rpc() or b'AMX' in llama_cpp.llama_print_system_info())"
 
 # Reinstall only when the project's dependencies or this file change. A llama.cpp built
-# earlier without RPC (pip keeps built wheels in its cache) is rebuilt once, with it.
+# earlier otherwise (pip keeps built wheels in its cache) is rebuilt once, as above.
 $(STAMP): pyproject.toml Makefile | $(VENV)/bin/python
 	@echo "Installing walking-nas and its dependencies (llama.cpp builds from source the first time: a few minutes)..."
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --editable '.[dev,ble]'
-	@$(HAS_RPC) || { \
-		echo "Rebuilding llama.cpp with its RPC backend (a few minutes, once)..."; \
+	$(LLAMA_BUILD) $(BIN)/python -m pip install --quiet --editable '.[dev,ble]'
+	@$(LLAMA_BUILT_RIGHT) || { \
+		echo "Rebuilding llama.cpp with its RPC backend and without AMX (a few minutes, once)..."; \
 		version=$$($(BIN)/python -c "import llama_cpp; print(llama_cpp.__version__)"); \
 		$(BIN)/python -m pip cache remove llama_cpp_python >/dev/null 2>&1 || true; \
-		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --force-reinstall \
+		$(LLAMA_BUILD) $(BIN)/python -m pip install --quiet --force-reinstall \
 			--no-deps "llama-cpp-python==$$version"; \
 	}
+	@$(LLAMA_BUILT_RIGHT) || { echo "llama.cpp was built without RPC or with AMX: see the Makefile"; exit 1; }
 	touch $(STAMP)
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser of its own);

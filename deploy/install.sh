@@ -163,9 +163,11 @@ ensure_venv() {
     tar -C "$SOURCE" --exclude=__pycache__ -cf - "${parts[@]}" | tar -C "$STAGING" -xf -
     local pip_options=(--quiet --disable-pip-version-check)
     [ "$NO_DEPS" = 0 ] || pip_options+=(--no-deps)
-    # llama.cpp is built with ggml's RPC backend, so `hub worker` and model workers work.
-    CMAKE_ARGS="${CMAKE_ARGS:-} -DGGML_RPC=on" \
-        run "$VENV/bin/python" -m pip install "${pip_options[@]}" --upgrade "$STAGING"
+    # llama.cpp is built with ggml's RPC backend, so `hub worker` and model workers work, and
+    # without ggml's AMX kernels, which crash the model on virtual CPUs that report AMX.
+    local no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    CMAKE_ARGS="${CMAKE_ARGS:-} -DGGML_RPC=on" CFLAGS="${CFLAGS:-} $no_amx" \
+        CXXFLAGS="${CXXFLAGS:-} $no_amx" run "$VENV/bin/python" -m pip install "${pip_options[@]}" --upgrade "$STAGING"
     if [ "$DRY_RUN" = 0 ]; then
         printf '%s\n' "$wanted" >"$STAMP"
     fi
