@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 SHELLCHECK := /usr/bin/shellcheck
 SYSTEMD_ANALYZE := /usr/bin/systemd-analyze
 
-.PHONY: run test test-fast lint bench clean setup
+.PHONY: run test test-fast lint bench anchor clean setup
 
 setup: $(STAMP)
 
@@ -65,6 +65,11 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_serving.py
+
+# llama.cpp's own llama-server, the benchmarks' anchor (the `anchor` extra, AGPL, never a
+# dependency of the hub), built from source like the hub's llama.cpp: without AMX, 2 jobs.
+anchor: $(STAMP)
+	$(LLAMA_BUILD) CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet --editable '.[anchor]'
 
 clean:
 	rm -rf $(VENV)
