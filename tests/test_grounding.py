@@ -47,6 +47,11 @@ def test_an_answer_that_invents_or_ignores_its_memories_is_drawn_from_none() -> 
         ("You take venlafaxine every morning.", DOSE, "How much venlafaxine do I take?"),
     ]:
         assert check_grounding(answer, [memory], asked).source is None, answer
+    # A name's word used as a common noun does not repeat the name.
+    work = "I work as a night-shift nurse in the cardiology ward of Hospital Santa Brígida."
+    asked = "What's the name of the place that pays my salary?"
+    assert check_grounding("The hospital's a bit of a specialty.", [work], asked).source is None
+    assert check_grounding("It is Hospital Santa Brígida.", [work], asked).source == 0
 
 
 def test_only_questions_the_memories_should_answer_are_checked() -> None:

@@ -59,6 +59,14 @@ def _specific_words(text: str) -> set[str]:
     return {stem(word) for word in found - STOPWORDS}
 
 
+def _written_as_names(text: str) -> set[str]:
+    """The stems of the words ``text`` writes as names or numbers (capitalised anywhere, or
+    with a digit): "the hospital" does not repeat the name "Hospital Santa Brígida"."""
+    tokens = re.findall(r"[A-Za-z0-9À-ÿ][\w'-]*", text)
+    named = {t.lower().strip("'") for t in tokens if t[0].isupper() or any(c.isdigit() for c in t)}
+    return {stem(word) for word in named - STOPWORDS}
+
+
 @dataclass(frozen=True)
 class Grounding:
     """Which given memory an answer draws on (its index), or None when it draws on none."""
@@ -73,10 +81,12 @@ class Grounding:
 
 def check_grounding(answer: str, memories: list[str], question: str) -> Grounding:
     """The memory ``answer`` repeats a piece of that the question did not already hold (all of
-    its numbers and at least one of its names that the question does not hold), as long as the
-    answer names no number or name that neither a memory nor the question holds."""
+    its numbers and at least one of its names, written as a name, that the question does not
+    hold), as long as the answer names no number or name that neither a memory nor the question
+    holds."""
     asked = content_words(question)
     said = content_words(answer)
+    said_names = _written_as_names(answer)
     known = asked | set().union(*(content_words(m) for m in memories)) if memories else asked
     invented = {word for word in _specific_words(answer) if word not in known}
     if invented:
@@ -85,7 +95,7 @@ def check_grounding(answer: str, memories: list[str], question: str) -> Groundin
     for index, memory in enumerate(memories):
         telling = _specific_words(memory) - asked
         numbers = {word for word in telling if any(ch.isdigit() for ch in word)}
-        if (telling and not said & telling) or not numbers <= said:
+        if (telling and not said_names & telling) or not numbers <= said:
             continue  # it leaves out a number, or every name, the memory would tell
         shared = len(said & (content_words(memory) - asked))
         if shared > best_shared:
