@@ -96,8 +96,13 @@ class LayeredVectors:
                 logger.warning("the saved vector index is unusable (%s); rebuilding it", error)
             else:
                 self._applied = meta.seq
-                self._replay(self._tables.changed_since(meta.seq))
+                # Complete before the replay: the graph plus what the log replays into the
+                # exact layer is every vector, so only a full layer or a forgotten vector in
+                # the graph calls for a fold. (Marked after it, every start folded: it read the
+                # whole graph into memory and wrote it anew, 0.2 s of a core and a 53 MB file
+                # at 100k items, beside the model and the embedder loading.)
                 self._complete = True
+                self._replay(self._tables.changed_since(meta.seq))
                 return
         ann_file.forget_saved(self.folder)
         self._applied = self._tables.log_head()
