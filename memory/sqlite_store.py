@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from memory.hybrid import RankedChunk, fuse, query_words
 from memory.hybrid import snippet as make_snippet
 from memory.migrations import MIGRATIONS
 from memory.protocol import Progress
-from memory.sqlite_database import apply_migrations, connect
+from memory.sqlite_database import BUSY_TIMEOUT_SECONDS, apply_migrations, connect
 from memory.tables import MemoryTables
 from memory.timestamps import stored_from_input, to_epoch, to_stored, utc_now
 from memory.types import (
@@ -440,17 +441,31 @@ class SqliteMemoryStore:
         return ImportReport(added=added, skipped=skipped)
 
     def reembed_progress(self) -> ReembedProgress:
-        """How many chunks have a vector from the current model, and whether work is running."""
-        with self._lock:
-            total = int(self._tables.rows("SELECT count(*) FROM chunks")[0][0])
-            done = self._tables.vector_count()
+        """How many chunks have a vector from the current model, and whether work is running.
+        Counted on a read-only connection of its own, outside the store's lock: the counts
+        read two indexes row by row (0.3 s at 100k items alone, 1.4 s beside a hub's start),
+        and neither search, nor a start waiting to write (housekeeping), must wait for them."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+        try:
+            # One statement: both counts from one snapshot of the database.
+            total, done = conn.execute(
+                "SELECT (SELECT count(*) FROM chunks), "
+                "(SELECT count(*) FROM vectors WHERE model = ?)",
+                (self.embedding_model,),
+            ).fetchone()
+        finally:
+            conn.close()
         running = self._reembed_thread is not None and self._reembed_thread.is_alive()
-        return ReembedProgress(self.embedding_model, done, total, running, self._reembed_error)
+        return ReembedProgress(
+            self.embedding_model, int(done), int(total), running, self._reembed_error
+        )
 
     def start_reembedding(self) -> None:
         """In a background thread, embed every chunk that lacks a vector from the current model
         (after the model changed), or drop other models' vectors when none does. Finding out
-        counts two indexes row by row (0.35 s at 200k items), so the opening waits for none."""
+        counts two indexes row by row (0.35 s at 200k items), so the opening waits for none,
+        and nothing waits for the store's lock meanwhile (see reembed_progress)."""
         if self._reembed_thread is not None and self._reembed_thread.is_alive():
             return
         self._reembed_thread = threading.Thread(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -211,6 +212,40 @@ def test_a_new_embedding_model_reembeds_in_the_background(tmp_path: Path) -> Non
             models = {row[0] for row in conn.execute("SELECT DISTINCT model FROM vectors")}
         assert models == {"model-b"}
     finally:
+        second.close()
+
+
+def test_reembedding_progress_is_counted_without_waiting_for_the_store(tmp_path: Path) -> None:
+    """The start's check for re-embedding counts every chunk: it must not hold the store's
+    lock meanwhile (housekeeping's start and every search would wait for it)."""
+    path = tmp_path / "memory.db"
+    first = SqliteMemoryStore(path, HashingEmbedder(16, "model-a"))
+    first.add_many([NewMemory(f"note number {n}") for n in range(40)])
+    first.close()
+    second = SqliteMemoryStore(path, HashingEmbedder(16, "model-b"))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with second._lock:  # as a long search or write would
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        counted: list[tuple[int, int]] = []
+        counter = threading.Thread(
+            target=lambda: counted.append(
+                (second.reembed_progress().done, second.reembed_progress().total)
+            )
+        )
+        counter.start()
+        counter.join(10)  # a guard against a hang, not a timing: it answers at once
+        assert counted == [(0, 40)]
+    finally:
+        release.set()
+        holder.join()
         second.close()
 
 
