@@ -265,9 +265,9 @@ class LayeredVectors:
         scored = self._tables.scored_candidates([chunk_id], "", [], query)
         return scored[0][2] if scored else None
 
-    def progress(self) -> IndexProgress:
-        """How search is served now, and how far a rebuild has got."""
-        total = self._tables.vector_count()
+    def progress(self, total: int) -> IndexProgress:
+        """How search is served now, and how far a rebuild has got, of ``total`` vectors (the
+        caller counts them: it need not hold the lock for that)."""
         in_base = len(self._base) - len(self._dead) if self._base is not None else 0
         mode: IndexMode
         if self._base is None and self._complete:

@@ -292,6 +292,21 @@ def test_vectors_of_every_other_model_are_dropped_and_a_start_with_none_writes_n
             store.close()
 
 
+def test_index_progress_counts_vectors_on_a_connection_of_its_own(tmp_path: Path) -> None:
+    """The UI polls it during a start: the count (every vector) is not read under the lock."""
+    store = SqliteMemoryStore(tmp_path / "memory.db", HashingEmbedder(16, "model-a"))
+    try:
+        store.add_many([NewMemory(f"note number {n}") for n in range(25)])
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)
+        progress = store.index_progress()
+        store._conn.set_trace_callback(None)
+        assert (progress.mode, progress.searchable, progress.total) == ("exact", 25, 25)
+        assert not [sql for sql in statements if "count(" in sql]
+    finally:
+        store.close()
+
+
 def test_items_of_kinds_are_read_oldest_first_also_read_only_beside_the_writer(
     tmp_path: Path,
 ) -> None:
