@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from memory.hybrid import RankedChunk, fuse, query_words
 from memory.hybrid import snippet as make_snippet
 from memory.migrations import MIGRATIONS
 from memory.protocol import Progress
-from memory.sqlite_database import apply_migrations, connect
+from memory.sqlite_database import BUSY_TIMEOUT_SECONDS, apply_migrations, connect
 from memory.tables import MemoryTables
 from memory.timestamps import stored_from_input, to_epoch, to_stored, utc_now
 from memory.types import (
@@ -440,17 +441,25 @@ class SqliteMemoryStore:
         return ImportReport(added=added, skipped=skipped)
 
     def reembed_progress(self) -> ReembedProgress:
-        """How many chunks have a vector from the current model, and whether work is running."""
-        with self._lock:
-            total = int(self._tables.rows("SELECT count(*) FROM chunks")[0][0])
-            done = self._tables.vector_count()
+        """How many chunks have a vector from the current model, and whether work is running.
+        Counted on a read-only connection of its own, outside the store's lock: the counts
+        read two indexes row by row (0.3 s at 100k items alone, 1.4 s beside a hub's start),
+        and neither search, nor a start waiting to write (housekeeping), must wait for them."""
+        # One statement: both counts from one snapshot of the database.
+        total, done = self._read_alone(
+            "SELECT (SELECT count(*) FROM chunks), (SELECT count(*) FROM vectors WHERE model = ?)",
+            (self.embedding_model,),
+        )
         running = self._reembed_thread is not None and self._reembed_thread.is_alive()
-        return ReembedProgress(self.embedding_model, done, total, running, self._reembed_error)
+        return ReembedProgress(
+            self.embedding_model, int(done), int(total), running, self._reembed_error
+        )
 
     def start_reembedding(self) -> None:
         """In a background thread, embed every chunk that lacks a vector from the current model
         (after the model changed), or drop other models' vectors when none does. Finding out
-        counts two indexes row by row (0.35 s at 200k items), so the opening waits for none."""
+        counts two indexes row by row (0.35 s at 200k items), so the opening waits for none,
+        and nothing waits for the store's lock meanwhile (see reembed_progress)."""
         if self._reembed_thread is not None and self._reembed_thread.is_alive():
             return
         self._reembed_thread = threading.Thread(
@@ -505,9 +514,25 @@ class SqliteMemoryStore:
             self._tables.drop_other_models()
 
     def index_progress(self) -> IndexProgress:
-        """How vector search is served now (exact, the saved index, or while rebuilding it)."""
+        """How vector search is served now (exact, the saved index, or while rebuilding it).
+        The vectors are counted outside the store's lock (see reembed_progress): the UI polls
+        this while a start rebuilds the index, and chat's search must not wait for the count."""
+        (total,) = self._read_alone(
+            "SELECT count(*) FROM vectors WHERE model = ?", (self.embedding_model,)
+        )
         with self._lock:
-            return self._index.progress()
+            return self._index.progress(int(total))
+
+    def _read_alone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        """The one row of a query, read on a read-only connection of its own (outside the
+        store's lock, seeing every committed change)."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+        try:
+            row: tuple[Any, ...] = conn.execute(sql, params).fetchone()
+        finally:
+            conn.close()
+        return row
 
     def wait_for_index(self) -> None:
         """Wait until background index work (a rebuild, a fold after a forget) is done."""

@@ -402,11 +402,23 @@ class MemoryTables:
         )
         return {int(row[0]): _tag(row[1], row[2], row[3], row[4], int(row[0])) for row in rows}
 
+    def other_models(self) -> list[str]:
+        """The models but the current one that still have vectors, found by stepping through
+        the model index (a probe per model, never a read of the vectors)."""
+        found: list[str] = []
+        row = self.rows("SELECT min(model) FROM vectors")[0]
+        while row[0] is not None:
+            if row[0] != self.model:
+                found.append(str(row[0]))
+            row = self.rows("SELECT min(model) FROM vectors WHERE model > ?", (row[0],))[0]
+        return found
+
     def drop_other_models(self) -> None:
-        """Delete vectors of every model but the current one, and record the current one."""
-        self.conn.execute("DELETE FROM vectors WHERE model != ?", (self.model,))
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('embedding_model', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (self.model,),
-        )
+        """Delete vectors of every model but the current one, and record the current one;
+        writes nothing when that is done already (as at every start but after a change)."""
+        # "model != ?" cannot use the model index: it read every vector (0.15 s at 100k items
+        # with a warm cache, the whole file from disk after a boot), under the store's lock.
+        for model in self.other_models():
+            self.conn.execute("DELETE FROM vectors WHERE model = ?", (model,))
+        if self.meta_value("embedding_model") != self.model:
+            self.set_meta("embedding_model", self.model)

@@ -96,8 +96,13 @@ class LayeredVectors:
                 logger.warning("the saved vector index is unusable (%s); rebuilding it", error)
             else:
                 self._applied = meta.seq
-                self._replay(self._tables.changed_since(meta.seq))
+                # Complete before the replay: the graph plus what the log replays into the
+                # exact layer is every vector, so only a full layer or a forgotten vector in
+                # the graph calls for a fold. (Marked after it, every start folded: it read the
+                # whole graph into memory and wrote it anew, 0.2 s of a core and a 53 MB file
+                # at 100k items, beside the model and the embedder loading.)
                 self._complete = True
+                self._replay(self._tables.changed_since(meta.seq))
                 return
         ann_file.forget_saved(self.folder)
         self._applied = self._tables.log_head()
@@ -260,9 +265,9 @@ class LayeredVectors:
         scored = self._tables.scored_candidates([chunk_id], "", [], query)
         return scored[0][2] if scored else None
 
-    def progress(self) -> IndexProgress:
-        """How search is served now, and how far a rebuild has got."""
-        total = self._tables.vector_count()
+    def progress(self, total: int) -> IndexProgress:
+        """How search is served now, and how far a rebuild has got, of ``total`` vectors (the
+        caller counts them: it need not hold the lock for that)."""
         in_base = len(self._base) - len(self._dead) if self._base is not None else 0
         mode: IndexMode
         if self._base is None and self._complete:

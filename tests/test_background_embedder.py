@@ -93,3 +93,56 @@ def test_a_model_that_fails_to_load_says_why_on_use(tmp_path: Path) -> None:
     other = BackgroundEmbedder(lambda: HashingEmbedder(32), "hashing-test-embedder", 64)
     with pytest.raises(EmbedderLoadError, match="32 dimensions"):
         other.embed(["anything"])
+
+
+def test_a_model_not_started_loads_on_start_or_on_first_use() -> None:
+    calls: list[str] = []
+
+    def load() -> Embedder:
+        calls.append("load")
+        return HashingEmbedder()
+
+    waiting = BackgroundEmbedder(load, "hashing-test-embedder", 64, start=False)
+    assert calls == [] and not embedder_ready(waiting)
+    assert waiting.embed(["first use"]).shape == (1, 64)  # starts it, and waits for it
+    started = BackgroundEmbedder(load, "hashing-test-embedder", 64, start=False)
+    started.start()
+    started.start()  # once only
+    started.model()
+    assert calls == ["load", "load"]
+
+
+def test_the_hub_opens_the_store_before_the_model_starts_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's import holds the interpreter for long stretches: the store opens first."""
+    from hub.recall import service as service_module
+    from hub.settings import Settings
+    from memory.embedder import PACKAGED_MODEL_DIMENSION, PACKAGED_MODEL_NAME
+
+    release = threading.Event()
+    loading_while_opening: list[bool] = []
+
+    def slow_model(threads: int | None = None) -> Embedder:
+        release.wait(30)
+        return HashingEmbedder(PACKAGED_MODEL_DIMENSION, PACKAGED_MODEL_NAME)
+
+    class WatchedStore(SqliteMemoryStore):
+        def __init__(self, path: Path, embedder: Embedder) -> None:
+            names = [thread.name for thread in threading.enumerate()]
+            loading_while_opening.append("embedder-load" in names)
+            super().__init__(path, embedder)
+
+    monkeypatch.setattr(service_module, "SentenceTransformerEmbedder", slow_model)
+    monkeypatch.setattr(service_module, "SqliteMemoryStore", WatchedStore)
+    settings = Settings(data_dir=tmp_path, voice_enabled=False, mdns_enabled=False)
+    memory = service_module.open_memory(settings)
+    try:
+        assert loading_while_opening == [False]
+        assert not embedder_ready(memory.embedder)
+        release.set()
+        memory.store.add(NewMemory("The red kettle is on the top shelf"))
+        assert embedder_ready(memory.embedder)
+    finally:
+        release.set()
+        memory.close()

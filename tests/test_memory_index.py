@@ -356,6 +356,67 @@ def test_a_broken_index_is_rebuilt_in_the_background_while_words_still_find(
     assert hits[0].item.id == items[99].id
 
 
+def test_opening_an_up_to_date_index_maps_it_without_writing_a_new_one(
+    tmp_path: Path,
+    embedder: TableEmbedder,
+    opened: list[SqliteMemoryStore],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(7)
+    vectors = embedding_like(rng, 560)
+    store = open_store(tmp_path, embedder, opened)
+    store.add_many(memories(embedder, vectors[:500], "z"))
+    store.wait_for_index()
+    store.close()
+    saved = saved_graph(tmp_path)
+    folds: list[int] = []
+    fold = vector_layers.LayeredVectors.fold
+
+    def counted(self: vector_layers.LayeredVectors) -> None:
+        folds.append(1)
+        fold(self)
+
+    monkeypatch.setattr(vector_layers.LayeredVectors, "fold", counted)
+    store = open_store(tmp_path, embedder, opened)
+    store.wait_for_index()
+    assert folds == [] and saved_graph(tmp_path) == saved
+    progress = store.index_progress()
+    assert (progress.mode, progress.searchable, progress.total) == ("ann", 500, 500)
+    # What came after the save is replayed from the vector log into the exact layer, and the
+    # graph is left as it is until that layer fills or a forget leaves a dead key in it.
+    store.add_many(memories(embedder, vectors[500:], "later"))
+    store.close()
+    store = open_store(tmp_path, embedder, opened)
+    store.wait_for_index()
+    assert folds == [] and saved_graph(tmp_path) == saved
+    progress = store.index_progress()
+    assert (progress.mode, progress.searchable, progress.total) == ("ann", 560, 560)
+    hits = store.search(query(embedder, vectors[530], "q"), k=3, mode="vector")
+    assert "later memory number 30" in [hit.item.text for hit in hits]
+
+
+def test_a_graph_saved_for_another_state_of_the_database_is_rebuilt(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    rng = np.random.default_rng(8)
+    vectors = embedding_like(rng, 500)
+    store = open_store(tmp_path, embedder, opened)
+    items = store.add_many(memories(embedder, vectors, "w"))
+    store.wait_for_index()
+    store.close()
+    saved = saved_graph(tmp_path)
+    # As after restoring an older memory.db beside a newer graph: the tokens differ.
+    with sqlite3.connect(tmp_path / "memory.db") as conn:
+        conn.execute("UPDATE meta SET value = 'other' WHERE key = ?", (vector_layers.META_KEY,))
+    store = open_store(tmp_path, embedder, opened)
+    store.wait_for_index()
+    assert saved_graph(tmp_path) != saved and not saved.exists()
+    progress = store.index_progress()
+    assert (progress.mode, progress.searchable, progress.total) == ("ann", 500, 500)
+    hits = store.search(query(embedder, vectors[77], "q"), k=1, mode="vector")
+    assert hits[0].item.id == items[77].id
+
+
 def test_a_model_still_loads_in_a_process_that_imported_the_index_first() -> None:
     """usearch carries its own C++ runtime: imported first, it broke llama.cpp's vocabulary
     loading in the same process (std::bad_cast) until the system's runtime was loaded first."""

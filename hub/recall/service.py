@@ -109,12 +109,15 @@ def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryS
             lambda: SentenceTransformerEmbedder(threads=threads),
             PACKAGED_MODEL_NAME,
             PACKAGED_MODEL_DIMENSION,
+            start=False,  # after the store has opened (see BackgroundEmbedder)
         )
     embedder = embedder or SentenceTransformerEmbedder(
         settings.memory_embedding_model, threads=threads
     )
     path = settings.data_dir / MEMORY_DB_NAME
     store = SqliteMemoryStore(path, embedder)
+    if isinstance(embedder, BackgroundEmbedder):
+        embedder.start()
     store.start_reembedding()
     return MemoryService(
         store=store,
