@@ -39,6 +39,9 @@ def test_the_adapter_changes_every_slots_answer_and_swaps_only_between_batches(
     def emit(message: tuple[Any, ...]) -> None:
         if message[0] == "piece":
             replies.setdefault(message[1], []).append(message[2])
+        elif message[0] == "pieces":
+            for request, text in message[1]:
+                replies.setdefault(request, []).append(text)
         elif message[0] == "error":
             raise AssertionError(message)
 

@@ -36,7 +36,7 @@ Emit = Callable[[tuple[Any, ...]], None]
 N_BATCH = 512
 PREFILL_CHUNK = 256  # prompt tokens one slot may add to a step (others keep decoding meanwhile)
 MIN_COPY_TOKENS = 16  # shared prompt tokens worth copying another slot's cache for
-SEND_EVERY_S = 0.03  # a request's later pieces are batched this long (see model_process)
+SEND_EVERY_S = 0.03  # later pieces of every request are sent together this often
 
 
 class EngineError(RuntimeError):
@@ -110,6 +110,7 @@ class BatchEngine:
         self._waiting: list[_Request] = []
         self._tick = 0
         self._order = 0
+        self._sent_at = 0.0  # when the running requests' pieces were last sent together
         self.last_batch_sequences = 0
         self.prompt_tokens_evaluated = 0  # all slots, since start: tests read prefix reuse here
 
@@ -117,6 +118,11 @@ class BatchEngine:
     def busy(self) -> bool:
         """True while a request is running or waiting for a slot."""
         return bool(self._waiting) or any(slot.request for slot in self.slots)
+
+    @property
+    def generating(self) -> bool:
+        """True while some slot has read its prompt and makes tokens."""
+        return any(slot.request is not None and slot.request.generating for slot in self.slots)
 
     @property
     def slots_in_use(self) -> int:
@@ -316,16 +322,24 @@ class BatchEngine:
         self._finish(request, slot)
 
     def _flush_due(self) -> None:
+        # A request's first piece goes at once; later ones of every request together, every
+        # SEND_EVERY_S, in one message: each message wakes the hub, whose work then takes a
+        # core from llama.cpp's threads, so one wake-up serves all the streams.
         now = time.perf_counter()
+        due = now - self._sent_at >= SEND_EVERY_S
+        ready: list[tuple[int, str]] = []
         for slot in self.slots:
             request = slot.request
             if request is None or not request.pending:
                 continue
-            # The first piece goes at once, later ones in small batches (fewer wake-ups).
-            if request.sent_at == 0.0 or now - request.sent_at >= SEND_EVERY_S:
-                self.emit(("piece", request.rid, "".join(request.pending)))
+            if due or request.sent_at == 0.0:
+                ready.append((request.rid, "".join(request.pending)))
                 request.pending.clear()
                 request.sent_at = now
+        if ready:
+            self.emit(("pieces", ready))
+            if due:
+                self._sent_at = now
 
     def _finish(self, request: _Request, slot: _Slot | None) -> None:
         if request.stats.finish_reason != "cancelled":

@@ -8,6 +8,12 @@ watchdog of ModelProcess stays: while anything waits for the child and it says n
 
 The LoRA adapter applies to the whole context, so a swap waits until no request runs (the
 child holds it, and every request after it, until its batch is empty).
+
+A request tells the child how many others the hub is still preparing (see starting_requests).
+While nothing is generating, the child waits for them, at most ``GATHER_S``, and reads their
+prompts in the same step: requests sent together then get their first tokens together, instead
+of the last ones waiting for the first one's whole prompt. With a batch generating it never
+waits: running answers are not held back.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -41,6 +48,7 @@ logger = logging.getLogger(__name__)
 PRIORITY_RANKS = {"voice": 0, "chat": 1, "background": 2}
 OWN_CONTEXT = 256  # the tokenizer's context: decoding happens in the engine's own
 CANCEL_POLL_S = 0.05  # how often a waiting request looks at its cancel flag
+GATHER_S = 0.05  # longest a batch's first prompt waits for requests announced with it
 _GONE = ("gone",)
 
 
@@ -51,6 +59,31 @@ class EngineLoad:
     slots: int
     slots_in_use: int
     batch_sequences: int
+
+
+@dataclass
+class Newcomers:
+    """Requests the hub announced (still preparing) while nothing generates; see the module's
+    docstring."""
+
+    awaited: int = 0
+    until: float = 0.0
+
+    def arrived(self, companions: int, now: float) -> None:
+        """A generate came, saying ``companions`` more are on their way (the latest count is
+        the freshest)."""
+        if companions and not self.awaited:
+            self.until = now + GATHER_S
+        self.awaited = companions
+
+    def wait_left(self, generating: bool, now: float) -> float:
+        """Seconds to wait for the announced ones before the next step (0: step now)."""
+        if generating or self.awaited <= 0:
+            return 0.0
+        if now >= self.until:
+            self.awaited = 0
+            return 0.0
+        return self.until - now
 
 
 def serve_parallel(conn: Connection, spec: ModelSpec, slots: int) -> None:
@@ -76,6 +109,7 @@ def serve_parallel(conn: Connection, spec: ModelSpec, slots: int) -> None:
         return
     conn.send(("ready", model.context_length))
     held: list[tuple[Any, ...]] = []  # an adapter swap waits for an empty batch, and all after it
+    newcomers = Newcomers()
 
     def handle(request: tuple[Any, ...]) -> bool:
         op, args = request[0], request[1:]
@@ -85,7 +119,9 @@ def serve_parallel(conn: Connection, spec: ModelSpec, slots: int) -> None:
             held.append(request)
             return True
         if op == "generate":
-            engine.submit(*args)
+            rid, prompt, params, rank, companions = args
+            engine.submit(rid, prompt, params, rank)
+            newcomers.arrived(companions, time.perf_counter())
         elif op == "cancel":
             engine.cancel(*args)
         else:
@@ -120,6 +156,11 @@ def serve_parallel(conn: Connection, spec: ModelSpec, slots: int) -> None:
                     running = handle(conn.recv())
                 while running and conn.poll():
                     running = handle(conn.recv())
+                wait = newcomers.wait_left(engine.generating, time.perf_counter())
+                if running and wait > 0:
+                    if conn.poll(wait):
+                        continue  # handle what came, then look again
+                    newcomers.awaited = 0
             except (EOFError, OSError):
                 break
             if engine.busy:
@@ -216,6 +257,13 @@ class ParallelModelProcess:
             if reply[0] == "load":
                 self.load = EngineLoad(self.slots, reply[1], reply[2])
                 continue
+            if reply[0] == "pieces":  # several requests' pieces in one message
+                with self._lock:
+                    routed = [(self._routes.get(rid), rid, text) for rid, text in reply[1]]
+                for route, rid, text in routed:
+                    if route is not None:
+                        route.put(("piece", rid, text))
+                continue
             with self._lock:
                 route = self._routes.get(reply[1])
             if route is not None:
@@ -310,10 +358,12 @@ class ParallelModelProcess:
         stats: GenerationStats,
         cancelled: Callable[[], bool],
         priority: str = "chat",
+        companions: int = 0,
     ) -> Iterator[str]:
-        """Yield the pieces of one generation as the child's batch makes them."""
+        """Yield the pieces of one generation as the child's batch makes them; ``companions``:
+        other requests the hub will send within moments (see the module's docstring)."""
         rank = PRIORITY_RANKS.get(priority, PRIORITY_RANKS["chat"])
-        rid, route = self._send_new(lambda rid: ("generate", rid, prompt, params, rank))
+        rid, route = self._send_new(lambda rid: ("generate", rid, prompt, params, rank, companions))
         cancel_sent = finished = False
         try:
             while True:

@@ -17,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 from hub.engine.activity import ModelActivity
 from hub.engine.chat_model import AdapterSwappable, ChatModel, FallsBack
 from hub.engine.slot_gate import PRIORITIES, Priority, SlotGate
+from hub.engine.starting_requests import StartingRequests
 from hub.engine.types import GenerationStats, Prompt, SamplingParams
 from hub.errors import HubError
 
@@ -103,8 +104,10 @@ class PrioritizedModel(Protocol):
         stats: GenerationStats,
         cancelled: Callable[[], bool],
         priority: str = "chat",
+        companions: int = 0,
     ) -> Iterator[str]:
-        """ChatModel.generate, with the request's priority."""
+        """ChatModel.generate, with the request's priority and how many other requests, as
+        urgent or more, will start within moments (see starting_requests)."""
         ...
 
 
@@ -223,6 +226,7 @@ class ModelRunner:
         self.max_queue = max_queue
         self.max_loaded = max_loaded
         self._gate = SlotGate(slots) if slots > 1 else None
+        self._starting = StartingRequests()
         # Parallel: a thread per running generation, plus prompt rendering and loads.
         workers = 1 if slots == 1 else slots + 2
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model")
@@ -444,6 +448,7 @@ class ModelRunner:
         if self._gate is not None and name not in self._loaded:
             await self._load_alone(name)
         await self._acquire(priority)
+        self._starting.begin(priority)
         loop = asyncio.get_running_loop()
 
         # The models this request counts as in use, so that no other request's load unloads
@@ -484,6 +489,7 @@ class ModelRunner:
                 self._executor, load_and_prepare
             )
         except BaseException:
+            self._starting.end(priority)
             self._executor.submit(give_back)  # cancelled while preparing: nothing else will
             self._release()
             raise
@@ -494,8 +500,11 @@ class ModelRunner:
 
         def produce() -> None:
             try:
+                companions = self._starting.end(priority)
                 pieces_of = (
-                    model.generate(prompt, params, stats, cancel.is_set, priority=priority)
+                    model.generate(
+                        prompt, params, stats, cancel.is_set, priority, companions=companions
+                    )
                     if isinstance(model, PrioritizedModel)
                     else model.generate(prompt, params, stats, cancel.is_set)
                 )
