@@ -52,6 +52,12 @@ def test_an_answer_that_invents_or_ignores_its_memories_is_drawn_from_none() -> 
     asked = "What's the name of the place that pays my salary?"
     assert check_grounding("The hospital's a bit of a specialty.", [work], asked).source is None
     assert check_grounding("It is Hospital Santa Brígida.", [work], asked).source == 0
+    # A date is told whole: its month is one of its numbers.
+    moved = "We moved into our house on 12 October 2019."
+    asked = "How long have we been in this place, since when exactly?"
+    said = "We've been in this house for 12 months since 2019."
+    assert check_grounding(said, [moved], asked).source is None
+    assert check_grounding("Since 12 October 2019.", [moved], asked).source == 0
 
 
 def test_only_questions_the_memories_should_answer_are_checked() -> None:
@@ -70,11 +76,14 @@ def test_a_memory_is_restated_as_said_back_to_its_author() -> None:
     assert first_sentence("Still going") is None
 
 
-def rewrite(answer: str, memories: list[str], question: str) -> tuple[str, list[int]]:
+def rewrite(
+    answer: str, memories: list[str], question: str, asked: bool = True
+) -> tuple[str, list[int]]:
     async def run() -> tuple[str, list[int]]:
         cited: list[int] = []
         inner = finished_generation("fake", answer)
-        outer = rewritten_generation(inner, grounded_rewriter(question, memories, cited.append))
+        rewriter = grounded_rewriter(question, memories, cited.append, True, asked)
+        outer = rewritten_generation(inner, rewriter)
         text = "".join([piece async for piece in outer])
         await outer.wait_finished()
         assert outer.stats.finish_reason == "stop"
@@ -92,6 +101,20 @@ def test_an_answer_drawn_from_nothing_is_replaced_by_the_memory() -> None:
     text, cited = rewrite("Dr. Abernethy is the carer of Bruno.", [SISTER], "Where is my sister?")
     assert text == "Your sister Oriana lives in Tavira."
     assert cited == [0]
+
+
+def test_a_general_question_is_answered_freely_unless_the_answer_uses_a_memory() -> None:
+    question = "What is the capital of France?"
+    answer = "The capital of France is Paris. It lies on the Seine."
+    assert rewrite(answer, [OTHER], question, asked=False) == (answer, [])
+    # The answer takes the note's time, and adds to it what the note does not say.
+    meeting = "Our weekly planning meeting is on Tuesdays at 10:15."
+    question = "What time does the planning session start?"
+    assert not asks_about(question, [meeting])
+    wrong = rewrite("The planning session starts at 10:15pm.", [meeting], question, asked=False)
+    assert wrong == ("Your weekly planning meeting is on Tuesdays at 10:15.", [0])
+    right = "The planning session starts at 10:15 on Tuesdays."
+    assert rewrite(right, [meeting], question, asked=False) == (right, [0])
 
 
 def test_a_weak_memory_the_answer_ignores_is_offered_as_only_the_closest() -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 
 from hub.engine.runner import Generation, PieceRewriter
-from hub.recall.grounding import check_grounding, restated
+from hub.recall.grounding import check_grounding, draws_on, restated
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 HOLD_CHARS = 300
 # Said before a memory that matched the question only weakly, when the model did not use it.
 UNSURE_PREFIX = "I'm not sure I know that. The closest thing I remember: "
+# An answer to a question the memories need not answer, which takes nothing from them.
+NOT_CHECKED = -1
 
 
 def first_sentence(text: str) -> str | None:
@@ -33,11 +35,23 @@ def first_sentence(text: str) -> str | None:
 
 
 def grounded_rewriter(
-    question: str, memories: list[str], on_source: Callable[[int], None], sure: bool = True
+    question: str,
+    memories: list[str],
+    on_source: Callable[[int], None],
+    sure: bool = True,
+    asked: bool = True,
 ) -> PieceRewriter:
     """A rewrite of an answer given ``memories``: passed on when its start draws on one of them
     (``on_source`` is told which), else replaced by the first memory restated (said to be only
-    the closest memory when the match was not ``sure``)."""
+    the closest memory when the match was not ``sure``). For a question the memories need not
+    answer (not ``asked``: "what is the capital of France?"), an answer that repeats no name or
+    number of theirs is passed on as the model wrote it; one that does is checked the same way."""
+
+    def source_of(text: str) -> int | None:
+        """The memory ``text`` draws on (NOT_CHECKED: it is passed on as it is)."""
+        if not asked and not draws_on(text, memories, question):
+            return NOT_CHECKED
+        return check_grounding(text, memories, question).source
 
     async def rewrite(inner: Generation) -> AsyncIterator[str]:
         held = ""
@@ -51,10 +65,11 @@ def grounded_rewriter(
             start = first_sentence(held)
             if start is None and len(held) < HOLD_CHARS:
                 continue
-            if (source := check_grounding(start or held, memories, question).source) is None:
+            if (source := source_of(start or held)) is None:
                 refused = True
                 break  # leaving the loop stops the model
-            on_source(source)
+            if source != NOT_CHECKED:
+                on_source(source)
             checked = True
             yield held
         if checked:
@@ -64,9 +79,10 @@ def grounded_rewriter(
             if inner.stats.finish_reason == "cancelled":
                 return  # the person stopped it before its first sentence was out
             # It finished within its first sentence: check what it said.
-            source = check_grounding(held, memories, question).source if held else None
+            source = source_of(held) if held else None
             if source is not None:
-                on_source(source)
+                if source != NOT_CHECKED:
+                    on_source(source)
                 yield held
                 return
         inner.stats.finish_reason = "stop"  # the answer is complete, not cut short

@@ -110,8 +110,11 @@ class ChatTurns:
         turn = ChatTurn(generation, recall.citations, tools)
         notes = [hit.snippet for hit in recall.given]
         # A call must reach the caller as the model wrote it: grounding rewrites plain answers.
-        if grammar is None and notes and asks_about(recall.question, notes):
-            rewriter = grounded_rewriter(recall.question, notes, turn.cite_only, recall.sure())
+        if grammar is None and notes:
+            asked = asks_about(recall.question, notes)
+            rewriter = grounded_rewriter(
+                recall.question, notes, turn.cite_only, recall.sure(), asked
+            )
             turn.generation = rewritten_generation(generation, rewriter)
         return turn
 

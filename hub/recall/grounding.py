@@ -31,6 +31,9 @@ STOPWORDS = frozenset(
         "you're it's that's there's answer question note notes fact facts user know tell remember "
     ).split()
 )
+_MONTHS = (  # noqa: SIM905
+    "january february march april may june july august september october november december"
+).split()
 
 
 def stem(word: str) -> str:
@@ -59,6 +62,14 @@ def _specific_words(text: str) -> set[str]:
     return {stem(word) for word in found - STOPWORDS}
 
 
+_MONTH_STEMS = frozenset(stem(month) for month in _MONTHS)
+
+
+def _is_number(word: str) -> bool:
+    """A number, or a month: a date is told whole ("12 October 2019", not "12 months")."""
+    return any(ch.isdigit() for ch in word) or word in _MONTH_STEMS
+
+
 def _written_as_names(text: str) -> set[str]:
     """The stems of the words ``text`` writes as names or numbers (capitalised anywhere, or
     with a digit): "the hospital" does not repeat the name "Hospital Santa Brígida"."""
@@ -81,9 +92,9 @@ class Grounding:
 
 def check_grounding(answer: str, memories: list[str], question: str) -> Grounding:
     """The memory ``answer`` repeats a piece of that the question did not already hold (all of
-    its numbers and at least one of its names, written as a name, that the question does not
-    hold), as long as the answer names no number or name that neither a memory nor the question
-    holds."""
+    its numbers and months and at least one of its names, written as a name, that the question
+    does not hold), as long as the answer names no number or name that neither a memory nor
+    the question holds."""
     asked = content_words(question)
     said = content_words(answer)
     said_names = _written_as_names(answer)
@@ -94,13 +105,22 @@ def check_grounding(answer: str, memories: list[str], question: str) -> Groundin
     best, best_shared = None, 0
     for index, memory in enumerate(memories):
         telling = _specific_words(memory) - asked
-        numbers = {word for word in telling if any(ch.isdigit() for ch in word)}
+        numbers = {word for word in telling if _is_number(word)}
         if (telling and not said_names & telling) or not numbers <= said:
             continue  # it leaves out a number, or every name, the memory would tell
         shared = len(said & (content_words(memory) - asked))
         if shared > best_shared:
             best, best_shared = index, shared
     return Grounding(best)
+
+
+def draws_on(answer: str, memories: list[str], question: str) -> bool:
+    """Whether ``answer`` repeats a name or number of a memory that the question did not hold:
+    it then speaks from that memory, and must say what the memory says ("10:15pm" from a
+    note that says "10:15" does not), whatever the question was."""
+    asked = content_words(question)
+    said_names = _written_as_names(answer)
+    return any(said_names & (_specific_words(memory) - asked) for memory in memories)
 
 
 def asks_about(question: str, memories: list[str]) -> bool:
