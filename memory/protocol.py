@@ -72,6 +72,10 @@ class MemoryStore(Protocol):
         """A page of memories, newest first, and how many match in all."""
         ...
 
+    def count(self) -> int:
+        """How many memories are stored."""
+        ...
+
     def items_of_kinds(self, kinds: Sequence[str]) -> list[MemoryItem]:
         """Every memory of these kinds with its times, oldest stored first."""
         ...

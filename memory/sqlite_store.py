@@ -379,17 +379,16 @@ class SqliteMemoryStore:
         """A page of memories, newest first, and how many match in all."""
         _, filter_sql, params = compile_filters(filters or SearchFilters())
         limit = max(1, min(limit, 1000))
+        # Counted outside the lock: at millions of items the count is a scan (see count).
+        (total,) = self._read_alone(f"SELECT count(*) FROM items i WHERE 1=1{filter_sql}", params)
         with self._lock:
-            total = self._tables.column(
-                f"SELECT count(*) FROM items i WHERE 1=1{filter_sql}", params
-            )
             ids = self._tables.column(
                 f"SELECT i.id FROM items i WHERE 1=1{filter_sql} "
                 "ORDER BY i.happened_at DESC, i.id LIMIT ? OFFSET ?",
                 [*params, limit, max(0, offset)],
             )
             items = self._tables.items(ids)
-        return [items[item_id] for item_id in ids], int(total[0])
+        return [items[item_id] for item_id in ids], int(total)
 
     def items_of_kinds(self, kinds: Sequence[str]) -> list[MemoryItem]:
         """Every memory of these kinds with its times, oldest stored first."""
@@ -404,9 +403,11 @@ class SqliteMemoryStore:
             return self._tables.histories([memory_id]).get(memory_id, [])
 
     def count(self) -> int:
-        """How many memories are stored."""
-        with self._lock:
-            return int(self._tables.column("SELECT count(*) FROM items")[0])
+        """How many memories are stored: counted on a connection of its own, outside the
+        store's lock, since at millions of items the count reads the whole items index and
+        chat's search and ingest must not wait for it (the UI polls it)."""
+        (total,) = self._read_alone("SELECT count(*) FROM items")
+        return int(total)
 
     # ----- export, import, re-embedding -----------------------------------------------------
 

@@ -234,15 +234,19 @@ def test_reembedding_progress_is_counted_without_waiting_for_the_store(tmp_path:
     holder.start()
     try:
         assert held.wait(10)
-        counted: list[tuple[int, int]] = []
+        counted: list[tuple[int, int, int]] = []
         counter = threading.Thread(
             target=lambda: counted.append(
-                (second.reembed_progress().done, second.reembed_progress().total)
+                (
+                    second.reembed_progress().done,
+                    second.reembed_progress().total,
+                    second.count(),  # the status page's count of memories, polled
+                )
             )
         )
         counter.start()
         counter.join(10)  # a guard against a hang, not a timing: it answers at once
-        assert counted == [(0, 40)]
+        assert counted == [(0, 40, 40)]
     finally:
         release.set()
         holder.join()

@@ -19,7 +19,7 @@ from memory.housekeeping import StoreHousekeeping
 from memory.jobs import FactJobQueue
 from memory.protocol import MemoryStore
 from memory.sqlite_store import MEMORY_DB_NAME, SqliteMemoryStore
-from memory.types import IndexProgress, ReembedProgress, SearchFilters
+from memory.types import IndexProgress, ReembedProgress
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +82,8 @@ class MemoryService:
     def status(self) -> MemoryStatus:
         """Counts and progress, read now (blocking: call it from a worker thread)."""
         progress = self.store.reembed_progress()
-        _, total = self.store.list_items(SearchFilters(), 1, 0)
         return MemoryStatus(
-            items=total,
+            items=self.store.count(),
             embedding_model=self.embedder.name,
             embedder_ready=embedder_ready(self.embedder),
             reembedding=progress,
