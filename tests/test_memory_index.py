@@ -446,6 +446,20 @@ def test_a_graph_saved_in_the_former_format_is_rebuilt_in_the_new_one(
     assert hits[0].item.id == items[55].id
 
 
+def test_a_closed_store_unmaps_its_graph(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    # The store and its layers refer to each other, so the object can outlive close; its
+    # mapping must not (it kept the touched pages of a 2M-item graph resident).
+    store = open_store(tmp_path, embedder, opened)
+    store.add_many(memories(embedder, embedding_like(np.random.default_rng(11), 400), "u"))
+    store.wait_for_index()
+    graph = str(saved_graph(tmp_path))
+    assert graph in Path("/proc/self/maps").read_text()
+    store.close()
+    assert graph not in Path("/proc/self/maps").read_text()
+
+
 def test_hamming_on_stored_codes_is_the_distance_the_graph_searches_by() -> None:
     rng = np.random.default_rng(10)
     vectors = embedding_like(rng, 200)
