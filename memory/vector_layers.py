@@ -246,7 +246,7 @@ class LayeredVectors:
         distances = ann_file.hamming(ann_file.stored_codes(base, keys), ann_file.to_codes(query))
         count = min(max(wanted, FILTERED_CANDIDATES), len(keys))
         top = keys[np.argpartition(distances, count - 1)[:count]]
-        return self._tables.scored_candidates([int(key) for key in top], "", [], query)
+        return self._tables.nearest_among([int(key) for key in top], query, wanted)
 
     def _from_graph(
         self, query: Vectors, wanted: int, filter_sql: str, params: list[Any]
@@ -259,7 +259,10 @@ class LayeredVectors:
         while True:
             keys = [int(key) for key in base.search(code, count).keys if key not in self._dead]
             # Re-ranked exactly on SQLite's float32 vectors, which also applies the filter.
-            scored = self._tables.scored_candidates(keys, filter_sql, params, query)
+            if filter_sql:
+                scored = self._tables.scored_candidates(keys, filter_sql, params, query)
+            else:
+                scored = self._tables.nearest_among(keys, query, wanted)
             if len(scored) >= wanted or count >= len(base) or count >= MAX_CANDIDATES:
                 return scored
             count = min(count * 4, MAX_CANDIDATES)

@@ -460,6 +460,24 @@ def test_a_closed_store_unmaps_its_graph(
     assert graph not in Path("/proc/self/maps").read_text()
 
 
+def test_re_ranking_on_vectors_alone_keeps_the_best_of_the_joined_ranking(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    rng = np.random.default_rng(12)
+    store = open_store(tmp_path, embedder, opened)
+    items = store.add_many(memories(embedder, embedding_like(rng, 120), "v"))
+    store.forget(items[5].id)
+    with sqlite3.connect(tmp_path / "memory.db") as conn:
+        chunk_ids = [int(row[0]) for row in conn.execute("SELECT id FROM chunks")]
+    wanted = embedding_like(rng, 1)[0]
+    candidates = [*chunk_ids, 10**9]  # one key with no chunk: skipped, as the join skips it
+    joined = store._tables.scored_candidates(candidates, "", [], wanted)
+    best = sorted(joined, key=lambda entry: -entry[2])[:7]
+    alone = store._tables.nearest_among(candidates, wanted, 7)
+    assert [(key, item) for key, item, _ in alone] == [(key, item) for key, item, _ in best]
+    assert np.allclose([score for *_, score in alone], [score for *_, score in best])
+
+
 def test_hamming_on_stored_codes_is_the_distance_the_graph_searches_by() -> None:
     rng = np.random.default_rng(10)
     vectors = embedding_like(rng, 200)
