@@ -46,9 +46,10 @@ EXACT_LIMIT = 20_000
 SELECTIVE_LIMIT = 20_000
 # Graph candidates fetched per query and re-ranked exactly on SQLite's float32 vectors, and the
 # most fetched for a filter. The graph compares binary codes, so the true nearest 10 are spread
-# wider among its answers: at 2M items (bench/bench_memory.py) 300 candidates gave recall@10
-# 0.977, 200 gave 0.970, 100 with int8 vectors 0.909. Re-ranking costs about 10-20 us a
-# candidate (SQLite lookups), so more than a few hundred would eat the latency goal.
+# wider among its answers: at 2M items (bench/bench_memory.py, a beam of 1024) 300 candidates
+# gave recall@10 0.977 and 200 gave 0.970 (int8 vectors, a beam of 256 and 100 candidates gave
+# 0.909). Re-ranking costs 5-10 us a candidate (SQLite lookups, 300k items), more when busy,
+# so more than a few hundred would eat the latency goal.
 CANDIDATES = 300
 # Of a narrow filter's keys, ranked by Hamming distance over all of them (no graph search to
 # miss any), this many are re-ranked: for 7.6k keys of the 2M items, 100 kept recall@10 0.983,
