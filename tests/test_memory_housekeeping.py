@@ -27,7 +27,7 @@ WORDS = ["zebra", "quince", "mango", "harbor", "violin", "tulip", "cobalt", "saf
 
 
 def utterance(n: int, device: str, tag: str) -> str:
-    # Each line its own rare words, so its vector (and its int8 pattern in the graph) is unique.
+    # Each line its own rare words, so its vector (and its binary code in the graph) is unique.
     return f"On {device} I said {WORDS[n % 9]} {WORDS[(n * 7 + 3) % 9]} code{n}x{device[-1]}{tag}"
 
 
@@ -146,9 +146,10 @@ def test_after_the_grace_period_the_raw_items_are_gone_everywhere(
     assert graph is not None
     with sqlite3.connect(store.path) as conn:
         chunk_of = {str(r[1]): int(r[0]) for r in conn.execute("SELECT id, item_id FROM chunks")}
-    patterns = [
-        np.asarray(graph.get(chunk_of[item.id], dtype=np.int8)).tobytes() for item in ear[:5]
-    ]
+    keys = np.array([chunk_of[item.id] for item in ear[:5]], dtype=np.uint64)
+    patterns = [row.tobytes() for row in ann_file.stored_codes(graph, keys)]
+    saved = (folder / meta.file_name).read_bytes()
+    assert all(pattern in saved for pattern in patterns)
 
     run_id, _ = compact_all(store, summarize=False)
     assert not store.housekeeping.purge_due(NOW + GRACE - timedelta(seconds=1))

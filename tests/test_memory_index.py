@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -195,7 +196,7 @@ def test_a_narrow_filter_follows_changes_and_forgets_like_exact_search(
     tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
 ) -> None:
     # 1,200 memories over 400 days in a store past its exact limit: a week passes 21 chunks,
-    # so the filter is answered from chunk_filters, the graph's int8 copies and SQLite.
+    # so the filter is answered from chunk_filters, the graph's binary codes and SQLite.
     rng = np.random.default_rng(7)
     vectors = embedding_like(rng, 1200)
     store = open_store(tmp_path, embedder, opened)
@@ -299,9 +300,9 @@ def test_forget_leaves_no_trace_in_the_saved_index(
         chunk_of = {
             str(row[1]): int(row[0]) for row in conn.execute("SELECT id, item_id FROM chunks")
         }
-    quantized = [
-        np.asarray(graph.get(chunk_of[item.id], dtype=np.int8)).tobytes() for item in victims
-    ]
+    keys = np.array([chunk_of[item.id] for item in victims], dtype=np.uint64)
+    quantized = [row.tobytes() for row in ann_file.stored_codes(graph, keys)]
+    assert quantized == [row.tobytes() for row in ann_file.to_codes(vectors[[3, 400, 799]])]
     assert all(pattern in saved_graph(tmp_path).read_bytes() for pattern in quantized)
     for item in victims:
         store.forget(item.id)
@@ -313,11 +314,11 @@ def test_forget_leaves_no_trace_in_the_saved_index(
     assert saved is not None
     live = [int(key) for key in saved.keys]
     assert len(live) == 797 and not {chunk_of[item.id] for item in victims} & set(live)
-    stored = np.asarray(saved.get(np.array(live, dtype=np.uint64), dtype=np.int8))
+    stored = ann_file.stored_codes(saved, np.array(live, dtype=np.uint64))
     for pattern in quantized:
-        assert not (stored == np.frombuffer(pattern, dtype=np.int8)).all(axis=1).any()
+        assert not (stored == np.frombuffer(pattern, dtype=np.uint8)).all(axis=1).any()
     for item in victims:
-        found = saved.search(ann_file.for_int8(embedder.table[item.text])[0], 5)
+        found = saved.search(ann_file.to_codes(embedder.table[item.text])[0], 5)
         assert chunk_of[item.id] not in [int(key) for key in found.keys]
 
 
@@ -415,6 +416,80 @@ def test_a_graph_saved_for_another_state_of_the_database_is_rebuilt(
     assert (progress.mode, progress.searchable, progress.total) == ("ann", 500, 500)
     hits = store.search(query(embedder, vectors[77], "q"), k=1, mode="vector")
     assert hits[0].item.id == items[77].id
+
+
+def test_a_graph_saved_in_the_former_format_is_rebuilt_in_the_new_one(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    rng = np.random.default_rng(9)
+    vectors = embedding_like(rng, 500)
+    store = open_store(tmp_path, embedder, opened)
+    items = store.add_many(memories(embedder, vectors, "f"))
+    store.wait_for_index()
+    store.close()
+    # As an index.json written before binary codes: format 1 named a graph of int8 vectors.
+    folder = ann_file.index_folder(tmp_path / "memory.db")
+    old = saved_graph(tmp_path)
+    described = json.loads((folder / ann_file.META_NAME).read_text(encoding="utf-8"))
+    (folder / ann_file.META_NAME).write_text(json.dumps({**described, "format": 1}))
+    assert ann_file.read_meta(folder) is None
+    store = open_store(tmp_path, embedder, opened)
+    store.wait_for_index()
+    meta = ann_file.read_meta(folder)
+    assert meta is not None and meta.format == ann_file.FORMAT == 2
+    assert saved_graph(tmp_path) != old and not old.exists()
+    described_graph = Index.metadata(str(saved_graph(tmp_path)))
+    assert described_graph is not None and described_graph["kind_scalar"].name == "B1"
+    progress = store.index_progress()
+    assert (progress.mode, progress.searchable, progress.total) == ("ann", 500, 500)
+    hits = store.search(query(embedder, vectors[55], "q"), k=1, mode="vector")
+    assert hits[0].item.id == items[55].id
+
+
+def test_a_closed_store_unmaps_its_graph(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    # The store and its layers refer to each other, so the object can outlive close; its
+    # mapping must not (it kept the touched pages of a 2M-item graph resident).
+    store = open_store(tmp_path, embedder, opened)
+    store.add_many(memories(embedder, embedding_like(np.random.default_rng(11), 400), "u"))
+    store.wait_for_index()
+    graph = str(saved_graph(tmp_path))
+    assert graph in Path("/proc/self/maps").read_text()
+    store.close()
+    assert graph not in Path("/proc/self/maps").read_text()
+
+
+def test_re_ranking_on_vectors_alone_keeps_the_best_of_the_joined_ranking(
+    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+) -> None:
+    rng = np.random.default_rng(12)
+    store = open_store(tmp_path, embedder, opened)
+    items = store.add_many(memories(embedder, embedding_like(rng, 120), "v"))
+    store.forget(items[5].id)
+    with sqlite3.connect(tmp_path / "memory.db") as conn:
+        chunk_ids = [int(row[0]) for row in conn.execute("SELECT id FROM chunks")]
+    wanted = embedding_like(rng, 1)[0]
+    candidates = [*chunk_ids, 10**9]  # one key with no chunk: skipped, as the join skips it
+    joined = store._tables.scored_candidates(candidates, "", [], wanted)
+    best = sorted(joined, key=lambda entry: -entry[2])[:7]
+    alone = store._tables.nearest_among(candidates, wanted, 7)
+    assert [(key, item) for key, item, _ in alone] == [(key, item) for key, item, _ in best]
+    assert np.allclose([score for *_, score in alone], [score for *_, score in best])
+
+
+def test_hamming_on_stored_codes_is_the_distance_the_graph_searches_by() -> None:
+    rng = np.random.default_rng(10)
+    vectors = embedding_like(rng, 200)
+    graph = ann_file.new_index(DIM)
+    keys = np.arange(200, dtype=np.uint64)
+    graph.add(keys, ann_file.to_codes(vectors))
+    code = ann_file.to_codes(vectors[17])
+    assert code.shape == (1, DIM // 8) and code.dtype == np.uint8
+    found = graph.search(code[0], 200, exact=True)
+    distances = ann_file.hamming(ann_file.stored_codes(graph, keys), code)
+    assert distances[17] == 0 and distances.max() > 0
+    assert np.array_equal(distances[found.keys.astype(np.int64)], found.distances.astype(np.int32))
 
 
 def test_a_model_still_loads_in_a_process_that_imported_the_index_first() -> None:
