@@ -11,6 +11,7 @@ from hub.chat.grounded import first_sentence, grounded_rewriter
 from hub.engine.runner import finished_generation, rewritten_generation
 from hub.engine.types import ChatMessage
 from hub.recall.chat_memory import MemoryTurn, recall_sync
+from hub.recall.context import ordered_for
 from hub.recall.grounding import asks_about, check_grounding, restated
 from hub.recall.service import MemoryService
 from memory.embedder import Embedder
@@ -175,3 +176,29 @@ def test_a_question_about_the_person_is_given_a_weaker_memory_than_a_general_one
     sure = recalled(ScoredStore([(SISTER, 0.6)]), "Where does my sister live?")
     sure.given = sure.hits
     assert sure.sure()
+
+
+def hit(text: str, similarity: float | None, rank: int) -> SearchHit:
+    item = MemoryItem(f"m{rank}", "fact", text, "import", "2025-02-03", "", "", {}, False)
+    return SearchHit(item, 1.0 / rank, text, similarity, rank, 1 if rank == 1 else None)
+
+
+def test_the_note_given_first_is_the_one_closest_in_meaning() -> None:
+    nurse = hit("I work as a night-shift nurse at Hospital Santa Brígida.", 0.37, 1)  # "shift"
+    bus = hit("I commute to work on the number 207 bus.", 0.45, 2)
+    other = hit("Rosalind rides the 12 tram to the bakery.", 0.5, 3)
+    weak = hit("I park my car in the Trindade garage.", 0.3, 4)
+    question = "What route do I ride to my shifts?"
+    # Sure before weak; the person's own notes before others'; then the closest in meaning.
+    order = ordered_for(question, [weak, nurse, other, bus], sure_similarity=0.35)
+    assert [h.item.text for h in order] == [
+        bus.item.text,
+        nurse.item.text,
+        other.item.text,
+        weak.item.text,
+    ]
+    general = ordered_for("Which tram goes to the bakery?", [nurse, bus, other], 0.35)
+    assert general[0] is other
+    # Found by words alone (no similarity yet): the search's order is kept.
+    unscored = [hit("first", None, 1), hit("second", None, 2)]
+    assert [h.item.text for h in ordered_for(question, unscored, 0.35)] == ["first", "second"]

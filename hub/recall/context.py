@@ -56,16 +56,26 @@ def ordered_for(
 ) -> list[SearchHit]:
     """The hits in the order to offer them: those that surely concern the question (at least
     ``sure_similarity``) before weaker ones; within each, for a question about the person, what
-    the person wrote about themselves before notes about other people, else in search order.
-    (On the evaluation's development persons this put the right memory first in 97% of the
-    questions whose memory was found, against 89% in search order.)"""
+    the person wrote about themselves before notes about other people; then by meaning (the
+    similarity), not by the search's rank, which also counts shared words. (On the evaluation's
+    development persons, the person's own notes first put the right memory first in 97% of the
+    questions whose memory was found, against 89% in search order; then by meaning, 142 of 146
+    against 140: a shared word ("night-shift" for "my shifts", "architect" for "drawing plans")
+    had put a note that only shares it first.)"""
 
     def weak(hit: SearchHit) -> bool:
         return hit.similarity is None or hit.similarity < sure_similarity
 
+    def meaning(hit: SearchHit) -> float:
+        # Found by words alone (the embedder still loading): all equal, kept in search order.
+        return -hit.similarity if hit.similarity is not None else 0.0
+
     if not about_the_person(question):
-        return sorted(hits, key=weak)
-    return sorted(hits, key=lambda hit: (weak(hit), FIRST_PERSON.search(hit.item.text) is None))
+        return sorted(hits, key=lambda hit: (weak(hit), meaning(hit)))
+    return sorted(
+        hits,
+        key=lambda hit: (weak(hit), FIRST_PERSON.search(hit.item.text) is None, meaning(hit)),
+    )
 
 
 def note_text(hit: SearchHit) -> str:
