@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -396,8 +396,26 @@ def test_opening_an_up_to_date_index_maps_it_without_writing_a_new_one(
     assert "later memory number 30" in [hit.item.text for hit in hits]
 
 
-def test_a_graph_saved_for_another_state_of_the_database_is_rebuilt(
-    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
+def another_state_of_the_database(database: Path) -> None:
+    """As after restoring an older memory.db beside a newer graph: the tokens differ."""
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE meta SET value = 'other' WHERE key = ?", (vector_layers.META_KEY,))
+
+
+def the_former_format(database: Path) -> None:
+    """As an index.json written before binary codes: format 1 named a graph of int8 vectors."""
+    folder = ann_file.index_folder(database)
+    described = json.loads((folder / ann_file.META_NAME).read_text(encoding="utf-8"))
+    (folder / ann_file.META_NAME).write_text(json.dumps({**described, "format": 1}))
+    assert ann_file.read_meta(folder) is None
+
+
+@pytest.mark.parametrize("spoil", [another_state_of_the_database, the_former_format])
+def test_a_graph_that_does_not_match_is_rebuilt_as_a_binary_graph(
+    tmp_path: Path,
+    embedder: TableEmbedder,
+    opened: list[SqliteMemoryStore],
+    spoil: Callable[[Path], None],
 ) -> None:
     rng = np.random.default_rng(8)
     vectors = embedding_like(rng, 500)
@@ -406,44 +424,18 @@ def test_a_graph_saved_for_another_state_of_the_database_is_rebuilt(
     store.wait_for_index()
     store.close()
     saved = saved_graph(tmp_path)
-    # As after restoring an older memory.db beside a newer graph: the tokens differ.
-    with sqlite3.connect(tmp_path / "memory.db") as conn:
-        conn.execute("UPDATE meta SET value = 'other' WHERE key = ?", (vector_layers.META_KEY,))
+    spoil(tmp_path / "memory.db")
     store = open_store(tmp_path, embedder, opened)
     store.wait_for_index()
-    assert saved_graph(tmp_path) != saved and not saved.exists()
-    progress = store.index_progress()
-    assert (progress.mode, progress.searchable, progress.total) == ("ann", 500, 500)
-    hits = store.search(query(embedder, vectors[77], "q"), k=1, mode="vector")
-    assert hits[0].item.id == items[77].id
-
-
-def test_a_graph_saved_in_the_former_format_is_rebuilt_in_the_new_one(
-    tmp_path: Path, embedder: TableEmbedder, opened: list[SqliteMemoryStore]
-) -> None:
-    rng = np.random.default_rng(9)
-    vectors = embedding_like(rng, 500)
-    store = open_store(tmp_path, embedder, opened)
-    items = store.add_many(memories(embedder, vectors, "f"))
-    store.wait_for_index()
-    store.close()
-    # As an index.json written before binary codes: format 1 named a graph of int8 vectors.
-    folder = ann_file.index_folder(tmp_path / "memory.db")
-    old = saved_graph(tmp_path)
-    described = json.loads((folder / ann_file.META_NAME).read_text(encoding="utf-8"))
-    (folder / ann_file.META_NAME).write_text(json.dumps({**described, "format": 1}))
-    assert ann_file.read_meta(folder) is None
-    store = open_store(tmp_path, embedder, opened)
-    store.wait_for_index()
-    meta = ann_file.read_meta(folder)
+    meta = ann_file.read_meta(ann_file.index_folder(tmp_path / "memory.db"))
     assert meta is not None and meta.format == ann_file.FORMAT == 2
-    assert saved_graph(tmp_path) != old and not old.exists()
+    assert saved_graph(tmp_path) != saved and not saved.exists()
     described_graph = Index.metadata(str(saved_graph(tmp_path)))
     assert described_graph is not None and described_graph["kind_scalar"].name == "B1"
     progress = store.index_progress()
     assert (progress.mode, progress.searchable, progress.total) == ("ann", 500, 500)
-    hits = store.search(query(embedder, vectors[55], "q"), k=1, mode="vector")
-    assert hits[0].item.id == items[55].id
+    hits = store.search(query(embedder, vectors[77], "q"), k=1, mode="vector")
+    assert hits[0].item.id == items[77].id
 
 
 def test_a_closed_store_unmaps_its_graph(
