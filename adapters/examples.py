@@ -39,6 +39,7 @@ class SourceText:
     stored_at: float = 0.0
     happened_at: str = ""
     questions: tuple[str, ...] = ()  # more ways to ask for it, written by the local model
+    cues: tuple[str, ...] = ()  # everyday words a question may use for it (adapters/cue_words.py)
 
 
 @dataclass(frozen=True)

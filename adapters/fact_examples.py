@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from importlib.resources import files
 
 from adapters.config import DatasetRecipe
+from adapters.cue_words import cue_questions
 from adapters.examples import SourceText, TrainingExample
 from adapters.fact_questions import Question, questions_for
 
@@ -144,6 +145,16 @@ def pick_forms(pool: list[Question], count: int) -> list[Question]:
     return picked
 
 
+def with_cues(templated: list[Question], cued: list[Question]) -> list[Question]:
+    """The templated questions with the cue questions taken in turn after the first two (which
+    are also asked with the memory in context), so a run short of time still learns some cues."""
+    head, rest = templated[:2], templated[2:]
+    mixed: list[Question] = []
+    for index in range(max(len(rest), len(cued))):
+        mixed += rest[index : index + 1] + cued[index : index + 1]
+    return head + mixed
+
+
 @dataclass
 class ItemExamples:
     """One memory's training forms (most important first) and its held-out question."""
@@ -161,7 +172,13 @@ def item_examples(item: SourceText, count: int, hold_out: bool) -> ItemExamples:
     held: Question | None = choose_held_out(item, pool) if hold_out else None
     if held is not None:
         pool = [q for q in pool if q is not held and not _too_close(q.text, held.text)]
-    chosen = [Question(text, "model", "") for text in item.questions] + pick_forms(pool, count)
+    templated = pick_forms(pool, count)
+    cued = [
+        Question(text, "cue", "")
+        for text in cue_questions(item.cues)
+        if held is None or not _too_close(text, held.text)
+    ]
+    chosen = [Question(text, "model", "") for text in item.questions] + with_cues(templated, cued)
     if not chosen:
         chosen = fallback_questions(item, count)
     source = item.kind if item.kind in ("fact", "note", "transcript") else "note"

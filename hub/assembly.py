@@ -220,6 +220,7 @@ def build_hub(
         runner,
         web.conversations.database,
         placement.everything if placement.split else None,  # training may use every CPU
+        memory.embedder if memory is not None else None,
     )
     bridges = BridgeService(devices)
     return Hub(

@@ -289,6 +289,13 @@ class Settings(BaseSettings):
     personalize_model_questions: int = Field(
         default=50, ge=0, description="Facts per run the model writes a question for; 0: off."
     )
+    personalize_cue_words: int = Field(
+        default=6,
+        ge=0,
+        le=50,
+        description="Everyday words per fact about you that the nightly run also asks it by "
+        "(\"pulse\" for a resting heart rate), chosen with the memory's embedding model; 0: off.",
+    )
     ble_enabled: bool = Field(
         default=False,
         description="Keep the Bluetooth LE bridges added with `hub bridges ble add` connected "

@@ -7,12 +7,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from adapters.examples import PersonInputs
 from adapters.job import read_progress
 from adapters.registry import AdapterRegistry, AdapterVersion
 from hub.engine.cpu_placement import pin_process
 from hub.engine.runner import ModelRunner
 from hub.errors import HubError
 from hub.personalization.collect import collect_inputs, count_new
+from hub.personalization.cues import with_cue_words
 from hub.personalization.jobs import (
     CHILD_LOG_FILE,
     RunOutcome,
@@ -32,6 +34,7 @@ from hub.personalization.status import (
     Schedule,
 )
 from hub.settings import Settings
+from memory.embedder import Embedder
 from memory.sqlite_database import LockedDatabase
 
 logger = logging.getLogger(__name__)
@@ -71,8 +74,10 @@ class PersonalizationService:
         runner: ModelRunner,
         conversations: LockedDatabase,
         training_cpus: frozenset[int] | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
+        self.embedder = embedder  # the memory's, for cue words; None with memory off
         self.training_cpus = training_cpus
         self.served = served
         self.catalog = served.catalog
@@ -94,12 +99,7 @@ class PersonalizationService:
             )
         model_name = self.runner.active
         path = await asyncio.to_thread(self.catalog.training_path, model_name)
-        inputs = await asyncio.to_thread(collect_inputs, self.conversations, self.settings.data_dir)
-        limit = self.settings.personalize_model_questions
-        since = float(self.registry.read_state().get("data_watermark", 0.0))
-        enough = force or count_new(inputs, since) >= self.settings.personalize_min_new_examples
-        if limit and enough:  # a run that will be skipped need not keep the model busy
-            inputs = await with_model_questions(self.runner, inputs, limit)
+        inputs = await self.gather_inputs(force)
         plan = await asyncio.to_thread(
             plan_run, self.settings, self.conversations, model_name, path, force, None, inputs
         )
@@ -110,6 +110,25 @@ class PersonalizationService:
         self.current = state
         state.task = asyncio.create_task(self._run(state))
         return self.status()
+
+    async def gather_inputs(self, force: bool) -> PersonInputs:
+        """What a run would learn from now: the person's data, with model-written questions
+        and cue words added when a run is due (a run that will be skipped need not keep the
+        model busy)."""
+        inputs = await asyncio.to_thread(collect_inputs, self.conversations, self.settings.data_dir)
+        since = float(self.registry.read_state().get("data_watermark", 0.0))
+        enough = force or count_new(inputs, since) >= self.settings.personalize_min_new_examples
+        if not enough:
+            return inputs
+        if self.settings.personalize_model_questions:
+            inputs = await with_model_questions(
+                self.runner, inputs, self.settings.personalize_model_questions
+            )
+        if self.settings.personalize_cue_words and self.embedder is not None:
+            inputs = await asyncio.to_thread(
+                with_cue_words, self.embedder, inputs, self.settings.personalize_cue_words
+            )
+        return inputs
 
     async def _run(self, state: RunState) -> RunOutcome:
         plan = state.plan
