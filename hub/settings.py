@@ -294,7 +294,7 @@ class Settings(BaseSettings):
         ge=0,
         le=50,
         description="Everyday words per fact about you that the nightly run also asks it by "
-        "(\"pulse\" for a resting heart rate), chosen with the memory's embedding model; 0: off.",
+        '("pulse" for a resting heart rate), chosen with the memory\'s embedding model; 0: off.',
     )
     ble_enabled: bool = Field(
         default=False,
