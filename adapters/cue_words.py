@@ -31,10 +31,20 @@ CUE_FORMS = (
 _WORD = re.compile(r"[a-z]+")
 
 
+def _word_list(name: str) -> list[str]:
+    """The words of a shipped list (adapters/data), one a line, "#" lines left out."""
+    text = files("adapters").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
 def cue_vocabulary() -> list[str]:
     """The everyday words cues are chosen from, most frequent first."""
-    text = files("adapters").joinpath("data/cue_words.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+    return _word_list("cue_words.txt")
+
+
+def everyday_words() -> frozenset[str]:
+    """Every everyday word, function words too: a word outside them is an uncommon one."""
+    return frozenset(cue_vocabulary() + _word_list("function_words.txt"))
 
 
 def _stem(word: str) -> str:

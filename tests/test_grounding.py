@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
+from adapters.cue_words import everyday_words
 from hub.chat.grounded import first_sentence, grounded_rewriter
 from hub.engine.runner import finished_generation, rewritten_generation
 from hub.engine.types import ChatMessage
@@ -22,12 +23,16 @@ from memory.types import MemoryItem, SearchHit
 SISTER = "My sister Oriana lives in Tavira."
 DOSE = "I take 75 mg of venlafaxine every morning."
 OTHER = "Priya swims at the pool in Ronda twice a week."
+EVERYDAY = everyday_words()
 
 
 def test_an_answer_that_says_what_a_memory_says_is_drawn_from_it() -> None:
     question = "Which town would I travel to for a visit with my sibling?"
-    assert check_grounding("You would travel to Tavira.", [SISTER], question).source == 0
-    assert check_grounding("It is 75 mg, every morning.", [SISTER, DOSE], "my dose?").source == 1
+    assert check_grounding("You would travel to Tavira.", [SISTER], question, EVERYDAY).source == 0
+    assert (
+        check_grounding("It is 75 mg, every morning.", [SISTER, DOSE], "my dose?", EVERYDAY).source
+        == 1
+    )
 
 
 def test_an_answer_that_invents_or_ignores_its_memories_is_drawn_from_none() -> None:
@@ -39,7 +44,7 @@ def test_an_answer_that_invents_or_ignores_its_memories_is_drawn_from_none() -> 
         "I'm sorry, I can't help with that.",  # a refusal
         "Your sister lives in a lovely town.",  # nothing the question did not already hold
     ]:
-        assert check_grounding(answer, [SISTER], question).source is None, answer
+        assert check_grounding(answer, [SISTER], question, EVERYDAY).source is None, answer
     # Half the date, or a dose without its amount, is not what the memory says.
     niece = "My niece Yasmina's birthday is on 28 February."
     for answer, memory, asked in [
@@ -47,18 +52,36 @@ def test_an_answer_that_invents_or_ignores_its_memories_is_drawn_from_none() -> 
         ("Yasmina's birthday is in February.", niece, "When is my niece's birthday?"),
         ("You take venlafaxine every morning.", DOSE, "How much venlafaxine do I take?"),
     ]:
-        assert check_grounding(answer, [memory], asked).source is None, answer
+        assert check_grounding(answer, [memory], asked, EVERYDAY).source is None, answer
     # A name's word used as a common noun does not repeat the name.
     work = "I work as a night-shift nurse in the cardiology ward of Hospital Santa Brígida."
     asked = "What's the name of the place that pays my salary?"
-    assert check_grounding("The hospital's a bit of a specialty.", [work], asked).source is None
-    assert check_grounding("It is Hospital Santa Brígida.", [work], asked).source == 0
+    assert (
+        check_grounding("The hospital's a bit of a specialty.", [work], asked, EVERYDAY).source
+        is None
+    )
+    assert check_grounding("It is Hospital Santa Brígida.", [work], asked, EVERYDAY).source == 0
     # A date is told whole: its month is one of its numbers.
     moved = "We moved into our house on 12 October 2019."
     asked = "How long have we been in this place, since when exactly?"
     said = "We've been in this house for 12 months since 2019."
-    assert check_grounding(said, [moved], asked).source is None
-    assert check_grounding("Since 12 October 2019.", [moved], asked).source == 0
+    assert check_grounding(said, [moved], asked, EVERYDAY).source is None
+    assert check_grounding("Since 12 October 2019.", [moved], asked, EVERYDAY).source == 0
+
+
+def test_a_note_with_no_name_left_to_tell_is_told_by_its_uncommon_words() -> None:
+    sweet = "My mother Despina always keeps a jar of quince spoon sweet for visitors."
+    asked = "What does Despina give people with their coffee when they call round?"
+    vague = "Despina gives people a sweet treat when they call around."
+    assert check_grounding(vague, [sweet], asked, EVERYDAY).source is None
+    told = "She offers visitors quince spoon sweet."
+    assert check_grounding(told, [sweet], asked, EVERYDAY).source == 0
+    # Words a question already holds, and everyday ones, tell nothing.
+    asked = "What spoon sweet does Despina keep for visitors?"
+    assert check_grounding("Quince, in a jar.", [sweet], asked, EVERYDAY).source == 0
+    walk = "I walk the dog around the park after dinner."
+    said = "You walk the dog after dinner."
+    assert check_grounding(said, [walk], "What do I do after dinner?", EVERYDAY).source == 0
 
 
 def test_only_questions_the_memories_should_answer_are_checked() -> None:
@@ -83,7 +106,7 @@ def rewrite(
     async def run() -> tuple[str, list[int]]:
         cited: list[int] = []
         inner = finished_generation("fake", answer)
-        rewriter = grounded_rewriter(question, memories, cited.append, True, asked)
+        rewriter = grounded_rewriter(question, memories, cited.append, EVERYDAY, True, asked)
         outer = rewritten_generation(inner, rewriter)
         text = "".join([piece async for piece in outer])
         await outer.wait_finished()
@@ -121,7 +144,9 @@ def test_a_general_question_is_answered_freely_unless_the_answer_uses_a_memory()
 def test_a_weak_memory_the_answer_ignores_is_offered_as_only_the_closest() -> None:
     async def run() -> str:
         inner = finished_generation("fake", "Your sibling lives in Paris.")
-        rewriter = grounded_rewriter("Where does my sibling live?", [SISTER], lambda _: None, False)
+        rewriter = grounded_rewriter(
+            "Where does my sibling live?", [SISTER], lambda _: None, EVERYDAY, False
+        )
         outer = rewritten_generation(inner, rewriter)
         return "".join([piece async for piece in outer])
 

@@ -38,6 +38,7 @@ def grounded_rewriter(
     question: str,
     memories: list[str],
     on_source: Callable[[int], None],
+    everyday: frozenset[str],
     sure: bool = True,
     asked: bool = True,
 ) -> PieceRewriter:
@@ -45,13 +46,14 @@ def grounded_rewriter(
     (``on_source`` is told which), else replaced by the first memory restated (said to be only
     the closest memory when the match was not ``sure``). For a question the memories need not
     answer (not ``asked``: "what is the capital of France?"), an answer that repeats no name or
-    number of theirs is passed on as the model wrote it; one that does is checked the same way."""
+    number of theirs is passed on as the model wrote it; one that does is checked the same way.
+    ``everyday`` is the vocabulary of common words (hub.recall.grounding.check_grounding)."""
 
     def source_of(text: str) -> int | None:
         """The memory ``text`` draws on (NOT_CHECKED: it is passed on as it is)."""
         if not asked and not draws_on(text, memories, question):
             return NOT_CHECKED
-        return check_grounding(text, memories, question).source
+        return check_grounding(text, memories, question, everyday).source
 
     async def rewrite(inner: Generation) -> AsyncIterator[str]:
         held = ""

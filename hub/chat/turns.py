@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from adapters.cue_words import everyday_words
 from hub.chat.grounded import grounded_rewriter
 from hub.engine.chat_model import ChatModel
 from hub.engine.context_window import fit_chat
@@ -71,6 +72,8 @@ class ChatTurns:
     memory: MemoryService | None
     recorder: GenerationRecorder
     default_max_tokens: int
+    # Common words: an answer from a note with no name or number left must name an uncommon one.
+    everyday: frozenset[str] = field(default_factory=everyday_words)
 
     async def start(
         self, model: str | None, messages: list[ChatMessage], options: TurnOptions
@@ -113,7 +116,7 @@ class ChatTurns:
         if grammar is None and notes:
             asked = asks_about(recall.question, notes)
             rewriter = grounded_rewriter(
-                recall.question, notes, turn.cite_only, recall.sure(), asked
+                recall.question, notes, turn.cite_only, self.everyday, recall.sure(), asked
             )
             turn.generation = rewritten_generation(generation, rewriter)
         return turn

@@ -78,6 +78,20 @@ def _written_as_names(text: str) -> set[str]:
     return {stem(word) for word in named - STOPWORDS}
 
 
+def _uncommon_words(text: str, everyday: frozenset[str]) -> set[str]:
+    """The stems of the words of ``text`` outside the ``everyday`` vocabulary ("quince",
+    "kiwi"): an answer that says what the note says names one of them as it would a name."""
+    found: set[str] = set()
+    for word in _WORD.findall(text.lower()):
+        word = word.removesuffix("'s")
+        if len(word) < 3 or not word.isalpha() or word in STOPWORDS:
+            continue
+        singular = (word, word.removesuffix("s"), word.removesuffix("es"))
+        if not any(form in everyday for form in singular):
+            found.add(stem(word))
+    return found
+
+
 @dataclass(frozen=True)
 class Grounding:
     """Which given memory an answer draws on (its index), or None when it draws on none."""
@@ -90,11 +104,14 @@ class Grounding:
         return self.source is not None
 
 
-def check_grounding(answer: str, memories: list[str], question: str) -> Grounding:
+def check_grounding(
+    answer: str, memories: list[str], question: str, everyday: frozenset[str]
+) -> Grounding:
     """The memory ``answer`` repeats a piece of that the question did not already hold (all of
     its numbers and months and at least one of its names, written as a name, that the question
-    does not hold), as long as the answer names no number or name that neither a memory nor
-    the question holds."""
+    does not hold; for a memory with none left, one of its words outside the ``everyday``
+    vocabulary, if it has any), as long as the answer names no number or name that neither a
+    memory nor the question holds."""
     asked = content_words(question)
     said = content_words(answer)
     said_names = _written_as_names(answer)
@@ -108,6 +125,9 @@ def check_grounding(answer: str, memories: list[str], question: str) -> Groundin
         numbers = {word for word in telling if _is_number(word)}
         if (telling and not said_names & telling) or not numbers <= said:
             continue  # it leaves out a number, or every name, the memory would tell
+        uncommon = set() if telling else _uncommon_words(memory, everyday) - asked
+        if uncommon and not said & uncommon:
+            continue  # "a sweet treat" for "quince spoon sweet": it tells none of its own
         shared = len(said & (content_words(memory) - asked))
         if shared > best_shared:
             best, best_shared = index, shared
