@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from adapters.config import TrainConfig
 
 CALIBRATION_STEPS = 4
+# Steps after the plan at which the speed is measured again, and the plan made again at the
+# faster of the two speeds: a few seconds of other work on the machine during calibration must
+# not cut a night's training to a third (the deadline still ends a plan that was too hopeful).
+REPLAN_AFTER_STEPS = 12
 # Share of the time left that the plan fills; the rest absorbs a machine that slows down and
 # leaves room for evaluating and exporting the adapter.
 PLAN_FILL = 0.8
@@ -70,10 +74,15 @@ def fit_examples(lengths: list[int], epochs: int, affordable_tokens: float) -> i
 
 
 def plan_to_fit(
-    lengths: list[int], config: TrainConfig, seconds_per_token: float, seconds_left: float
+    lengths: list[int],
+    config: TrainConfig,
+    seconds_per_token: float,
+    seconds_left: float,
+    tokens_done: int = 0,
 ) -> Plan:
-    """Keep the leading examples whose epochs fit in the time left at the measured speed."""
-    affordable = PLAN_FILL * seconds_left / max(seconds_per_token, 1e-9)
+    """Keep the leading examples whose epochs fit in the time left at the measured speed, on
+    top of the ``tokens_done`` already trained on under an earlier plan."""
+    affordable = tokens_done + PLAN_FILL * seconds_left / max(seconds_per_token, 1e-9)
     return Plan(fit_examples(lengths, config.epochs, affordable), len(lengths))
 
 

@@ -16,7 +16,14 @@ import torch
 from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
 from adapters.export_gguf import LORA_TARGET_MODULES
-from adapters.schedule import Plan, batch_schedule, calibration_batches, learning_rate, plan_to_fit
+from adapters.schedule import (
+    REPLAN_AFTER_STEPS,
+    Plan,
+    batch_schedule,
+    calibration_batches,
+    learning_rate,
+    plan_to_fit,
+)
 from memory.durable_files import replace_durably
 
 logger = logging.getLogger(__name__)
@@ -195,6 +202,20 @@ def _frozen_to(model: Any, dtype: torch.dtype) -> None:
             parameter.data = parameter.data.to(dtype)
 
 
+@dataclass(frozen=True)
+class _SecondLook:
+    """When to measure the training speed again, and what the first measurement said."""
+
+    at_step: int = -1  # never
+    tokens: int = 0  # trained when the first plan was made
+    seconds: float = 0.0
+    first_speed: float = math.inf  # seconds per token during calibration
+
+    def speed_since(self, outcome: TrainOutcome) -> float:
+        """Seconds per token since the first plan was made."""
+        return (outcome.train_seconds - self.seconds) / max(outcome.tokens - self.tokens, 1)
+
+
 def _time_fraction(trained: float, deadline: float | None) -> float:
     """How much of the time budget training has used (0 without a deadline)."""
     if deadline is None:
@@ -243,6 +264,8 @@ def train_lora(
     smoothed = outcome.losses[-1] if outcome.losses else math.nan
     started = time.monotonic() - outcome.train_seconds
     step = outcome.steps
+    lengths = [e.length for e in examples]
+    second_look = _SecondLook()  # a resumed run keeps its plan
     while step < len(schedule):
         if deadline is not None and time.monotonic() >= deadline:
             outcome.stopped_by_budget = True
@@ -250,10 +273,33 @@ def train_lora(
         if plan is None and step >= calibration and step < len(schedule):
             seconds_left = math.inf if deadline is None else deadline - time.monotonic()
             per_token = outcome.train_seconds / max(outcome.tokens, 1)
-            plan = plan_to_fit([e.length for e in examples], config, per_token, seconds_left)
+            plan = plan_to_fit(lengths, config, per_token, seconds_left)
             schedule = batch_schedule(len(examples), config, plan)
+            second_look = _SecondLook(
+                step + REPLAN_AFTER_STEPS, outcome.tokens, outcome.train_seconds, per_token
+            )
             if plan.kept < plan.total:
                 logger.info("the time budget fits %d of %d examples", plan.kept, plan.total)
+            continue
+        if step == second_look.at_step and deadline is not None:
+            per_token = min(second_look.first_speed, second_look.speed_since(outcome))
+            kept_before = plan.kept if plan is not None else len(examples)
+            plan = plan_to_fit(
+                lengths,
+                config,
+                per_token,
+                deadline - time.monotonic(),
+                outcome.tokens - second_look.tokens,
+            )
+            schedule = batch_schedule(len(examples), config, plan)
+            second_look = _SecondLook()
+            if plan.kept != kept_before:
+                logger.info(
+                    "measured again: the time budget fits %d of %d examples (planned %d)",
+                    plan.kept,
+                    plan.total,
+                    kept_before,
+                )
             continue
         rate = learning_rate(
             config, step, len(schedule), _time_fraction(outcome.train_seconds, deadline)

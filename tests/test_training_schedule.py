@@ -6,16 +6,20 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from adapters import trainer
 from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
 from adapters.schedule import (
     CALIBRATION_STEPS,
     FINAL_LR_FRACTION,
+    REPLAN_AFTER_STEPS,
     Plan,
     batch_schedule,
     fit_examples,
@@ -103,3 +107,34 @@ def test_a_run_trains_resumes_and_ends_annealed(tmp_path: Path) -> None:
     assert not first.stopped_by_budget and not math.isnan(first.best_loss)
     resumed = train_lora(tiny_model(), examples, 0, config, tmp_path)  # from the last checkpoint
     assert resumed.steps == first.steps and resumed.losses == first.losses
+
+
+def _run_on_a_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, costs: list[float]) -> int:
+    """Steps planned by a run whose steps take ``costs`` seconds each on a fake clock (the last
+    cost repeats), with a 200-second budget; the model and the loss are real."""
+    clock = [0.0]
+    step_costs = itertools.chain(costs, itertools.repeat(costs[-1]))
+    real_loss = trainer.batch_loss
+
+    def timed_loss(*args: Any) -> torch.Tensor:
+        clock[0] += next(step_costs)
+        return real_loss(*args)
+
+    monkeypatch.setattr(trainer, "batch_loss", timed_loss)
+    monkeypatch.setattr(trainer, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    examples = [TokenizedExample([*PREFIX, 20 + i % 5], [30 + i % 7]) for i in range(200)]
+    config = TrainConfig(batch_size=2, epochs=1, max_steps=1000, checkpoint_every_steps=1000)
+    outcome = train_lora(tiny_model(), examples, 0, config, tmp_path, deadline=200.0)
+    assert outcome.steps == outcome.total_steps and not outcome.stopped_by_budget
+    return outcome.total_steps
+
+
+def test_a_calibration_slowed_by_other_work_is_measured_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_then_fast = [10.0] * CALIBRATION_STEPS + [1.0]
+    # Alone, the slow calibration would plan 13 steps; measured again, every example fits.
+    assert _run_on_a_clock(tmp_path / "a", monkeypatch, slow_then_fast) == CALIBRATION_STEPS + 100
+    # A machine slow throughout is planned at its own speed: its steps fill the 200 seconds.
+    slow = _run_on_a_clock(tmp_path / "b", monkeypatch, [10.0])
+    assert CALIBRATION_STEPS + REPLAN_AFTER_STEPS <= slow <= 200.0 / 10.0
