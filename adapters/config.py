@@ -49,8 +49,6 @@ class DatasetRecipe:
     questions_per_fact: int = 12  # a fact about the person, asked this many ways
     questions_per_other_fact: int = 4  # a fact about someone else ("Ana's dog is Rex")
     questions_per_note: int = 2  # a note or transcript
-    # Cue words asked two at a time ("pulse or heartbeat"): twice the cues in as many steps.
-    cues_per_question: int = 2
     context_per_fact: int = 2  # the fact asked with it among other memories in the prompt
     # Other memories beside it: none, as the hub gives the model one note by default
     # (memory_context_items).

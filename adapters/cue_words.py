@@ -12,7 +12,7 @@ questions none of them (docs/benchmarks.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from importlib.resources import files
 
 import numpy as np
@@ -55,17 +55,6 @@ def _stem(word: str) -> str:
     return word
 
 
-def own_words(text: str, everyday: frozenset[str]) -> list[str]:
-    """The words of ``text`` that say something (three letters or more, not a function word),
-    once each, in order: the words whose neighbours may also cue it."""
-    function = everyday - frozenset(cue_vocabulary())
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if len(word) >= 3 and word not in function:
-            seen.setdefault(word, None)
-    return list(seen)
-
-
 def pick_cues(
     texts: Sequence[str],
     text_vectors: Vectors,
@@ -74,16 +63,10 @@ def pick_cues(
     word_vectors: Vectors,
     count: int,
     margin: float = 0.02,
-    own_vectors: Mapping[int, Vectors] | None = None,
-    per_own_word: int = 0,
-    floor: float = 0.45,
 ) -> dict[int, tuple[str, ...]]:
     """Up to ``count`` cues for each text index in ``targets``: the vocabulary words closest in
     meaning to it, none of its own words, each closer to it than to any other of ``texts`` by
-    at least ``margin``. With ``own_vectors`` (a target's own words, embedded), up to
-    ``per_own_word`` more for each of them, the vocabulary words closest to that word (at least
-    ``floor`` alike) that pass the same test, as many again as ``count`` at most. Vectors are
-    unit length (a dot product is the cosine)."""
+    at least ``margin``. Vectors are unit length (a dot product is the cosine)."""
     if count <= 0 or not targets or not words:
         return {}
     similarity = word_vectors @ text_vectors.T  # words x texts
@@ -97,52 +80,21 @@ def pick_cues(
     for target in targets:
         mine = similarity[:, target]
         others = np.where(top_two[:, 0] == target, second, best)
-        points_here = mine - others >= margin
         own = {_stem(w) for w in _WORD.findall(texts[target].lower())}
-        cues = _closest(np.argsort(-mine), words, points_here, own, count, set())
-        if own_vectors is not None and per_own_word > 0 and target in own_vectors:
-            taken = {_stem(c) for c in cues}
-            extra: list[str] = []
-            for row in own_vectors[target] @ word_vectors.T:
-                order = [int(i) for i in np.argsort(-row) if row[i] >= floor]
-                found = _closest(order, words, points_here, own, per_own_word, taken)
-                taken |= {_stem(c) for c in found}
-                extra += found
-            cues += extra[:count]
+        cues: list[str] = []
+        for index in np.argsort(-mine):
+            word = words[int(index)]
+            if mine[index] - others[index] < margin or _stem(word) in own:
+                continue
+            if _stem(word) in {_stem(c) for c in cues}:
+                continue
+            cues.append(word)
+            if len(cues) == count:
+                break
         out[target] = tuple(cues)
     return out
 
 
-def _closest(
-    order: Iterable[int],
-    words: Sequence[str],
-    points_here: npt.NDArray[np.bool_],
-    own: set[str],
-    count: int,
-    taken: set[str],
-) -> list[str]:
-    """The first ``count`` words in ``order`` that point at this text, are none of its own
-    words and no form of a word already ``taken`` or found."""
-    found: list[str] = []
-    stems = set(taken)
-    for index in order:
-        word = words[index]
-        stem = _stem(word)
-        if not points_here[index] or stem in own or stem in stems:
-            continue
-        found.append(word)
-        stems.add(stem)
-        if len(found) == count:
-            break
-    return found
-
-
-def cue_questions(cues: Sequence[str], per_question: int = 1) -> list[str]:
-    """The cues asked ``per_question`` at a time ("What do you remember about pulse or
-    heartbeat?"), the forms taken in turn; question j asks cues j, j + n, j + 2n... of the n
-    questions, so the closest cues by the fact's meaning each lead a question."""
-    asked = max(1, -(-len(cues) // max(1, per_question)))
-    groups = [" or ".join(cues[start::asked]) for start in range(min(asked, len(cues)))]
-    return [
-        CUE_FORMS[index % len(CUE_FORMS)].format(cue=group) for index, group in enumerate(groups)
-    ]
+def cue_questions(cues: Sequence[str]) -> list[str]:
+    """One question for each cue, the forms taken in turn."""
+    return [CUE_FORMS[index % len(CUE_FORMS)].format(cue=cue) for index, cue in enumerate(cues)]

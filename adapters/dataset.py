@@ -228,9 +228,7 @@ def build_dataset(
     first: list[list[TrainingExample]] = []  # facts about the person
     then: list[list[TrainingExample]] = []  # facts about others, notes, transcripts
     for item in sorted(items, key=lambda t: hashlib.sha256(t.id.encode()).hexdigest()):
-        made = item_examples(
-            item, _forms_per_item(item, recipe), item.id in held_ids, recipe.cues_per_question
-        )
+        made = item_examples(item, _forms_per_item(item, recipe), item.id in held_ids)
         forms = made.train
         if context is not None and item in own_facts:
             shown = context_examples(made, items, recipe, context)

@@ -164,12 +164,9 @@ class ItemExamples:
     held_out: TrainingExample | None = None
 
 
-def item_examples(
-    item: SourceText, count: int, hold_out: bool, cues_per_question: int = 1
-) -> ItemExamples:
-    """A memory asked ``count`` ways (model-written questions first) and by its cue words,
-    ``cues_per_question`` at a time, answered by restating it; with ``hold_out``, one more way
-    kept aside and every way too close to it left out."""
+def item_examples(item: SourceText, count: int, hold_out: bool) -> ItemExamples:
+    """A memory asked ``count`` ways (model-written questions first), answered by restating it;
+    with ``hold_out``, one more way kept aside and every way too close to it left out."""
     answer = restated(item.text)
     pool = questions_for(item.text)
     held: Question | None = choose_held_out(item, pool) if hold_out else None
@@ -178,7 +175,7 @@ def item_examples(
     templated = pick_forms(pool, count)
     cued = [
         Question(text, "cue", "")
-        for text in cue_questions(item.cues, cues_per_question)
+        for text in cue_questions(item.cues)
         if held is None or not _too_close(text, held.text)
     ]
     chosen = [Question(text, "model", "") for text in item.questions] + with_cues(templated, cued)

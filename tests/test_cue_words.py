@@ -9,15 +9,7 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-from adapters.config import DatasetRecipe
-from adapters.cue_words import (
-    CUE_FORMS,
-    cue_questions,
-    cue_vocabulary,
-    everyday_words,
-    own_words,
-    pick_cues,
-)
+from adapters.cue_words import CUE_FORMS, cue_questions, cue_vocabulary, pick_cues
 from adapters.dataset import build_dataset
 from adapters.examples import PersonInputs, SourceText
 from adapters.fact_examples import item_examples
@@ -57,37 +49,6 @@ def test_forms_of_one_word_count_once_and_no_count_means_no_cues() -> None:
     vectors = _unit([1, 0.1, 0], [1, 0.2, 0], [1, 0.3, 0])
     assert pick_cues(FACTS, FACT_VECTORS, [0], words, vectors, count=3) == {0: ("pulses",)}
     assert pick_cues(FACTS, FACT_VECTORS, [0], words, vectors, count=0) == {}
-
-
-def test_neighbours_of_a_facts_own_words_cue_it_too_when_they_point_at_it() -> None:
-    words = ["pulse", "tempo", "lunar", "faint"]
-    vectors = _unit([0.9, 0.1, 0.1], [0.75, 0, 0.66], [0, 0.05, 1], [0.2, 0, -1])
-    rate = _unit([0.8, 0, 0.6])  # the fact's own word "rate"
-    cues = pick_cues(
-        FACTS, FACT_VECTORS, [0], words, vectors, 1, own_vectors={0: rate}, per_own_word=3
-    )
-    # "tempo" is near "rate" and points at the fact; "lunar" is near "rate" but nearer the
-    # other fact than this one; "faint" is too unlike "rate" (under the floor).
-    assert cues == {0: ("pulse", "tempo")}
-    assert pick_cues(FACTS, FACT_VECTORS, [0], words, vectors, 1) == {0: ("pulse",)}
-
-
-def test_a_facts_own_words_leave_out_function_words_and_repeats() -> None:
-    text = "My resting heart rate is usually around 58 beats per minute, heart and all."
-    found = own_words(text, everyday_words())
-    assert {"resting", "heart", "rate", "beats", "minute"} <= set(found)
-    assert not {"my", "is", "per", "and", "all", "58"} & set(found)
-    assert found.count("heart") == 1
-
-
-def test_cues_are_asked_two_at_a_time_the_closest_ones_leading() -> None:
-    asked = cue_questions(("pulse", "heartbeat", "tempo", "cardio", "beat"), 2)
-    assert asked == [
-        CUE_FORMS[0].format(cue="pulse or cardio"),
-        CUE_FORMS[1].format(cue="heartbeat or beat"),
-        CUE_FORMS[2].format(cue="tempo"),
-    ]
-    assert cue_questions((), 2) == []
 
 
 def test_each_cue_becomes_one_question_answered_by_the_fact_restated() -> None:
@@ -193,5 +154,4 @@ def test_a_nightly_run_learns_the_cues_of_facts_stored_through_the_api(
     assert "pulse" in cues["resting"] and "dairy" in cues["lactose"]
     dataset = build_dataset(inputs)
     asked = {example.prompt for example in dataset.train}
-    per_question = DatasetRecipe().cues_per_question
-    assert set(cue_questions(cues["resting"], per_question)) <= asked
+    assert {question for question in cue_questions(cues["resting"])} <= asked
