@@ -1,5 +1,5 @@
 """Helpers for the personalization tests: llama.cpp greedy tokens and log-probabilities with an
-adapter, and the packaged model's path."""
+adapter, how far two next-token distributions are, and the packaged model's path."""
 
 from __future__ import annotations
 
@@ -45,11 +45,11 @@ def llama_cpp_tokens(
     return found
 
 
-def logprob_distances(
-    model_path: Path, lora: Path, prompts: list[list[int]], expected: list[Any]
-) -> list[float]:
-    """For each prompt, the largest gap between llama.cpp's next-token log-probabilities and
-    ``expected`` over the 20 tokens ``expected`` finds likeliest."""
+def llama_cpp_logprobs(
+    model_path: Path, lora: Path | None, sequences: list[list[int]], starts: list[int]
+) -> list[Any]:
+    """For each sequence, llama.cpp's next-token log-probabilities at every position from
+    ``start - 1`` to the end (one row per position)."""
     import llama_cpp
     import numpy as np
 
@@ -57,20 +57,38 @@ def logprob_distances(
         model_path=str(model_path),
         n_ctx=256,
         n_threads=2,
-        lora_path=str(lora),
+        lora_path=str(lora) if lora else None,
         verbose=False,
         logits_all=True,
     )
-    gaps = []
+    found = []
     try:
-        for ids, want in zip(prompts, expected, strict=True):
+        for ids, start in zip(sequences, starts, strict=True):
             llm.reset()
             llm.eval(ids)
-            logits = np.asarray(llm.scores[len(ids) - 1], dtype=np.float64)
-            shifted = logits - logits.max()
-            have = shifted - np.log(np.exp(shifted).sum())
-            top = np.argsort(-want)[:20]
-            gaps.append(float(np.abs(have[top] - want[top]).max()))
+            logits = np.asarray(llm.scores[start - 1 : len(ids)], dtype=np.float64)
+            shifted = logits - logits.max(axis=-1, keepdims=True)
+            found.append(shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)))
     finally:
         llm.close()
-    return gaps
+    return found
+
+
+def top_logprob_gap(have: Any, want: Any, top: int = 20) -> float:
+    """The largest gap between two rows of log-probabilities over the ``top`` tokens ``want``
+    finds likeliest, at the worst position."""
+    import numpy as np
+
+    gaps = [
+        np.abs(h[np.argsort(-w)[:top]] - w[np.argsort(-w)[:top]]).max()
+        for h, w in zip(have, want, strict=True)
+    ]
+    return float(max(gaps))
+
+
+def total_variations(have: Any, want: Any) -> list[float]:
+    """The total variation distance between two next-token distributions at each position (0:
+    the same; 1: nothing in common)."""
+    import numpy as np
+
+    return [float(d) for d in 0.5 * np.abs(np.exp(have) - np.exp(want)).sum(axis=-1)]
