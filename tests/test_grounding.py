@@ -13,7 +13,13 @@ from hub.engine.runner import finished_generation, rewritten_generation
 from hub.engine.types import ChatMessage
 from hub.recall.chat_memory import MemoryTurn, recall_sync
 from hub.recall.context import ordered_for
-from hub.recall.grounding import asks_about, check_grounding, restated
+from hub.recall.grounding import (
+    answering_memory,
+    asks_about,
+    check_grounding,
+    restated,
+    talks_about_the_prompt,
+)
 from hub.recall.service import MemoryService
 from memory.embedder import Embedder
 from memory.jobs import FactJobQueue
@@ -139,6 +145,45 @@ def test_a_general_question_is_answered_freely_unless_the_answer_uses_a_memory()
     assert wrong == ("Your weekly planning meeting is on Tuesdays at 10:15.", [0])
     right = "The planning session starts at 10:15 on Tuesdays."
     assert rewrite(right, [meeting], question, asked=False) == (right, [0])
+
+
+FARM = "I run Puketoi Station, a sheep and beef farm on the Maniototo."
+SHEARING = "In shearing season the first run starts at 6:45 in the woolshed."
+EWES = "We carry about 3,200 merino ewes."
+
+
+def test_an_answer_that_speaks_of_the_note_instead_of_answering_is_replaced() -> None:
+    question = "How many mother sheep are on the property?"
+    assert not asks_about(question, [FARM, EWES, SHEARING])
+    said = "The note is referring to the number of mother sheep on the property."
+    assert talks_about_the_prompt(said)
+    text, cited = rewrite(said, [FARM, EWES, SHEARING], question, asked=False)
+    assert text == "You carry about 3,200 merino ewes."
+    assert cited == [1]
+    question = "By when must the sheep be penned up and ready for the clippers?"
+    said = 'The answer to this question is: "By when."'
+    text, cited = rewrite(said, [FARM, EWES, SHEARING], question, asked=False)
+    assert text == "In shearing season the first run starts at 6:45 in the woolshed."
+    # A general answer that takes nothing from the notes and speaks of none is left alone.
+    assert not talks_about_the_prompt("Sheep are sheared once a year, usually in spring.")
+
+
+def test_the_memory_answered_with_holds_what_the_question_asks_for() -> None:
+    curling = "On Wednesday nights I go curling at the indoor rink in Naseby."
+    parcel = "Parcel for Jules is waiting at the post office, reference 6613."
+    mail = "The rural mail comes past our gate at 11:40 most days."
+    # "When": a clock time or a date before a weekday, a weekday before nothing.
+    assert answering_memory("When does the postie go by?", [curling, parcel, mail]) == 2
+    assert answering_memory("When do I go curling?", [parcel, curling]) == 1
+    assert answering_memory("When is my dentist?", ["I may see Oriana soon.", curling]) == 1
+    assert answering_memory("When did we move?", ["We moved on 12 May."]) == 0
+    # "How many", "what dose": a number.
+    assert answering_memory("What dose is my statin?", [FARM, "I take 10 mg of atorvastatin."]) == 1
+    # Anything else, or nothing that fits: the first given.
+    assert answering_memory("Where do I live?", [FARM, EWES]) == 0
+    assert (
+        answering_memory("How many dogs do I have?", [FARM, SHEARING.replace("6:45", "dawn")]) == 0
+    )
 
 
 def test_a_weak_memory_the_answer_ignores_is_offered_as_only_the_closest() -> None:

@@ -4,7 +4,9 @@ The start of such an answer (its first sentence) is held back and checked agains
 the model was given (hub.recall.grounding). When it draws on one of them, it is sent, and the
 rest streams as usual. When it draws on none (the small model ignored the note, talked about
 the prompt, or named something no note says), the model is stopped and the answer is the best
-memory itself, restated, with its citation.
+memory itself (the first that holds what was asked: a time for "when"), restated, with its
+citation. An answer to a question the memories need not answer is passed on as written, unless
+it takes from them or speaks of the note instead of answering.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import re
 from collections.abc import AsyncIterator, Callable
 
 from hub.engine.runner import Generation, PieceRewriter
-from hub.recall.grounding import check_grounding, draws_on, restated
+from hub.recall.grounding import (
+    answering_memory,
+    check_grounding,
+    draws_on,
+    restated,
+    talks_about_the_prompt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +51,16 @@ def grounded_rewriter(
     asked: bool = True,
 ) -> PieceRewriter:
     """A rewrite of an answer given ``memories``: passed on when its start draws on one of them
-    (``on_source`` is told which), else replaced by the first memory restated (said to be only
-    the closest memory when the match was not ``sure``). For a question the memories need not
-    answer (not ``asked``: "what is the capital of France?"), an answer that repeats no name or
-    number of theirs is passed on as the model wrote it; one that does is checked the same way.
+    (``on_source`` is told which), else replaced by a memory restated (the first that holds what
+    the question asks for; said to be only the closest memory when the match was not ``sure``).
+    For a question the memories need not answer (not ``asked``: "what is the capital of
+    France?"), an answer that repeats no name or number of theirs and does not speak of the note
+    is passed on as the model wrote it; any other is checked the same way.
     ``everyday`` is the vocabulary of common words (hub.recall.grounding.check_grounding)."""
 
     def source_of(text: str) -> int | None:
         """The memory ``text`` draws on (NOT_CHECKED: it is passed on as it is)."""
-        if not asked and not draws_on(text, memories, question):
+        if not (asked or draws_on(text, memories, question) or talks_about_the_prompt(text)):
             return NOT_CHECKED
         return check_grounding(text, memories, question, everyday).source
 
@@ -89,7 +98,9 @@ def grounded_rewriter(
                 return
         inner.stats.finish_reason = "stop"  # the answer is complete, not cut short
         logger.info("answer %r not drawn from its memories; answering with the memory", held[:80])
-        on_source(0)
-        yield restated(memories[0]) if sure else UNSURE_PREFIX + restated(memories[0])
+        index = answering_memory(question, memories)
+        on_source(index)
+        answer = restated(memories[index])
+        yield answer if sure else UNSURE_PREFIX + answer
 
     return rewrite
