@@ -272,3 +272,23 @@ def test_the_note_given_first_is_the_one_closest_in_meaning() -> None:
     # Found by words alone (no similarity yet): the search's order is kept.
     unscored = [hit("first", None, 1), hit("second", None, 2)]
     assert [h.item.text for h in ordered_for(question, unscored, 0.35)] == ["first", "second"]
+
+
+def test_a_note_near_the_top_that_holds_what_is_asked_is_given_first() -> None:
+    parcel = hit("Parcel for Jules is waiting at the post office, reference 6613.", 0.62, 1)
+    mail = hit("The postie comes past the gate at 11:40 each weekday.", 0.58, 2)
+    bus = hit("The school bus leaves the road end at 8:05.", 0.4, 3)
+    far = hit("The rural delivery van stops at noon on Saturdays.", 0.39, 4)
+    # "When" wants a time: the closest note with one comes first, the rest keep their order.
+    order = ordered_for("When does the postie go by?", [parcel, mail, bus, far], 0.35)
+    assert order == [mail, parcel, bus, far]
+    # A question that asks for nothing in particular keeps the closest first.
+    assert ordered_for("Where is the parcel for Jules?", [parcel, mail], 0.35)[0] is parcel
+    # Only from the first three: a note further down never leads for holding a time.
+    vague = [hit(f"The post office is on Main Street ({n}).", 0.6 - n / 100, n) for n in (1, 2, 3)]
+    assert ordered_for("When does the postie go by?", [*vague, far], 0.35)[0] is vague[0]
+    # Never a weaker note, nor someone else's before the person's own.
+    dose = hit("I take my statin every evening.", 0.6, 1)
+    other = hit("Ana takes 20 mg of atorvastatin.", 0.55, 2)
+    weak = hit("I had 3 teeth out in 2019.", 0.3, 3)
+    assert ordered_for("How many mg is my statin?", [dose, other, weak], 0.35)[0] is dose

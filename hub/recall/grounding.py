@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from adapters.dataset import second_person
+from hub.recall.asked_for import MONTHS, holds_what_is_asked
 from hub.recall.context import about_the_person
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -31,9 +32,6 @@ STOPWORDS = frozenset(
         "you're it's that's there's answer question note notes fact facts user know tell remember "
     ).split()
 )
-_MONTHS = (  # noqa: SIM905
-    "january february march april may june july august september october november december"
-).split()
 
 
 def stem(word: str) -> str:
@@ -62,7 +60,7 @@ def _specific_words(text: str) -> set[str]:
     return {stem(word) for word in found - STOPWORDS}
 
 
-_MONTH_STEMS = frozenset(stem(month) for month in _MONTHS)
+_MONTH_STEMS = frozenset(stem(month) for month in MONTHS)
 
 
 def _is_number(word: str) -> bool:
@@ -161,30 +159,6 @@ _ABOUT_THE_PROMPT = re.compile(
     r"|\bthe answer (?:to|is)\b|\breferenc(?:e|es|ed|ing) the\b",
     re.IGNORECASE,
 )
-# What a question asks for: a time ("when", "what time", "by when") or an amount ("how many").
-_ASKS_TIME = re.compile(
-    r"\b(?:when|what time|what date|what day|which day|which date|what year|which year)\b", re.I
-)
-_ASKS_AMOUNT = re.compile(
-    r"\bhow (?:many|much|far|long|old|tall|heavy|big)\b"
-    r"|\b(?:what|which)(?: \w+)? (?:number|code|dose|size|amount|pin)\b",
-    re.I,
-)
-# A time told exactly (a clock time, a date, a month, a year) or only roughly (a weekday, a part
-# of the day).
-_EXACT_TIME = re.compile(
-    r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b|\b(?:19|20)\d{2}\b|\bnoon\b|\bmidnight\b"
-    r"|\b\d{1,2} may\b|\bmay \d{1,2}\b|\b(?:"  # "may" is a month only beside a day
-    + "|".join(month for month in _MONTHS if month != "may")
-    + r")\b",
-    re.I,
-)
-_ROUGH_TIME = re.compile(
-    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b"
-    r"|\b(?:morning|afternoon|evening|night|weekend|weekday|workday)s?\b|\bevery\b",
-    re.I,
-)
-_DIGIT = re.compile(r"\d")
 
 
 def talks_about_the_prompt(answer: str) -> bool:
@@ -192,21 +166,11 @@ def talks_about_the_prompt(answer: str) -> bool:
     return _ABOUT_THE_PROMPT.search(answer) is not None
 
 
-def _fits(question: str, memory: str) -> int:
-    """How well ``memory`` holds what ``question`` asks for: 2 exactly (a clock time or date
-    for "when", a number for "how many"), 1 roughly (a weekday for "when"), 0 not at all."""
-    if _ASKS_TIME.search(question):
-        return 2 if _EXACT_TIME.search(memory) else 1 if _ROUGH_TIME.search(memory) else 0
-    if _ASKS_AMOUNT.search(question):
-        return 2 if _DIGIT.search(memory) else 0
-    return 2
-
-
 def answering_memory(question: str, memories: list[str]) -> int:
     """The memory to answer with when the model's answer drew on none: the first given that holds
     what the question asks for ("When does the post come?" wants the note with a time), else the
     first given."""
-    fits = [_fits(question, memory) for memory in memories]
+    fits = [holds_what_is_asked(question, memory) for memory in memories]
     return max(range(len(memories)), key=lambda index: (fits[index], -index)) if memories else 0
 
 
