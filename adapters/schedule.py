@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from adapters.config import TrainConfig
 
 CALIBRATION_STEPS = 4
-# Steps after the plan at which the speed is measured again, and the plan made again at the
-# faster of the two speeds: a few seconds of other work on the machine during calibration must
-# not cut a night's training to a third (the deadline still ends a plan that was too hopeful).
+# Every this many steps after the plan the speed is measured again (since the plan), and the
+# plan made again at the faster of that and the calibration's speed: other work on the machine
+# during calibration or the first minutes must not cut a night's training to a third (a plan of
+# 48 steps once ended at 5.7 of 12 minutes); the deadline still ends a plan that was too hopeful.
 REPLAN_AFTER_STEPS = 12
+# A new plan is taken only when it keeps this share of examples more or fewer: each new plan
+# shuffles the epochs anew.
+REPLAN_MIN_CHANGE = 0.05
 # Share of the time left that the plan fills; the rest absorbs a machine that slows down and
 # leaves room for evaluating and exporting the adapter.
 PLAN_FILL = 0.8

@@ -7,7 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from adapters.config import TrainConfig
 from adapters.export_gguf import LORA_TARGET_MODULES
 from adapters.schedule import (
     REPLAN_AFTER_STEPS,
+    REPLAN_MIN_CHANGE,
     Plan,
     batch_schedule,
     calibration_batches,
@@ -203,8 +204,8 @@ def _frozen_to(model: Any, dtype: torch.dtype) -> None:
 
 
 @dataclass(frozen=True)
-class _SecondLook:
-    """When to measure the training speed again, and what the first measurement said."""
+class _SpeedCheck:
+    """When to measure the training speed again, and what the plan was made from."""
 
     at_step: int = -1  # never
     tokens: int = 0  # trained when the first plan was made
@@ -214,6 +215,10 @@ class _SecondLook:
     def speed_since(self, outcome: TrainOutcome) -> float:
         """Seconds per token since the first plan was made."""
         return (outcome.train_seconds - self.seconds) / max(outcome.tokens - self.tokens, 1)
+
+    def next(self) -> _SpeedCheck:
+        """The same check, REPLAN_AFTER_STEPS steps later."""
+        return replace(self, at_step=self.at_step + REPLAN_AFTER_STEPS)
 
 
 def _time_fraction(trained: float, deadline: float | None) -> float:
@@ -265,7 +270,7 @@ def train_lora(
     started = time.monotonic() - outcome.train_seconds
     step = outcome.steps
     lengths = [e.length for e in examples]
-    second_look = _SecondLook()  # a resumed run keeps its plan
+    speed_check = _SpeedCheck()  # a resumed run keeps its plan
     while step < len(schedule):
         if deadline is not None and time.monotonic() >= deadline:
             outcome.stopped_by_budget = True
@@ -275,25 +280,26 @@ def train_lora(
             per_token = outcome.train_seconds / max(outcome.tokens, 1)
             plan = plan_to_fit(lengths, config, per_token, seconds_left)
             schedule = batch_schedule(len(examples), config, plan)
-            second_look = _SecondLook(
+            speed_check = _SpeedCheck(
                 step + REPLAN_AFTER_STEPS, outcome.tokens, outcome.train_seconds, per_token
             )
             if plan.kept < plan.total:
                 logger.info("the time budget fits %d of %d examples", plan.kept, plan.total)
             continue
-        if step == second_look.at_step and deadline is not None:
-            per_token = min(second_look.first_speed, second_look.speed_since(outcome))
+        if step == speed_check.at_step and deadline is not None:
+            per_token = min(speed_check.first_speed, speed_check.speed_since(outcome))
             kept_before = plan.kept if plan is not None else len(examples)
-            plan = plan_to_fit(
+            replanned = plan_to_fit(
                 lengths,
                 config,
                 per_token,
                 deadline - time.monotonic(),
-                outcome.tokens - second_look.tokens,
+                outcome.tokens - speed_check.tokens,
             )
-            schedule = batch_schedule(len(examples), config, plan)
-            second_look = _SecondLook()
-            if plan.kept != kept_before:
+            speed_check = speed_check.next()
+            if abs(replanned.kept - kept_before) > REPLAN_MIN_CHANGE * kept_before:
+                plan = replanned
+                schedule = batch_schedule(len(examples), config, plan)
                 logger.info(
                     "measured again: the time budget fits %d of %d examples (planned %d)",
                     plan.kept,

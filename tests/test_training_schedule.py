@@ -138,3 +138,15 @@ def test_a_calibration_slowed_by_other_work_is_measured_again(
     # A machine slow throughout is planned at its own speed: its steps fill the 200 seconds.
     slow = _run_on_a_clock(tmp_path / "b", monkeypatch, [10.0])
     assert CALIBRATION_STEPS + REPLAN_AFTER_STEPS <= slow <= 200.0 / 10.0
+
+
+def test_a_machine_that_speeds_up_later_is_measured_again_along_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slow through calibration and the first look after the plan, then ten times faster: one
+    # second look planned 38 steps and ended with half the budget unused; looking again every
+    # REPLAN_AFTER_STEPS steps, the plan grows with the speed.
+    slow_for_a_while = [10.0] * CALIBRATION_STEPS + [4.0] * 20 + [1.0]
+    steps = _run_on_a_clock(tmp_path, monkeypatch, slow_for_a_while)
+    seconds = sum(itertools.islice(itertools.chain(slow_for_a_while, itertools.repeat(1.0)), steps))
+    assert steps > 60 and 0.7 * 200 <= seconds <= 200
