@@ -28,6 +28,11 @@ REPLAN_MIN_CHANGE = 0.05
 # Share of the time left that the plan fills; the rest absorbs a machine that slows down and
 # leaves room for evaluating and exporting the adapter.
 PLAN_FILL = 0.8
+# Each epoch's shuffled examples are cut into runs of this many batches, each run sorted by
+# length before it is cut into batches (the batches then shuffled again): a batch is padded to
+# its longest example, and random batches of short cue questions beside long notes computed
+# about 40% more tokens than they held (ngaire's run); sorted runs of 16 batches, about 6%.
+BATCHES_PER_RUN = 16
 WARMUP_FRACTION = 0.06
 FINAL_LR_FRACTION = 0.1
 
@@ -40,12 +45,27 @@ class Plan:
     total: int
 
 
-def _epoch_batches(indices: list[int], config: TrainConfig, rng: random.Random) -> list[list[int]]:
+def _batches_of_like_length(
+    order: list[int], lengths: list[int], size: int, rng: random.Random
+) -> list[list[int]]:
+    """Cut ``order`` into batches of ``size`` examples of about the same length, in random order."""
+    run = size * BATCHES_PER_RUN
+    batches: list[list[int]] = []
+    for start in range(0, len(order), run):
+        part = sorted(order[start : start + run], key=lambda index: lengths[index])
+        batches += [part[i : i + size] for i in range(0, len(part), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _epoch_batches(
+    indices: list[int], lengths: list[int], config: TrainConfig, rng: random.Random
+) -> list[list[int]]:
     steps: list[list[int]] = []
     for _ in range(config.epochs):
         order = list(indices)
         rng.shuffle(order)
-        steps += [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+        steps += _batches_of_like_length(order, lengths, config.batch_size, rng)
     return steps
 
 
@@ -58,12 +78,16 @@ def calibration_batches(count: int, config: TrainConfig) -> list[list[int]]:
     ]
 
 
-def batch_schedule(count: int, config: TrainConfig, plan: Plan | None = None) -> list[list[int]]:
+def batch_schedule(
+    lengths: list[int], config: TrainConfig, plan: Plan | None = None
+) -> list[list[int]]:
     """Example indices for every step: the calibration steps, then ``config.epochs`` shuffled
-    passes over the plan's leading examples (all by default), capped at ``max_steps``."""
+    passes over the plan's leading examples (all by default), each batch of examples of about
+    the same ``lengths``, capped at ``max_steps``."""
+    count = len(lengths)
     kept = count if plan is None else min(plan.kept, count)
     steps = calibration_batches(count, config)
-    steps += _epoch_batches(list(range(kept)), config, random.Random(config.seed))
+    steps += _epoch_batches(list(range(kept)), lengths, config, random.Random(config.seed))
     return steps[: config.max_steps]
 
 

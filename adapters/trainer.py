@@ -260,7 +260,8 @@ def train_lora(
         if int(state.get("plan_kept", -1)) > 0:
             plan = Plan(int(state["plan_kept"]), len(examples))
         logger.info("resuming training at step %d", outcome.steps)
-    schedule = batch_schedule(len(examples), config, plan)
+    lengths = [e.length for e in examples]
+    schedule = batch_schedule(lengths, config, plan)
     calibration = len(calibration_batches(len(examples), config))
     half = config.bf16 and native_bf16()
     if half:
@@ -269,7 +270,6 @@ def train_lora(
     smoothed = outcome.losses[-1] if outcome.losses else math.nan
     started = time.monotonic() - outcome.train_seconds
     step = outcome.steps
-    lengths = [e.length for e in examples]
     speed_check = _SpeedCheck()  # a resumed run keeps its plan
     while step < len(schedule):
         if deadline is not None and time.monotonic() >= deadline:
@@ -279,7 +279,7 @@ def train_lora(
             seconds_left = math.inf if deadline is None else deadline - time.monotonic()
             per_token = outcome.train_seconds / max(outcome.tokens, 1)
             plan = plan_to_fit(lengths, config, per_token, seconds_left)
-            schedule = batch_schedule(len(examples), config, plan)
+            schedule = batch_schedule(lengths, config, plan)
             speed_check = _SpeedCheck(
                 step + REPLAN_AFTER_STEPS, outcome.tokens, outcome.train_seconds, per_token
             )
@@ -299,7 +299,7 @@ def train_lora(
             speed_check = speed_check.next()
             if abs(replanned.kept - kept_before) > REPLAN_MIN_CHANGE * kept_before:
                 plan = replanned
-                schedule = batch_schedule(len(examples), config, plan)
+                schedule = batch_schedule(lengths, config, plan)
                 logger.info(
                     "measured again: the time budget fits %d of %d examples (planned %d)",
                     plan.kept,

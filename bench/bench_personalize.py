@@ -111,7 +111,7 @@ def bare_peft_rate(dataset: Dataset, model_path: Path, spec: JobSpec, steps: int
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
-    schedule = batch_schedule(len(examples), config)[: steps + 1]
+    schedule = batch_schedule([e.length for e in examples], config)[: steps + 1]
     tokens = 0
     started = time.perf_counter()
     for step, indices in enumerate(schedule):

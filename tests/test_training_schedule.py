@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -78,15 +80,29 @@ def test_the_shared_prefix_loss_and_gradients_equal_the_plain_ones() -> None:
 
 def test_the_schedule_calibrates_on_the_leading_examples_then_keeps_what_fits() -> None:
     config = TrainConfig(batch_size=2, epochs=2, max_steps=1000)
-    full = batch_schedule(20, config)
+    full = batch_schedule([10] * 20, config)
     assert full[:CALIBRATION_STEPS] == [[0, 1], [2, 3], [4, 5], [6, 7]]
     assert len(full) == CALIBRATION_STEPS + 2 * 10
-    kept = batch_schedule(20, config, Plan(kept=6, total=20))
+    kept = batch_schedule([10] * 20, config, Plan(kept=6, total=20))
     assert {i for step in kept[CALIBRATION_STEPS:] for i in step} == set(range(6))
     assert fit_examples([10] * 20, epochs=2, affordable_tokens=120) == 6
     assert fit_examples([10] * 20, epochs=2, affordable_tokens=1e9) == 20
     assert fit_examples([10] * 20, epochs=2, affordable_tokens=1) == 1
-    assert len(batch_schedule(20, TrainConfig(batch_size=2, epochs=2, max_steps=5))) == 5
+    assert len(batch_schedule([10] * 20, TrainConfig(batch_size=2, epochs=2, max_steps=5))) == 5
+
+
+def test_batches_hold_examples_of_about_the_same_length_and_every_example_each_epoch() -> None:
+    config = TrainConfig(batch_size=8, epochs=4, max_steps=10_000)
+    lengths = [random.Random(index).choice([20, 25, 30, 60, 90, 120]) for index in range(600)]
+    epochs = batch_schedule(lengths, config)[CALIBRATION_STEPS:]
+    computed = sum(len(step) * max(lengths[i] for i in step) for step in epochs)
+    held = sum(lengths[i] for step in epochs for i in step)
+    assert computed < 1.1 * held  # random batches of these lengths pad to about twice
+    assert Counter(i for step in epochs for i in step) == Counter(
+        {index: config.epochs for index in range(600)}
+    )
+    first_epoch = [i for step in epochs[:75] for i in step]
+    assert first_epoch != sorted(first_epoch, key=lambda i: lengths[i])  # still shuffled
 
 
 def test_the_learning_rate_warms_up_then_anneals_by_the_end_of_steps_or_time() -> None:
