@@ -166,6 +166,12 @@ class AdapterRegistry:
                     "tokens_per_second",
                     "wall_seconds",
                 )
+            }
+            # The step whose weights were kept (earlier than the last when the run drifted
+            # too far from general text), and the drift measured along the way.
+            | {
+                "kept_step": result.get("kept_step", result["steps"]),
+                "drift": result.get("drift", []),
             },
             losses=list(result.get("losses", [])),
         )

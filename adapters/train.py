@@ -24,6 +24,7 @@ from adapters.base_cache import load_base_cached
 from adapters.chat_format import tokenize_example
 from adapters.config import TrainConfig
 from adapters.dataset import Dataset
+from adapters.drift import DriftWatch
 from adapters.evaluate import Evaluation, evaluate
 from adapters.export_gguf import LoraShape, write_gguf_lora
 from adapters.gate import decide
@@ -126,6 +127,7 @@ def run_job(job_dir: Path) -> dict[str, Any]:
         report,
         deadline,
         lambda step: append_progress(job_dir, "checkpoint", step=step),
+        DriftWatch.for_tokenizer(base.tokenizer),
     )
     load_lora_state(model, outcome.best_state)
     candidate = scored(job_dir, "candidate", model, base.tokenizer, dataset, config.max_seq_tokens)
@@ -148,6 +150,8 @@ def run_job(job_dir: Path) -> dict[str, Any]:
         "best_loss": None if math.isinf(outcome.best_loss) else outcome.best_loss,
         "losses": [round(x, 5) for x in outcome.losses],
         "train_tokens": outcome.tokens,
+        "drift": outcome.drift,
+        "kept_step": outcome.kept_step,
         "train_seconds": round(outcome.train_seconds, 2),
         "tokens_per_second": round(outcome.tokens / max(outcome.train_seconds, 1e-9), 2),
         "wall_seconds": round(time.monotonic() - started, 2),

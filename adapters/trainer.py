@@ -15,6 +15,7 @@ import torch
 
 from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
+from adapters.drift import DriftWatch
 from adapters.export_gguf import LORA_TARGET_MODULES
 from adapters.schedule import (
     REPLAN_AFTER_STEPS,
@@ -49,8 +50,9 @@ class StepReport:
 
 @dataclass
 class TrainOutcome:
-    """What training left: the adapter weights at the end (``best_state``, the name the job
-    reads) and how it went."""
+    """What training left: the adapter weights the gate is to judge (``best_state``: those at
+    the end, or at the last drift check within the limit when the end drifted past it) and how
+    it went."""
 
     best_state: dict[str, torch.Tensor]
     best_loss: float
@@ -60,6 +62,11 @@ class TrainOutcome:
     losses: list[float] = field(default_factory=list)
     tokens: int = 0
     train_seconds: float = 0.0
+    # Each drift check's (step, relative rise of the drift text's perplexity over the base's).
+    drift: list[tuple[int, float]] = field(default_factory=list)
+    # The step whose weights are kept: the last one within the drift limit (0 is the fresh
+    # adapter), or the last step when the run ended within it.
+    kept_step: int = 0
 
 
 def add_lora(base_model: Any, config: TrainConfig) -> Any:
@@ -179,6 +186,8 @@ def save_checkpoint(
             "lora": lora_state(model),
             "optimizer": optimizer.state_dict(),
             "best": outcome.best_state,
+            "kept_step": outcome.kept_step,
+            "drift": outcome.drift,
             "best_loss": outcome.best_loss,
             "losses": outcome.losses,
             "tokens": outcome.tokens,
@@ -221,6 +230,33 @@ class _SpeedCheck:
         return replace(self, at_step=self.at_step + REPLAN_AFTER_STEPS)
 
 
+def _check_drift(model: Any, drift: DriftWatch, config: TrainConfig, outcome: TrainOutcome) -> bool:
+    """Measure the drift now; keep the weights when it is within the limit. Returns whether it
+    is."""
+    rise = drift.rise(model)
+    outcome.drift.append((outcome.steps, round(rise, 4)))
+    within = rise <= config.drift_limit
+    if within:
+        outcome.best_state = lora_state(model)
+        outcome.kept_step = outcome.steps
+    logger.info(
+        "step %d: the general text's perplexity is %+.0f%% from the base model's%s",
+        outcome.steps,
+        100 * rise,
+        "" if within else f", past the limit of {100 * config.drift_limit:+.0f}%",
+    )
+    return within
+
+
+def _ended_within_limit(
+    model: Any, drift: DriftWatch, config: TrainConfig, outcome: TrainOutcome
+) -> bool:
+    """Whether the run ends within the drift limit (measured now unless this step just was)."""
+    if outcome.drift and outcome.drift[-1][0] == outcome.steps:
+        return outcome.drift[-1][1] <= config.drift_limit
+    return _check_drift(model, drift, config, outcome)
+
+
 def _time_fraction(trained: float, deadline: float | None) -> float:
     """How much of the time budget training has used (0 without a deadline)."""
     if deadline is None:
@@ -238,12 +274,14 @@ def train_lora(
     on_step: Callable[[StepReport], None] = lambda report: None,
     deadline: float | None = None,
     on_checkpoint: Callable[[int], None] = lambda step: None,
+    drift: DriftWatch | None = None,
 ) -> TrainOutcome:
     """Train on ``examples`` (most important first), resuming from a checkpoint in
     ``checkpoint_dir`` when there is one. After a few calibration steps the epochs are fitted
     to the time left before the deadline (monotonic time): a big dataset keeps its leading
-    examples. Returns the weights as they are at the end: the learning rate has decayed by then,
-    and the gate judges them."""
+    examples. Returns the weights as they are at the end (the learning rate has decayed by then)
+    for the gate to judge; with a ``drift`` watch, a run that ends further from general text
+    than ``config.drift_limit`` returns those of its last check within the limit instead."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
     plan: Plan | None = None
@@ -257,6 +295,9 @@ def train_lora(
         outcome.losses = [float(x) for x in state["losses"]]
         outcome.tokens = int(state["tokens"])
         outcome.train_seconds = float(state["train_seconds"])
+        outcome.best_state = dict(state.get("best") or outcome.best_state)
+        outcome.kept_step = int(state.get("kept_step", 0))
+        outcome.drift = [(int(s), float(r)) for s, r in state.get("drift", [])]
         if int(state.get("plan_kept", -1)) > 0:
             plan = Plan(int(state["plan_kept"]), len(examples))
         logger.info("resuming training at step %d", outcome.steps)
@@ -266,6 +307,9 @@ def train_lora(
     half = config.bf16 and native_bf16()
     if half:
         _frozen_to(model, torch.bfloat16)
+    if drift is not None:
+        drift.measure_baseline(model)
+    every = config.drift_check_every_steps
     model.train()
     smoothed = outcome.losses[-1] if outcome.losses else math.nan
     started = time.monotonic() - outcome.train_seconds
@@ -337,15 +381,21 @@ def train_lora(
                 eta_seconds=per_step * (len(schedule) - outcome.steps),
             )
         )
+        if drift is not None and every > 0 and outcome.steps % every == 0:
+            _check_drift(model, drift, config, outcome)
         if outcome.steps % config.checkpoint_every_steps == 0 or outcome.steps == len(schedule):
             save_checkpoint(checkpoint_dir, model, optimizer, outcome, plan)
             on_checkpoint(outcome.steps)
+    if drift is not None and not _ended_within_limit(model, drift, config, outcome):
+        logger.info("drifted past the limit: the weights of step %d are judged", outcome.kept_step)
+    else:
+        outcome.best_state = lora_state(model)
+        outcome.kept_step = outcome.steps
     if half:
         # Back to float32 for evaluation: the base weights come back rounded to bfloat16's 8
         # bits, far finer than the 4-bit quantization the hub serves them with.
         _frozen_to(model, torch.float32)
     outcome.total_steps = len(schedule)
-    outcome.best_state = lora_state(model)
     outcome.best_loss = smoothed
     model.eval()
     return outcome

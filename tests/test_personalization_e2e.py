@@ -240,6 +240,9 @@ def test_the_next_run_resumes_passes_the_gate_and_the_model_now_knows_the_person
     [version] = api(hub, "GET", "/v1/personalization/adapters").json()["data"]
     assert version["active"] and version["passed_gate"]
     assert version["training"]["steps"] == 8
+    # Its drift from general text was measured on the real model at the end, within the limit.
+    [(step, rise)] = version["training"]["drift"]
+    assert step == version["training"]["kept_step"] == 8 and rise < TrainConfig().drift_limit
     candidate, current = version["metrics"]["candidate"], version["metrics"]["current"]
     # The gate judged answers: it answers more held-out questions than the bare model did.
     assert candidate["questions"] == current["questions"] >= 3

@@ -188,6 +188,13 @@ def test_the_list_shows_answers_before_and_after_with_examples() -> None:
     assert "were not judged" in "\n".join(adapter_lines(old))
     none = {**version, "metrics": {"candidate": {"answered": 0, "questions": 0}}}
     assert "no held-out questions to judge it by" in adapter_lines(none)[1]
+    assert not any("drifted" in line for line in lines)
+    # A run that ended too far from general text was judged as it was at an earlier step.
+    drifted = {**version, "training": {"steps": 300, "kept_step": 240}}
+    assert (
+        "the weights of step 240 of 300: later steps drifted too far from general text"
+        in "\n".join(adapter_lines(drifted))
+    )
 
 
 def test_adapter_records_written_before_answers_were_judged_still_load(tmp_path: Path) -> None:

@@ -385,3 +385,7 @@ def test_a_nightly_job_gets_the_adapters_defaults_unless_settings_say_otherwise(
     tuned = Settings(data_dir=tmp_path, personalize_rank=8, personalize_learning_rate=3e-4)
     assert (train_config(tuned).rank, train_config(tuned).alpha) == (8, 16)
     assert train_config(tuned).learning_rate == 3e-4
+    # The drift limit follows the gate's margin: a looser gate lets a run drift further.
+    looser = Settings(data_dir=tmp_path, personalize_general_margin=1.0)
+    assert train_config(settings).drift_limit == pytest.approx(0.6)
+    assert train_config(looser).drift_limit == pytest.approx(1.2)

@@ -253,6 +253,13 @@ def adapter_lines(version: dict[str, Any]) -> list[str]:
         f"{_number(candidate, 'general_perplexity', 2)} (before "
         f"{_number(current, 'general_perplexity', 2)})"
     )
+    training = version.get("training") or {}
+    kept, steps = training.get("kept_step"), training.get("steps")
+    if kept is not None and steps is not None and kept < steps:
+        lines.append(
+            f"  the weights of step {kept} of {steps}: "
+            "later steps drifted too far from general text"
+        )
     for key, label in (("now_answered", "now answers"), ("now_missed", "now misses")):
         for example in metrics.get(key) or []:
             lines.append(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base_model import file_sha256
-from adapters.config import DatasetRecipe, GateMargins, TrainConfig
+from adapters.config import DatasetRecipe, GateMargins, TrainConfig, drift_limit_for
 from adapters.dataset import Dataset, build_dataset
 from adapters.examples import PersonInputs
 from adapters.job import CHECKPOINT_DIR, DATASET_DIR, JobSpec, read_result, write_result
@@ -67,6 +67,7 @@ def train_config(settings: Settings) -> TrainConfig:
         max_steps=settings.personalize_max_steps,
         time_budget_seconds=settings.personalize_time_budget_minutes * 60,
         checkpoint_every_steps=settings.personalize_checkpoint_steps,
+        drift_limit=drift_limit_for(settings.personalize_general_margin),
     )
 
 

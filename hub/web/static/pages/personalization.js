@@ -148,7 +148,10 @@ function versionCard(version, onPromote) {
       { class: "muted adapter-summary" },
       `${plural(dataset.train_examples ?? 0, "example")} (${dataset.held_out_examples ?? 0} held out) · ${plural(training.steps ?? 0, "step")} · ` +
         `${training.tokens_per_second ?? "–"} tokens/s · ${duration(training.train_seconds)}` +
-        (training.stopped_by_budget ? " · stopped at the time budget" : ""),
+        (training.stopped_by_budget ? " · stopped at the time budget" : "") +
+        (training.kept_step != null && training.kept_step < training.steps
+          ? ` · the weights of step ${training.kept_step}: later steps drifted too far from general text`
+          : ""),
     ),
     answersLine(version),
     answerExamples(version),
