@@ -7,30 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
 from adapters.drift import DriftWatch, drift_text
 from adapters.evaluate import general_text
-from adapters.trainer import add_lora, load_lora_state, train_lora
+from adapters.trainer import TrainOutcome, load_lora_state, train_lora
+from tests.tiny_llama import tiny_lora_llama
 
 PREFIX = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
 # The "general text": tokens the examples never answer with.
 GENERAL = [torch.tensor([[40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51]])]
-
-
-def tiny_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    )
-    return add_lora(LlamaForCausalLM(config), TrainConfig(rank=4, alpha=8))
 
 
 def examples() -> list[TokenizedExample]:
@@ -51,6 +38,18 @@ def config(**changes: float) -> TrainConfig:
     return TrainConfig(**settings)  # type: ignore[arg-type]
 
 
+def _watched(folder: Path, limit: float) -> TrainOutcome:
+    """A run of the tiny model with a drift watch and ``limit``, checkpointed in ``folder``."""
+    return train_lora(
+        tiny_lora_llama(),
+        examples(),
+        0,
+        config(drift_limit=limit),
+        folder,
+        drift=DriftWatch(GENERAL),
+    )
+
+
 def _limit_below_the_end(drift: list[tuple[int, float]]) -> float:
     """A limit the run's end drifted past and an earlier check did not (this seeded run drifts
     furthest at its end)."""
@@ -60,7 +59,7 @@ def _limit_below_the_end(drift: list[tuple[int, float]]) -> float:
 
 
 def _rise(state: dict[str, torch.Tensor]) -> float:
-    model = tiny_model()
+    model = tiny_lora_llama()
     load_lora_state(model, state)
     watch = DriftWatch(GENERAL)
     watch.measure_baseline(model)
@@ -70,64 +69,31 @@ def _rise(state: dict[str, torch.Tensor]) -> float:
 def test_a_run_that_ends_past_the_limit_is_judged_at_its_last_check_within_it(
     tmp_path: Path,
 ) -> None:
-    free = train_lora(tiny_model(), examples(), 0, config(), tmp_path / "free")
-    drifts = train_lora(
-        tiny_model(), examples(), 0, config(), tmp_path / "watched", drift=DriftWatch(GENERAL)
-    )
+    free = train_lora(tiny_lora_llama(), examples(), 0, config(), tmp_path / "free")
+    drifts = _watched(tmp_path / "watched", 1e6)
     assert drifts.steps == free.steps == 20 and drifts.losses == free.losses
     assert [step for step, _ in drifts.drift] == [4, 8, 12, 16, 20]
     limit = _limit_below_the_end(drifts.drift)
     rises = dict(drifts.drift)
     kept = max(step for step, rise in drifts.drift if rise <= limit)
-    limited = train_lora(
-        tiny_model(),
-        examples(),
-        0,
-        config(drift_limit=limit),
-        tmp_path / "limited",
-        drift=DriftWatch(GENERAL),
-    )
+    limited = _watched(tmp_path / "limited", limit)
     assert limited.kept_step == kept < limited.steps == 20
     assert abs(_rise(limited.best_state) - rises[kept]) < 1e-3
     assert _rise(limited.best_state) <= limit < _rise(free.best_state)
 
 
 def test_a_run_within_its_limit_ends_exactly_as_without_a_watch(tmp_path: Path) -> None:
-    plain = train_lora(tiny_model(), examples(), 0, config(), tmp_path / "plain")
-    watched = train_lora(
-        tiny_model(),
-        examples(),
-        0,
-        config(drift_limit=1e6),
-        tmp_path / "watched",
-        drift=DriftWatch(GENERAL),
-    )
+    plain = train_lora(tiny_lora_llama(), examples(), 0, config(), tmp_path / "plain")
+    watched = _watched(tmp_path / "watched", 1e6)
     assert watched.kept_step == watched.steps == plain.steps
     assert watched.losses == plain.losses
     assert all(torch.equal(watched.best_state[k], v) for k, v in plain.best_state.items())
 
 
 def test_a_resumed_run_keeps_the_weights_it_had_kept(tmp_path: Path) -> None:
-    probe = train_lora(
-        tiny_model(), examples(), 0, config(), tmp_path / "probe", drift=DriftWatch(GENERAL)
-    )
-    limit = _limit_below_the_end(probe.drift)
-    first = train_lora(
-        tiny_model(),
-        examples(),
-        0,
-        config(drift_limit=limit),
-        tmp_path / "run",
-        drift=DriftWatch(GENERAL),
-    )
-    resumed = train_lora(
-        tiny_model(),
-        examples(),
-        0,
-        config(drift_limit=limit),
-        tmp_path / "run",
-        drift=DriftWatch(GENERAL),
-    )
+    limit = _limit_below_the_end(_watched(tmp_path / "probe", 1e6).drift)
+    first = _watched(tmp_path / "run", limit)
+    resumed = _watched(tmp_path / "run", limit)  # from the last checkpoint
     assert resumed.kept_step == first.kept_step < first.steps
     assert resumed.drift == first.drift
     assert all(torch.equal(resumed.best_state[k], v) for k, v in first.best_state.items())

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from adapters import trainer
 from adapters.chat_format import TokenizedExample
@@ -27,22 +26,14 @@ from adapters.schedule import (
     fit_examples,
     learning_rate,
 )
-from adapters.trainer import add_lora, batch_loss, collate, shared_prefix, train_lora
+from adapters.trainer import batch_loss, collate, shared_prefix, train_lora
+from tests.tiny_llama import tiny_lora_llama
 
 PREFIX = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
 
 
 def tiny_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    )
-    model = add_lora(LlamaForCausalLM(config), TrainConfig(rank=4, alpha=8))
+    model = tiny_lora_llama()
     for name, parameter in model.named_parameters():
         if "lora_B" in name:  # fresh LoRA is zero: make it matter for the comparison
             torch.nn.init.normal_(parameter, std=0.2)
