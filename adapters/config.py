@@ -15,9 +15,10 @@ def training_threads() -> int:
     return os.cpu_count() or 2
 
 
-# The drift text's rise allowed per unit of the gate's allowed rise (0.6 for its 0.5): that text
-# drifts about one and a half times as far as the gate's, and the limit stays below that.
-DRIFT_LIMIT_PER_GATE_MARGIN = 1.2
+# The drift text's rise allowed per unit of the gate's allowed rise (0.4 for its 0.5). The two
+# texts drift apart from one run to the next: the gate's rose from 0.8 to 1.05 times as far
+# as the drift text's (docs/benchmarks.md), so the limit stays below the gate's bound even then.
+DRIFT_LIMIT_PER_GATE_MARGIN = 0.8
 
 
 def drift_limit_for(general_max_regression: float) -> float:
@@ -49,12 +50,12 @@ class TrainConfig:
     # Every this many steps the perplexity of adapters/data/drift_text.txt is measured, and the
     # adapter kept while it has risen at most drift_limit above the base model's: a run that
     # ends further from general text than that is judged as it was at its last check within
-    # the limit. Measured on the adapters of earlier runs, that text drifts about one and a half
-    # times as far as the gate's: at 1.6 times the base or less the gate's text stayed within
-    # 1.44 times (its bound 1.5); at 1.95 times or more every one was past the gate's bound.
-    # The hub sets it from the gate's margin (drift_limit_for).
+    # the limit. Measured on the adapters of earlier runs: at 1.41 times the base or less there,
+    # the gate's text stayed within 1.23 times (its bound 1.5); two runs on a faster host were
+    # past the gate's bound at 1.45 and 1.60 times. The hub sets it from the gate's margin
+    # (drift_limit_for).
     drift_check_every_steps: int = 20
-    drift_limit: float = 0.6
+    drift_limit: float = 0.4
     seed: int = 0
     # Frozen base weights in bfloat16 while training, where the CPU computes it natively
     # (twice as fast as float32 there); the adapter itself always trains in float32.

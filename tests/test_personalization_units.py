@@ -387,5 +387,5 @@ def test_a_nightly_job_gets_the_adapters_defaults_unless_settings_say_otherwise(
     assert train_config(tuned).learning_rate == 3e-4
     # The drift limit follows the gate's margin: a looser gate lets a run drift further.
     looser = Settings(data_dir=tmp_path, personalize_general_margin=1.0)
-    assert train_config(settings).drift_limit == pytest.approx(0.6)
-    assert train_config(looser).drift_limit == pytest.approx(1.2)
+    assert train_config(settings).drift_limit == pytest.approx(0.4)
+    assert train_config(looser).drift_limit == pytest.approx(0.8)
