@@ -382,6 +382,13 @@ def print_runs(console: Console, evaluation: Evaluation) -> None:
             f"{run.training.get('steps')} of {run.training.get('total_steps')} steps, "
             f"{run.dataset.get('train_examples')} training examples"
         )
+        drift = run.training.get("drift") or []
+        if drift:
+            checks = ", ".join(f"{100 * rise:+.0f}% at {step}" for step, rise in drift)
+            console.print(
+                f"  drift text (every check): {checks}; weights of step "
+                f"{run.training.get('kept_step')} judged"
+            )
         if candidate:
             console.print(
                 f"  gate: personal loss {current.get('personal_loss', 0):.3f} -> "
