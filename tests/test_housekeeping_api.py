@@ -45,7 +45,10 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def seed(client: TestClient) -> tuple[list[str], list[str]]:
-    old_day = datetime.now(UTC) - timedelta(days=40)
+    # A morning in local time (the day a memory belongs to): a run near midnight would
+    # otherwise spread the items over two days.
+    old_day = datetime.now().astimezone().replace(hour=9, minute=0, second=0, microsecond=0)
+    old_day -= timedelta(days=40)
     said = [
         "Call the plumber about the kitchen tap tomorrow",
         "The quince jam needs two kilos of sugar",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -19,7 +19,10 @@ runner = CliRunner()
 def test_set_run_status_and_undo_without_a_running_hub(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     store = SqliteMemoryStore(data_dir / MEMORY_DB_NAME, SentenceTransformerEmbedder())
-    old_day = datetime.now(UTC) - timedelta(days=50)
+    # A morning in local time (the day a memory belongs to): a run near midnight would
+    # otherwise spread the items over two days.
+    old_day = datetime.now().astimezone().replace(hour=9, minute=0, second=0, microsecond=0)
+    old_day -= timedelta(days=50)
     store.add_many(
         [
             NewMemory(

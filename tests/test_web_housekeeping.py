@@ -4,7 +4,7 @@ per kind, the index status, the policy, a run and its undo, as the page settles 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, Route, expect
@@ -26,7 +26,10 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     # The plain summary (what was said and when): the model's wording is not what is tested.
     env = {"HUB_MEMORY_HOUSEKEEPING_MODEL_SUMMARIES": "false"}
     hub = LiveHub(start_hub(tmp_path_factory.mktemp("web-housekeeping") / "data", env=env))
-    old_day = datetime.now(UTC) - timedelta(days=45)
+    # A morning in local time (the day a memory belongs to): a run near midnight would
+    # otherwise spread the items over two days.
+    old_day = datetime.now().astimezone().replace(hour=9, minute=0, second=0, microsecond=0)
+    old_day -= timedelta(days=45)
     items = [
         {
             "text": text,
