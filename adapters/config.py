@@ -40,6 +40,13 @@ class TrainConfig:
     # The time budget, not the step count, ends a run (adapters/schedule.py fits the epochs to
     # it); this only caps a run on a much faster machine.
     max_steps: int = 3000
+    # The steps a run plans for at most, however fast the machine: its epochs go over the
+    # leading examples that fit them, and its learning rate anneals by their end. A run drifts
+    # past drift_limit after about 200-300 steps at this rate; planned for 600 on a fast host,
+    # it was judged at a step of high learning rate halfway through its plan, and its adapter
+    # alone answered 33 and 31 of 69; planned for 240, 44 and 41 (docs/benchmarks.md).
+    # 0: the time budget alone plans the run.
+    step_budget: int = 240
     # Eight examples share one pass over the chat template's prefix (adapters/trainer.py).
     batch_size: int = 8
     max_seq_tokens: int = 256

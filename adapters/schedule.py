@@ -2,8 +2,10 @@
 
 The dataset lists examples most important first (every memory's first question, then every
 memory's second, ...). A run first trains a few steps on the leading examples to measure its
-speed on this machine, then keeps as many leading examples as its epochs fit in the time left:
-a month of data is trained on its most important part rather than cut off mid-epoch. The
+speed on this machine, then keeps as many leading examples as its epochs fit in the time left, and
+no more than they fit in the step budget (a fast machine plans no further than a run can go
+before it drifts): a month of data is trained on its most important part rather than cut off
+mid-epoch. The
 learning rate warms up, then decays along a cosine to a tenth by the planned end (or by the
 deadline, whichever comes first), so a run stopped by its budget still ends annealed.
 """
@@ -82,13 +84,23 @@ def batch_schedule(
     lengths: list[int], config: TrainConfig, plan: Plan | None = None
 ) -> list[list[int]]:
     """Example indices for every step: the calibration steps, then ``config.epochs`` shuffled
-    passes over the plan's leading examples (all by default), each batch of examples of about
-    the same ``lengths``, capped at ``max_steps``."""
+    passes over the plan's leading examples (all by default, at most those the step budget
+    fits), each batch of examples of about the same ``lengths``, capped at ``max_steps``."""
     count = len(lengths)
     kept = count if plan is None else min(plan.kept, count)
     steps = calibration_batches(count, config)
+    kept = min(kept, examples_within_step_budget(count, config))
     steps += _epoch_batches(list(range(kept)), lengths, config, random.Random(config.seed))
     return steps[: config.max_steps]
+
+
+def examples_within_step_budget(count: int, config: TrainConfig) -> int:
+    """How many of ``count`` leading examples the epochs go over within ``config.step_budget``
+    steps after calibration (all of them without a budget)."""
+    if config.step_budget <= 0:
+        return count
+    room = max(config.step_budget - len(calibration_batches(count, config)), 1)
+    return min(count, max(room * config.batch_size // max(config.epochs, 1), 1))
 
 
 def fit_examples(lengths: list[int], epochs: int, affordable_tokens: float) -> int:

@@ -23,6 +23,7 @@ from adapters.schedule import (
     Plan,
     batch_schedule,
     calibration_batches,
+    examples_within_step_budget,
     learning_rate,
     plan_to_fit,
 )
@@ -304,6 +305,14 @@ def train_lora(
     lengths = [e.length for e in examples]
     schedule = batch_schedule(lengths, config, plan)
     calibration = len(calibration_batches(len(examples), config))
+    budgeted = examples_within_step_budget(len(examples), config)
+    if budgeted < len(examples):
+        logger.info(
+            "the step budget (%d steps) fits %d of %d examples",
+            config.step_budget,
+            budgeted,
+            len(examples),
+        )
     half = config.bf16 and native_bf16()
     if half:
         _frozen_to(model, torch.bfloat16)

@@ -248,6 +248,11 @@ class Settings(BaseSettings):
     personalize_max_steps: int = Field(
         default=TrainConfig.max_steps, ge=1, description="Most training steps."
     )
+    personalize_step_budget: int = Field(
+        default=TrainConfig.step_budget,
+        ge=0,
+        description="Steps a nightly run plans for at most; 0: as many as its time allows.",
+    )
     personalize_epochs: int = Field(
         default=TrainConfig.epochs, ge=1, description="Passes over the dataset."
     )

@@ -7,6 +7,7 @@ import itertools
 import math
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from adapters.schedule import (
     REPLAN_AFTER_STEPS,
     Plan,
     batch_schedule,
+    examples_within_step_budget,
     fit_examples,
     learning_rate,
 )
@@ -82,8 +84,23 @@ def test_the_schedule_calibrates_on_the_leading_examples_then_keeps_what_fits() 
     assert len(batch_schedule([10] * 20, TrainConfig(batch_size=2, epochs=2, max_steps=5))) == 5
 
 
+def test_a_step_budget_keeps_the_leading_examples_its_epochs_fit() -> None:
+    config = TrainConfig(batch_size=2, epochs=2, max_steps=1000, step_budget=CALIBRATION_STEPS + 6)
+    schedule = batch_schedule([10] * 20, config)
+    assert len(schedule) == CALIBRATION_STEPS + 6
+    assert Counter(i for step in schedule[CALIBRATION_STEPS:] for i in step) == Counter(
+        {index: 2 for index in range(6)}
+    )
+    assert examples_within_step_budget(20, config) == 6
+    assert examples_within_step_budget(3, config) == 3
+    assert examples_within_step_budget(20, replace(config, step_budget=0)) == 20
+    # A time plan keeping fewer than the budget fits is kept as it is.
+    timed = batch_schedule([10] * 20, config, Plan(kept=2, total=20))
+    assert {i for step in timed[CALIBRATION_STEPS:] for i in step} == {0, 1}
+
+
 def test_batches_hold_examples_of_about_the_same_length_and_every_example_each_epoch() -> None:
-    config = TrainConfig(batch_size=8, epochs=4, max_steps=10_000)
+    config = TrainConfig(batch_size=8, epochs=4, max_steps=10_000, step_budget=0)
     lengths = [random.Random(index).choice([20, 25, 30, 60, 90, 120]) for index in range(600)]
     epochs = batch_schedule(lengths, config)[CALIBRATION_STEPS:]
     computed = sum(len(step) * max(lengths[i] for i in step) for step in epochs)

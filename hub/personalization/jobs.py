@@ -65,6 +65,7 @@ def train_config(settings: Settings) -> TrainConfig:
         epochs=settings.personalize_epochs,
         batch_size=settings.personalize_batch_size,
         max_steps=settings.personalize_max_steps,
+        step_budget=settings.personalize_step_budget,
         time_budget_seconds=settings.personalize_time_budget_minutes * 60,
         checkpoint_every_steps=settings.personalize_checkpoint_steps,
         drift_limit=drift_limit_for(settings.personalize_general_margin),
