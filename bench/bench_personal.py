@@ -20,7 +20,8 @@ normalized key terms (bench/personal/judge.py). Measured, for each person:
 
 The held-out TEST person is "ilse" (bench/personal/persons/ilse.json, "split": "test"): never
 use her figures to choose prompts, data recipes or hyperparameters; tune on the dev persons
-(kostas, marta, noor, tobias, the default --split dev) and run --split test only to report.
+(kostas, marta, ngaire, noor, tobias, wren: the default --split dev) and run --split test only
+to report.
 
 Before training, the hub's dataset preview (GET /v1/personalization/dataset) and, after it, the
 run's own dataset are checked: a held-out question found there verbatim is a leak, reported and
