@@ -217,7 +217,9 @@ class ScoredStore:
             for n, (text, similarity) in enumerate(scored, 1)
         ]
 
-    def search(self, query: str, k: int = 10, filters: object = None) -> list[SearchHit]:
+    def search(
+        self, query: str, k: int = 10, filters: object = None, mode: str = "hybrid"
+    ) -> list[SearchHit]:
         return self.hits[:k]
 
 
@@ -292,3 +294,29 @@ def test_a_note_near_the_top_that_holds_what_is_asked_is_given_first() -> None:
     other = hit("Ana takes 20 mg of atorvastatin.", 0.55, 2)
     weak = hit("I had 3 teeth out in 2019.", 0.3, 3)
     assert ordered_for("How many mg is my statin?", [dose, other, weak], 0.35)[0] is dose
+
+
+class WordyStore(ScoredStore):
+    """A store whose hybrid search ranks notes that share a word first, as fusion by rank does,
+    and whose search by meaning alone finds the note that means the same."""
+
+    def __init__(self, wordy: list[tuple[str, float]], meant: tuple[str, float]) -> None:
+        super().__init__([*wordy, meant])
+        self.meant = self.hits.pop()
+
+    def search(
+        self, query: str, k: int = 10, filters: object = None, mode: str = "hybrid"
+    ) -> list[SearchHit]:
+        return [self.meant] if mode == "vector" else self.hits[:k]
+
+
+def test_the_memory_closest_in_meaning_is_offered_when_the_search_by_words_buries_it() -> None:
+    dog = ("Our rescue dog is a three-legged Lapphund called Brunost.", 0.52)
+    wordy = [(f"Time to book the {n}th service for the van.", 0.4) for n in range(1, 13)]
+    turn = recalled(WordyStore(wordy, dog), "Who do I shout for when it's time for walkies?")
+    turn.given = ordered_for(turn.question, turn.hits, turn.sure_similarity)[:1]
+    assert [hit.item.text for hit in turn.given] == [dog[0]]
+    # Found by both searches, it is offered once.
+    both = WordyStore(wordy, dog)
+    both.meant = both.hits[0]
+    assert len(recalled(both, "When is the van's service?").hits) == 12

@@ -130,6 +130,18 @@ def _confirm(memory: MemoryService, command: ConfirmForget) -> MemoryTurn:
     return MemoryTurn(reply=f'Forgotten: "{item.text[:200]}"{also}.')
 
 
+def _candidates(memory: MemoryService, query: str, filters: SearchFilters) -> list[SearchHit]:
+    """The hybrid search's best, then the closest in meaning it left out. Fused by rank, a note
+    that shares a word with the question outranks one that only means the same: a question in
+    the person's own words ("Who do I shout for when it's time for walkies?") shares none with
+    its memory ("Our rescue dog is a three-legged Lapphund called Brunost."). The hits are
+    ordered by meaning afterwards (context.ordered_for), so offering both loses nothing."""
+    hits = memory.store.search(query, k=RETRIEVE_K, filters=filters)
+    found = {hit.item.id for hit in hits}
+    closest = memory.store.search(query, k=RETRIEVE_K, filters=filters, mode="vector")
+    return hits + [hit for hit in closest if hit.item.id not in found]
+
+
 def _retrieve(memory: MemoryService, said: str, now: datetime) -> tuple[list[SearchHit], float]:
     """The hits worth offering for ``said``, and the similarity above which one surely fits."""
     span = find_time_range(said, now)
@@ -145,7 +157,7 @@ def _retrieve(memory: MemoryService, said: str, now: datetime) -> tuple[list[Sea
         query = strip_phrase(said, span.phrase)
         filters = SearchFilters(since=span.since, until=span.until)
         floor = sure = min(floor, TIME_RANGED_MIN_SIMILARITY)
-    hits = memory.store.search(query, k=RETRIEVE_K, filters=filters)
+    hits = _candidates(memory, query, filters)
     return [
         hit
         for hit in hits
