@@ -52,6 +52,31 @@ def test_search_finds_paraphrases(store: SqliteMemoryStore) -> None:
     assert shopping.item.id == by_text[PEOPLE[4].text]
 
 
+EVERYDAY_WORDS = [
+    NewMemory("Forgot the name of the new neighbour again, so embarrassing."),
+    NewMemory("Need to change the name on the gas bill before the move."),
+    NewMemory("Her maiden name is on the old passport, so renew it again this year."),
+    NewMemory("The office printer jammed again during the quarterly report."),
+    NewMemory("Gave the plumber a shout about the boiler pressure again."),
+    NewMemory("Lunch with the team at the noodle place near the station."),
+]
+THE_DOG = NewMemory("Our rescue dog is a three-legged Lapphund called Brunost.")
+
+
+def test_the_memory_that_means_the_question_is_found_beside_notes_sharing_its_words(
+    store: SqliteMemoryStore,
+) -> None:
+    items = store.add_many([*EVERYDAY_WORDS, THE_DOG])
+    dog = items[-1].id
+    # Four notes share "name" or "again" with the question; the dog's note shares no word.
+    asked = store.search("What's the pup's name again?", k=3)
+    assert dog in [hit.item.id for hit in asked]
+    assert [hit.vector_rank for hit in asked if hit.item.id == dog] == [1]
+    # A search for a word the memory holds still puts that memory first.
+    assert store.search("Brunost", k=3)[0].item.id == dog
+    assert store.search("boiler", k=3)[0].item.text == EVERYDAY_WORDS[4].text
+
+
 def test_filters_on_kind_source_and_time(store: SqliteMemoryStore) -> None:
     old = store.add(NewMemory("Walked 12 km along the river", happened_at="2024-03-01T09:00:00Z"))
     new = store.add(NewMemory("Walked 5 km in the park", happened_at="2025-06-01T09:00:00+02:00"))
