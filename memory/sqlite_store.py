@@ -25,6 +25,7 @@ from memory.hybrid import RankedChunk, fuse, query_words
 from memory.hybrid import snippet as make_snippet
 from memory.migrations import MIGRATIONS
 from memory.protocol import Progress
+from memory.query_vectors import RecentQueryVectors
 from memory.sqlite_database import BUSY_TIMEOUT_SECONDS, apply_migrations, connect
 from memory.tables import MemoryTables
 from memory.timestamps import stored_from_input, to_epoch, to_stored, utc_now
@@ -96,6 +97,7 @@ class SqliteMemoryStore:
         self.path = path
         self.embedder = embedder
         self.embedding_model = embedder.name
+        self._query_vectors = RecentQueryVectors(embedder)
         self._clock = clock
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -327,7 +329,7 @@ class SqliteMemoryStore:
         vector_filter, filter_sql, filter_params = compile_filters(filters)
         excluded = filters.exclude_ids
         wanted = max(50, 5 * k) + 10 * len(excluded)
-        query_vector = self.embedder.embed([query])[0] if mode != "text" else None
+        query_vector = self._query_vectors.vector(query) if mode != "text" else None
         with self._lock:
             allowed = self._index.narrow(vector_filter, filter_sql, filter_params)
             by_vector: list[RankedChunk] = []

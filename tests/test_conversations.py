@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from hub.conversations.store import (
 from hub.engine.types import ChatMessage, Prompt
 from hub.recall.context import DEFAULT_SYSTEM
 from hub.settings import Settings
+from memory.embedder import Vectors
 from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
@@ -288,3 +289,39 @@ def test_conversations_need_the_owner(api: TestClient) -> None:
     assert (
         missing.status_code == 401 and "sign in to the web UI" in missing.json()["error"]["message"]
     )
+
+
+class TextRecordingEmbedder(HashingEmbedder):
+    """The exact fake embedder, noting every text it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Note the texts, then embed them as the hashing embedder does."""
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+def test_a_chat_turn_embeds_what_was_said_once_for_all_its_searches(tmp_path: Path) -> None:
+    embedder = TextRecordingEmbedder()
+    settings = Settings(data_dir=tmp_path / "data", voice_enabled=False, mdns_enabled=False)
+    app = create_app(settings, loader=lambda name: RecordingModel(), embedder=embedder)
+    with TestClient(app) as client:
+        token = (tmp_path / "data" / "owner_token").read_text().strip()
+        client.headers["Authorization"] = f"Bearer {token}"
+        for said, embeddings in [
+            ("Where does my sister live?", 1),  # searched by words and meaning, then by meaning
+            ("My sister lives in Oslo now.", 2),  # searched, then stored as a memory
+        ]:
+            embedder.texts.clear()
+            answer = client.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "smollm2-135m-instruct",
+                    "messages": [{"role": "user", "content": said}],
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            assert embedder.texts == [said] * embeddings

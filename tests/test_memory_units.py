@@ -23,6 +23,7 @@ from hub.recall.fact_extraction import ExtractionError, parse_facts, prepare_ext
 from memory.chunking import chunk_text
 from memory.fake_embedder import HashingEmbedder
 from memory.hybrid import RankedChunk, fts_query, fuse
+from memory.query_vectors import RecentQueryVectors
 from memory.time_phrases import find_time_range, strip_phrase
 from memory.vector_index import IndexedChunk, VectorFilter, VectorIndex
 
@@ -54,6 +55,21 @@ def test_reciprocal_rank_fusion() -> None:
     assert fused[0].vector_rank == 2 and fused[0].text_rank == 1 and fused[0].chunk_id == 5
     assert fts_query('the "quoted" OR weird* words') == '"quoted" OR "weird" OR "words"'
     assert fts_query("the a of") is None
+
+
+def test_a_question_searched_again_is_not_embedded_again() -> None:
+    embedder = HashingEmbedder()
+    recent = RecentQueryVectors(embedder, capacity=2)
+    first = recent.vector("where does my sister live")
+    assert recent.vector("where does my sister live") is first and embedder.calls == 1
+    assert np.allclose(first, embedder.embed(["where does my sister live"])[0])
+    with pytest.raises(ValueError):
+        first[0] = 1.0  # shared between searches, so nobody may change it
+    recent.vector("second")
+    recent.vector("third")  # over capacity: the least recently used is dropped
+    calls = embedder.calls
+    recent.vector("where does my sister live")
+    assert embedder.calls == calls + 1
 
 
 def test_chunking_covers_long_texts_with_overlap() -> None:
