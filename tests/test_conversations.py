@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from hub.conversations.store import (
     SqliteConversationStore,
     title_from_message,
 )
-from hub.engine.types import ChatMessage, Prompt
+from hub.engine.stop_text import StopTextFilter
+from hub.engine.types import ChatMessage, GenerationStats, Prompt, SamplingParams
 from hub.recall.context import DEFAULT_SYSTEM
 from hub.settings import Settings
 from memory.embedder import Vectors
@@ -325,3 +326,59 @@ def test_a_chat_turn_embeds_what_was_said_once_for_all_its_searches(tmp_path: Pa
             )
             assert answer.status_code == 200, answer.text
             assert embedder.texts == [said] * embeddings
+
+
+ECHOING_REPLY = (
+    "Your sister lives in Oslo.  Answer the question in one short sentence using the note. "
+    "Question: Where does my brother live?"
+)
+
+
+class EchoingModel(RecordingModel):
+    """A base model on a plain transcript: after its answer it repeats the hub's instruction
+    and asks itself the next question. Stop texts cut it as the real engine does."""
+
+    def generate(
+        self,
+        prompt: Prompt,
+        params: SamplingParams,
+        stats: GenerationStats,
+        cancelled: Callable[[], bool],
+    ) -> Iterator[str]:
+        """The fixed reply, cut where a stop text of the prompt or the request begins."""
+        stop_filter = StopTextFilter(tuple(params.stop) + prompt.stop)
+        for piece in super().generate(prompt, params, stats, cancelled):
+            if text := stop_filter.feed(piece):
+                yield text
+            if stop_filter.stopped:
+                return
+        yield stop_filter.flush()
+
+
+def test_an_answer_ends_where_the_model_starts_repeating_the_hubs_note_prompt(
+    tmp_path: Path,
+) -> None:
+    model = EchoingModel()
+    model.reply = ECHOING_REPLY.split()
+    settings = Settings(data_dir=tmp_path / "data", voice_enabled=False, mdns_enabled=False)
+    app = create_app(settings, loader=lambda name: model, embedder=HashingEmbedder())
+    with TestClient(app) as client:
+        token = (tmp_path / "data" / "owner_token").read_text().strip()
+        client.headers["Authorization"] = f"Bearer {token}"
+
+        def ask(question: str) -> str:
+            answer = client.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "smollm2-135m-instruct",
+                    "messages": [{"role": "user", "content": question}],
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            return str(answer.json()["choices"][0]["message"]["content"])
+
+        # With nothing remembered there is no note: the reply is the model's, whole.
+        assert ask("Where does my sister live?").endswith("Question: Where does my brother live?")
+        stored = client.post("/v1/memory", json={"text": "My sister lives in Oslo now."})
+        assert stored.status_code in (200, 201), stored.text
+        assert ask("Where does my sister live?").strip() == "Your sister lives in Oslo."

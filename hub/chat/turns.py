@@ -23,6 +23,7 @@ from hub.engine.tools import ToolRequest
 from hub.engine.types import ChatMessage, GenerationStats, Prompt, Sampling, SamplingParams
 from hub.models.catalog import ModelCatalog
 from hub.recall.chat_memory import MemoryAccess, MemoryTurn, recall_for_turn
+from hub.recall.context import PROMPT_ECHOES
 from hub.recall.grounding import asks_about
 from hub.recall.service import MemoryService
 
@@ -99,7 +100,7 @@ class ChatTurns:
 
         def prepare(chat_model: ChatModel) -> tuple[Prompt, SamplingParams]:
             with_recall = recall.apply(chat_model, messages) if memory_on else messages
-            return fit_chat(
+            prompt, params = fit_chat(
                 chat_model,
                 messages=with_tools(with_recall, tools),
                 requested_max_tokens=options.max_tokens,
@@ -107,6 +108,9 @@ class ChatTurns:
                 sampling=sampling,
                 trim_oldest=options.trim_oldest,
             )
+            if recall.given:  # the answer ends where the model starts to repeat the prompt
+                prompt = replace(prompt, stop=prompt.stop + PROMPT_ECHOES)
+            return prompt, params
 
         generation = await self.runner.start(model, prepare, options.priority)
         self.count_when_finished(generation)
