@@ -2,7 +2,7 @@
 
 A chat turn searches for the same words more than once (the hybrid search, the closest in
 meaning beside it, and whether the message is already remembered); each embedding of a short
-question costs about 8 ms on one thread, beside a model that is generating on the others.
+question costs about 10 ms on one thread, beside a model that is generating on the others.
 """
 
 from __future__ import annotations
