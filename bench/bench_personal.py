@@ -16,7 +16,8 @@ normalized key terms (bench/personal/judge.py). Measured, for each person:
    closed book with the adapter (promoted for the evaluation if the gate refused it), then
    with no adapter (``POST /v1/personalization/rollback``) as the floor; the gate's numbers;
 4. the general guard: 20 general questions with the adapter and without, and the gate's general
-   perplexity before and after.
+   perplexity before and after; the same 20 asked with memory on beside the person's memories
+   (are general answers hurt by the notes given with them?); with --floor, also memory off.
 
 The held-out TEST person is "ilse" (bench/personal/persons/ilse.json, "split": "test"): never
 use her figures to choose prompts, data recipes or hyperparameters; tune on the dev persons
@@ -265,6 +266,16 @@ class Evaluation:
                     held_out,
                     self.distractors,
                     memory_ids,
+                    self.args.seed,
+                    self.args.max_tokens,
+                    tick,
+                )
+            with self.step(person.name, "general questions with memory", len(self.general)) as tick:
+                self.records += ask_general(
+                    client,
+                    "memory",
+                    person.name,
+                    self.general,
                     self.args.seed,
                     self.args.max_tokens,
                     tick,

@@ -59,6 +59,7 @@ def summarize(records: list[Answered], names: list[str]) -> dict[str, Any]:
         "base_visible": _rate(stage("base", True)),
         "general_adapter": _rate([r for r in general if r.stage == "adapter"]),
         "general_base": _rate([r for r in general if r.stage == "base"]),
+        "general_memory": _rate([r for r in general if r.stage == "memory"]),
     }
     wrong = [r for r in answers if not r.correct]
     failures = Counter(tag for r in wrong for tag in [r.reason, *r.tags])
@@ -84,6 +85,7 @@ COLUMNS = (
     ("base closed", "base_closed_book"),
     ("adapter, visible q", "adapter_visible"),
     ("general adapter / base", ""),
+    ("general, memory on", "general_memory"),
 )
 
 
