@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -156,15 +157,34 @@ def model() -> RecordingModel:
     return RecordingModel()
 
 
-@pytest.fixture
-def api(tmp_path: Path, model: RecordingModel) -> Iterator[TestClient]:
+@contextmanager
+def owner_client(
+    tmp_path: Path, model: FakeChatModel, embedder: HashingEmbedder
+) -> Iterator[TestClient]:
+    """A hub app around ``model`` and ``embedder``, and a client holding the owner's token."""
     # Memory stays on (every turn recalls, with an exact fake embedder); voice and mDNS play no
     # part in conversations.
     settings = Settings(data_dir=tmp_path / "data", voice_enabled=False, mdns_enabled=False)
-    app = create_app(settings, loader=lambda name: model, embedder=HashingEmbedder())
+    app = create_app(settings, loader=lambda name: model, embedder=embedder)
     with TestClient(app) as client:
         token = (tmp_path / "data" / "owner_token").read_text().strip()
         client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+def ask(client: TestClient, said: str) -> str:
+    """One chat turn through /v1/chat/completions; the answer's text."""
+    answer = client.post(
+        "/v1/chat/completions",
+        json={"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": said}]},
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["choices"][0]["message"]["content"])
+
+
+@pytest.fixture
+def api(tmp_path: Path, model: RecordingModel) -> Iterator[TestClient]:
+    with owner_client(tmp_path, model, HashingEmbedder()) as client:
         yield client
 
 
@@ -307,24 +327,13 @@ class TextRecordingEmbedder(HashingEmbedder):
 
 def test_a_chat_turn_embeds_what_was_said_once_for_all_its_searches(tmp_path: Path) -> None:
     embedder = TextRecordingEmbedder()
-    settings = Settings(data_dir=tmp_path / "data", voice_enabled=False, mdns_enabled=False)
-    app = create_app(settings, loader=lambda name: RecordingModel(), embedder=embedder)
-    with TestClient(app) as client:
-        token = (tmp_path / "data" / "owner_token").read_text().strip()
-        client.headers["Authorization"] = f"Bearer {token}"
+    with owner_client(tmp_path, RecordingModel(), embedder) as client:
         for said, embeddings in [
             ("Where does my sister live?", 1),  # searched by words and meaning, then by meaning
             ("My sister lives in Oslo now.", 2),  # searched, then stored as a memory
         ]:
             embedder.texts.clear()
-            answer = client.post(
-                "/v1/chat/completions",
-                json={
-                    "model": "smollm2-135m-instruct",
-                    "messages": [{"role": "user", "content": said}],
-                },
-            )
-            assert answer.status_code == 200, answer.text
+            ask(client, said)
             assert embedder.texts == [said] * embeddings
 
 
@@ -360,25 +369,10 @@ def test_an_answer_ends_where_the_model_starts_repeating_the_hubs_note_prompt(
 ) -> None:
     model = EchoingModel()
     model.reply = ECHOING_REPLY.split()
-    settings = Settings(data_dir=tmp_path / "data", voice_enabled=False, mdns_enabled=False)
-    app = create_app(settings, loader=lambda name: model, embedder=HashingEmbedder())
-    with TestClient(app) as client:
-        token = (tmp_path / "data" / "owner_token").read_text().strip()
-        client.headers["Authorization"] = f"Bearer {token}"
-
-        def ask(question: str) -> str:
-            answer = client.post(
-                "/v1/chat/completions",
-                json={
-                    "model": "smollm2-135m-instruct",
-                    "messages": [{"role": "user", "content": question}],
-                },
-            )
-            assert answer.status_code == 200, answer.text
-            return str(answer.json()["choices"][0]["message"]["content"])
-
+    with owner_client(tmp_path, model, HashingEmbedder()) as client:
         # With nothing remembered there is no note: the reply is the model's, whole.
-        assert ask("Where does my sister live?").endswith("Question: Where does my brother live?")
+        whole = ask(client, "Where does my sister live?")
+        assert whole.endswith("Question: Where does my brother live?")
         stored = client.post("/v1/memory", json={"text": "My sister lives in Oslo now."})
         assert stored.status_code in (200, 201), stored.text
-        assert ask("Where does my sister live?").strip() == "Your sister lives in Oslo."
+        assert ask(client, "Where does my sister live?").strip() == "Your sister lives in Oslo."
