@@ -375,4 +375,23 @@ def test_an_answer_ends_where_the_model_starts_repeating_the_hubs_note_prompt(
         assert whole.endswith("Question: Where does my brother live?")
         stored = client.post("/v1/memory", json={"text": "My sister lives in Oslo now."})
         assert stored.status_code in (200, 201), stored.text
-        assert ask(client, "Where does my sister live?").strip() == "Your sister lives in Oslo."
+        assert ask(client, "Where does my sister live?") == "Your sister lives in Oslo."
+
+
+def test_an_answer_is_shown_without_the_space_before_it_and_the_blank_line_after(
+    tmp_path: Path,
+) -> None:
+    model = RecordingModel()
+    # As Gemma writes after "Assistant:": a space first, a blank line after the answer.
+    model.reply = ["", "Your", "sister", "lives", "in", "Oslo.\n\nStill", "there.\n\n"]
+    with owner_client(tmp_path, model, HashingEmbedder()) as client:
+        assert (
+            ask(client, "Where does my sister live?")
+            == "Your sister lives in Oslo.\n\nStill there."
+        )
+        stored = client.post("/v1/memory", json={"text": "My sister lives in Oslo now."})
+        assert stored.status_code in (200, 201), stored.text
+        assert (
+            ask(client, "Where does my sister live?")
+            == "Your sister lives in Oslo.\n\nStill there."
+        )

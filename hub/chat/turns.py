@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from adapters.cue_words import everyday_words
 from hub.chat.grounded import grounded_rewriter
+from hub.chat.trimmed import trimmed_answer
 from hub.engine.chat_model import ChatModel
 from hub.engine.context_window import fit_chat
 from hub.engine.runner import Generation, ModelRunner, finished_generation, rewritten_generation
@@ -115,14 +116,17 @@ class ChatTurns:
         generation = await self.runner.start(model, prepare, options.priority)
         self.count_when_finished(generation)
         turn = ChatTurn(generation, recall.citations, tools)
+        # A call must reach the caller as the model wrote it: only plain answers are rewritten.
+        if grammar is not None:
+            return turn
+        turn.generation = rewritten_generation(generation, trimmed_answer)
         notes = [hit.snippet for hit in recall.given]
-        # A call must reach the caller as the model wrote it: grounding rewrites plain answers.
-        if grammar is None and notes:
+        if notes:  # grounding: an answer given notes says what they say
             asked = asks_about(recall.question, notes)
             rewriter = grounded_rewriter(
                 recall.question, notes, turn.cite_only, self.everyday, recall.sure(), asked
             )
-            turn.generation = rewritten_generation(generation, rewriter)
+            turn.generation = rewritten_generation(turn.generation, rewriter)
         return turn
 
     async def _choose_tool(
