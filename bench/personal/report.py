@@ -60,6 +60,8 @@ def summarize(records: list[Answered], names: list[str]) -> dict[str, Any]:
         "general_adapter": _rate([r for r in general if r.stage == "adapter"]),
         "general_base": _rate([r for r in general if r.stage == "base"]),
         "general_memory": _rate([r for r in general if r.stage == "memory"]),
+        # Of the general questions asked with memory on, those given a note, and how they fared.
+        "general_memory_noted": _rate([r for r in general if r.stage == "memory" and r.citations]),
     }
     wrong = [r for r in answers if not r.correct]
     failures = Counter(tag for r in wrong for tag in [r.reason, *r.tags])
@@ -115,6 +117,12 @@ def print_failures(console: Console, rows: list[tuple[str, str, dict[str, Any]]]
         if label.endswith("total") and summary["answer_failures"]:
             tags = ", ".join(f"{k} {v}" for k, v in summary["answer_failures"].items())
             console.print(f"{label}: wrong answers with memory: {tags}")
+        noted = summary["general_memory_noted"]
+        if label.endswith("total") and noted.n:
+            console.print(
+                f"{label}: general questions given a note with memory on: {noted.n} of "
+                f"{summary['general_memory'].n}, answered right {noted.k}"
+            )
         if label.endswith("total") and summary["right_answer_tags"]:
             tags = ", ".join(f"{k} {v}" for k, v in summary["right_answer_tags"].items())
             console.print(f"{label}: right answers that also show: {tags}")

@@ -200,6 +200,7 @@ def ask_general(
         document = client.ask(q.text, seed, max_tokens)
         text = str(document["choices"][0]["message"].get("content") or "")
         verdict = judge(text, q.answer)
+        citations = list(document.get("citations") or [])  # with memory on: the notes given
         out.append(
             Answered(
                 stage,
@@ -213,6 +214,7 @@ def ask_general(
                 correct=verdict.correct,
                 reason=verdict.reason,
                 missing=verdict.missing,
+                citations=[str(c.get("snippet", ""))[:120] for c in citations],
                 seconds=time.perf_counter() - started,
             )
         )
