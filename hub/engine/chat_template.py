@@ -51,10 +51,21 @@ class ChatTemplate:
             raise ChatTemplateError(f"the model's chat template failed: {exc}") from exc
 
 
+# The system prompt the hub gives a chat turn with memory when the caller gives none (the
+# same every turn, so its tokens stay cached).
+HUB_SYSTEM_PROMPT = "You are a helpful personal assistant."
+
+
 def render_plain_chat(messages: list[ChatMessage]) -> str:
-    """A simple transcript format for models that carry no chat template (base models)."""
+    """A simple transcript format for models that carry no chat template (base models).
+
+    The hub's own system prompt is left out: a base model reads it as a line of text to go on
+    from, and Gemma 3 270M then answers as a person ("I am a student in ..."): 3 of the
+    evaluation's 20 general questions right with it, 7 without. A caller's own is kept."""
     lines = []
     for message in messages:
+        if message.role == "system" and message.content == HUB_SYSTEM_PROMPT:
+            continue
         speaker = {"system": "", "user": "User: ", "assistant": "Assistant: "}.get(
             message.role, f"{message.role.capitalize()}: "
         )

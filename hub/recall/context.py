@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from hub.engine.chat_model import ChatModel
+from hub.engine.chat_template import HUB_SYSTEM_PROMPT
 from hub.engine.types import ChatMessage
 from hub.recall.asked_for import holds_what_is_asked
 from memory.types import SearchHit
 
-DEFAULT_SYSTEM = "You are a helpful personal assistant."
+DEFAULT_SYSTEM = HUB_SYSTEM_PROMPT
 ONE_NOTE_INSTRUCTION = "Answer the question in one short sentence using the note."
 NOTES_INSTRUCTION = "Answer the question in one short sentence using the notes."
 QUESTION_LABEL = "Question: "
