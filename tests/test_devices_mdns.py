@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zeroconf import DNSOutgoing
+from zeroconf import DNSAddress, DNSOutgoing
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
-from zeroconf.const import _FLAGS_AA, _FLAGS_QR_RESPONSE
+from zeroconf.const import _CLASS_IN, _FLAGS_AA, _FLAGS_QR_RESPONSE, _MAX_CACHE_RECORDS, _TYPE_A
 
-from devices.discovery import DEVICE_SERVICE, Advertiser, DeviceAdvert, find_hub
+from devices.discovery import (
+    DEVICE_SERVICE,
+    Advertiser,
+    DeviceAdvert,
+    DeviceBrowser,
+    find_hub,
+    open_zeroconf,
+)
 from hub.wearables.service import MAX_DISCOVERED
 from tests.devices_support import api, start_device_hub
 from tests.hub_process import HubProcess
@@ -168,3 +175,53 @@ def test_a_flood_of_made_up_adverts_cannot_grow_the_device_table(mdns_hub: HubPr
             await attacker.async_close()
 
     asyncio.run(asyncio.wait_for(scenario(), 120))
+
+
+def address_flood(first: int, last: int, ttl: int) -> DNSOutgoing:
+    """One unsolicited mDNS answer with made-up host addresses first..last-1 (ttl 0: goodbye)."""
+    out = DNSOutgoing(_FLAGS_QR_RESPONSE | _FLAGS_AA)
+    for i in range(first, last):
+        address = socket.inet_aton(f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}")
+        out.add_answer_at_time(DNSAddress(f"flood-{i}.local.", _TYPE_A, _CLASS_IN, ttl, address), 0)
+    return out
+
+
+def test_a_flood_of_made_up_records_cannot_grow_discoverys_cache_and_devices_are_still_found() -> (
+    None
+):
+    # Every record a LAN peer multicasts is cached by the zeroconf instance discovery opens
+    # (open_zeroconf); zeroconf bounds that cache since 0.149.7, the floor in pyproject.toml.
+    count = _MAX_CACHE_RECORDS + 2_000
+    seen: list[str] = []
+
+    def cached(zeroconf: AsyncZeroconf) -> int:
+        return sum(len(records) for records in zeroconf.zeroconf.cache.cache.values())
+
+    async def scenario() -> None:
+        listener = open_zeroconf(LOOPBACK)
+        attacker = AsyncZeroconf(interfaces=LOOPBACK)
+        browser = DeviceBrowser(LOOPBACK, lambda name, advert: seen.append(name), lambda _: None)
+        device = Advertiser(LOOPBACK)
+        await asyncio.gather(
+            listener.zeroconf.async_wait_for_start(), attacker.zeroconf.async_wait_for_start()
+        )
+        try:
+            for first in range(0, count, 200):
+                attacker.zeroconf.async_send(address_flood(first, min(first + 200, count), 4500))
+                await asyncio.sleep(0.01)
+            async with asyncio.timeout(30):  # every record arrived: the cache is full
+                while f"flood-{count - 1}.local." not in listener.zeroconf.cache.cache:
+                    await asyncio.sleep(0.1)
+            assert cached(listener) <= _MAX_CACHE_RECORDS
+            advert = DeviceAdvert("after-flood", "watch", "Fake", (), False).properties()
+            await device.publish(DEVICE_SERVICE, "after-flood", "127.0.0.1", 9, advert)
+            async with asyncio.timeout(30):
+                while not any(name.startswith("after-flood") for name in seen):
+                    await asyncio.sleep(0.1)
+        finally:
+            attacker.zeroconf.async_send(address_flood(0, count, 0))
+            await device.close()
+            await browser.close()
+            await asyncio.gather(listener.async_close(), attacker.async_close())
+
+    asyncio.run(asyncio.wait_for(scenario(), 90))
