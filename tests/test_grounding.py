@@ -90,6 +90,21 @@ def test_a_note_with_no_name_left_to_tell_is_told_by_its_uncommon_words() -> Non
     assert check_grounding(said, [walk], "What do I do after dinner?", EVERYDAY).source == 0
 
 
+def test_a_question_for_a_name_is_answered_with_the_name_the_memory_gives() -> None:
+    dog = "Our rescue dog is a three-legged Lapphund called Brunost."
+    breed = "Your dog is a three-legged Lapphund."
+    for asked in ("What's the name of our pooch?", "What do we call the hound?"):
+        assert check_grounding(breed, [dog], asked, EVERYDAY).source is None
+        assert check_grounding("Brunost.", [dog], asked, EVERYDAY).source == 0
+    # Asked for something else, the breed is an answer the memory gives.
+    assert check_grounding(breed, [dog], "What breed is our dog?", EVERYDAY).source == 0
+    # A name the question already says is not what it asks for.
+    said = "Brunost is a Lapphund."
+    assert (
+        check_grounding(said, [dog], "What breed is the dog called Brunost?", EVERYDAY).source == 0
+    )
+
+
 def test_only_questions_the_memories_should_answer_are_checked() -> None:
     assert asks_about("Which city is my sister in?", [SISTER])
     assert asks_about("When is Dário's birthday?", ["My son Dário was born on 3 March 2014."])

@@ -90,6 +90,18 @@ def _uncommon_words(text: str, everyday: frozenset[str]) -> set[str]:
     return found
 
 
+# A question asking for what something is called, and the name a memory gives ("a Lapphund
+# called Brunost"): the answer to such a question must say that name, not another of the
+# memory's names (the breed).
+_ASKS_NAME = re.compile(r"\bname\b|\bcalled\b|\bwhat do (?:we|i|you) call\b", re.IGNORECASE)
+_GIVEN_NAME = re.compile(r"\b(?:called|named)\s+([A-Z][\w'-]*)")
+
+
+def _given_names(memory: str) -> set[str]:
+    """The stems of the names ``memory`` gives with "called" or "named"."""
+    return {stem(name) for name in _GIVEN_NAME.findall(memory)}
+
+
 @dataclass(frozen=True)
 class Grounding:
     """Which given memory an answer draws on (its index), or None when it draws on none."""
@@ -126,6 +138,9 @@ def check_grounding(
         uncommon = set() if telling else _uncommon_words(memory, everyday) - asked
         if uncommon and not said & uncommon:
             continue  # "a sweet treat" for "quince spoon sweet": it tells none of its own
+        given = _given_names(memory) - asked if _ASKS_NAME.search(question) else set()
+        if given and not said_names & given:
+            continue  # "a Lapphund" for "what's our dog's name?": not the name it was given
         shared = len(said & (content_words(memory) - asked))
         if shared > best_shared:
             best, best_shared = index, shared
