@@ -1,4 +1,4 @@
-"""The Embedder seam and its real implementation: sentence-transformers, offline."""
+"""The Embedder seam and its real implementation: sentence-transformers model folders, offline."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from memory.transformer_encoder import TransformerEncoder, read_layout
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +56,40 @@ def _model_name(folder: Path) -> str:
     return name.rstrip("/").split("/")[-1] or folder.name
 
 
+class _SentenceTransformersEncoder:
+    """Any other folder, through sentence-transformers itself."""
+
+    def __init__(self, folder: Path) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(folder), device="cpu")
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> Vectors:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer.tokenize(text))
+
+
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model folder, loaded on the CPU with downloads turned off."""
+    """Any sentence-transformers model folder, loaded on the CPU with downloads turned off: by
+    transformers alone where that gives the same vectors (memory/transformer_encoder.py), by
+    sentence-transformers otherwise."""
 
     def __init__(self, folder: Path | None = None, batch_size: int = 64, threads: int = 1) -> None:
-        # Set before sentence-transformers first loads, so nothing ever reaches for the network.
+        # Set before transformers first loads, so nothing ever reaches for the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import torch
-        from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         # torch and llama.cpp share one OpenMP runtime. A second team of threads from torch makes
@@ -83,12 +109,17 @@ class SentenceTransformerEmbedder:
                 "config.json); point memory_embedding_model at one, or unset it to use the "
                 "packaged all-MiniLM-L6-v2"
             )
+        layout = read_layout(self.folder)
         try:
-            self._model = SentenceTransformer(str(self.folder), device="cpu")
+            self._encoder: TransformerEncoder | _SentenceTransformersEncoder = (
+                TransformerEncoder(self.folder, layout)
+                if layout is not None
+                else _SentenceTransformersEncoder(self.folder)
+            )
         except Exception as exc:
             raise EmbedderLoadError(f"could not load embedding model {self.folder}: {exc}") from exc
         self.name = _model_name(self.folder)
-        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self.dimension = self._encoder.dimension
         self.batch_size = batch_size
         logger.info("embedding model %s (%d dimensions) loaded", self.name, self.dimension)
 
@@ -96,15 +127,8 @@ class SentenceTransformerEmbedder:
         """Encode ``texts`` in batches, normalised."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self._encoder.encode(texts, self.batch_size)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would read (it truncates past its maximum)."""
-        return len(self._model.tokenizer.tokenize(text))
+        return self._encoder.count_tokens(text)
