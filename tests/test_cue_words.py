@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from adapters.cue_words import CUE_FORMS, cue_questions, cue_vocabulary, pick_cues
@@ -155,3 +156,43 @@ def test_a_nightly_run_learns_the_cues_of_facts_stored_through_the_api(
     dataset = build_dataset(inputs)
     asked = {example.prompt for example in dataset.train}
     assert {question for question in cue_questions(cues["resting"])} <= asked
+
+
+class _CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: Embedder, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or inner.name
+        self.dimension = inner.dimension
+        self.texts = 0
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_the_vocabulary_is_embedded_once_and_read_back_after(
+    embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    texts = [
+        SourceText("a", "fact", "My resting heart rate is usually around 58 beats per minute.")
+    ]
+    words = len(cue_vocabulary())
+    first = _CountingEmbedder(embedder)
+    cued = with_cue_words(first, PersonInputs([], texts), 6, tmp_path)
+    assert first.texts == words + 1
+    [kept] = list(tmp_path.glob("cue-words-*.npy"))
+    again = _CountingEmbedder(embedder)
+    assert with_cue_words(again, PersonInputs([], texts), 6, tmp_path) == cued
+    assert again.texts == 1  # the fact alone
+    # Another embedding model never reads this one's vectors.
+    other = _CountingEmbedder(embedder, name="another-model")
+    with_cue_words(other, PersonInputs([], texts), 6, tmp_path)
+    assert other.texts == words + 1
+    # A damaged file is embedded again, with a warning, and replaced.
+    kept.write_bytes(b"not an array")
+    damaged = _CountingEmbedder(embedder)
+    assert with_cue_words(damaged, PersonInputs([], texts), 6, tmp_path) == cued
+    assert damaged.texts == words + 1 and "unreadable" in caplog.text
+    assert np.load(kept).shape == (words, embedder.dimension)

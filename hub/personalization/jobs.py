@@ -175,6 +175,12 @@ def base_cache_dir(settings: Settings) -> Path:
     return settings.personalize_base_cache_dir or settings.data_dir / BASE_CACHE_FOLDER
 
 
+def cue_cache_dir(settings: Settings) -> Path:
+    """Where runs keep the cue vocabulary's vectors, beside the base model copies (by default
+    cache/cue-words in the data directory, left out of backups as the rest of cache/)."""
+    return base_cache_dir(settings).parent / "cue-words"
+
+
 def child_command(job_dir: Path) -> list[str]:
     """The training child's command line."""
     return [sys.executable, "-m", "adapters.train", str(job_dir)]

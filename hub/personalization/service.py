@@ -21,6 +21,7 @@ from hub.personalization.jobs import (
     RunPlan,
     child_command,
     child_environment,
+    cue_cache_dir,
     finish_run,
     plan_run,
 )
@@ -126,7 +127,11 @@ class PersonalizationService:
             )
         if self.settings.personalize_cue_words and self.embedder is not None:
             inputs = await asyncio.to_thread(
-                with_cue_words, self.embedder, inputs, self.settings.personalize_cue_words
+                with_cue_words,
+                self.embedder,
+                inputs,
+                self.settings.personalize_cue_words,
+                cue_cache_dir(self.settings),
             )
         return inputs
 
