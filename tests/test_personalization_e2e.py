@@ -312,7 +312,7 @@ def test_an_adapter_trained_on_noise_is_rejected_by_the_gate(person: Person) -> 
     noise = [
         TrainingExample(
             f"{' '.join(''.join(rng.choices(letters, k=5)) for _ in range(3))}?",
-            " ".join("".join(rng.choices(letters, k=rng.randint(3, 9))) for _ in range(12)),
+            " ".join("".join(rng.choices(letters, k=rng.randint(3, 9))) for _ in range(6)),
             "note",
             f"noise-{n}",
         )
@@ -331,7 +331,7 @@ def test_an_adapter_trained_on_noise_is_rejected_by_the_gate(person: Person) -> 
         model_name="smollm2-135m-instruct",
         threads=2,
         base_cache_dir=os.environ["HUB_PERSONALIZE_BASE_CACHE_DIR"],
-        train=TrainConfig(max_steps=8, epochs=100, learning_rate=1e-3, checkpoint_every_steps=50),
+        train=TrainConfig(max_steps=4, epochs=100, learning_rate=1e-3, checkpoint_every_steps=50),
     ).write(job)
     env = {**os.environ, "OMP_NUM_THREADS": "2", "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
