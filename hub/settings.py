@@ -127,6 +127,14 @@ class Settings(BaseSettings):
         description="Weakest match a question about the person (my, I, we, Dad) is given: the "
         "model knows nothing of the person on its own, so a weak memory beats none.",
     )
+    memory_general_min_similarity: float = Field(
+        default=0.38,
+        ge=-1.0,
+        le=1.0,
+        description="Weakest match a question neither about the person nor naming anything the "
+        "memory names is given: a general question ('How many minutes are in an hour?') is "
+        "better answered without a note that only just passes memory_min_similarity.",
+    )
     memory_store_messages: bool = Field(
         default=True, description="Keep what the person says in chat as memories."
     )

@@ -35,6 +35,7 @@ def service(path: Path, embedder: Embedder) -> MemoryService:
         context_items=3,
         min_similarity=0.1,
         personal_min_similarity=0.1,
+        general_min_similarity=0.1,
         store_messages=True,
         extract_facts=False,
     )

@@ -18,6 +18,7 @@ from hub.recall.context import (
     about_the_person,
     chosen_notes,
     citation,
+    names_in_common,
     note_text,
     ordered_for,
     with_default_system,
@@ -147,7 +148,8 @@ def _retrieve(memory: MemoryService, said: str, now: datetime) -> tuple[list[Sea
     span = find_time_range(said, now)
     query, floor = said, memory.min_similarity
     sure = floor
-    if about_the_person(said):
+    personal = about_the_person(said)
+    if personal:
         # Closed book the model knows nothing of its person: a weak memory beats an invention
         # (on the evaluation's development persons, 5 of 132 right memories ranked first scored
         # 0.28 to 0.35), and an answer it does not support is said to be unsure (chat/grounded).
@@ -157,13 +159,26 @@ def _retrieve(memory: MemoryService, said: str, now: datetime) -> tuple[list[Sea
         query = strip_phrase(said, span.phrase)
         filters = SearchFilters(since=span.since, until=span.until)
         floor = sure = min(floor, TIME_RANGED_MIN_SIMILARITY)
+    # A question neither about the person nor naming anything a memory names is most likely a
+    # general one, and a memory that only just passes the floor steers its answer: "How many
+    # minutes are there in an hour?" was answered from "I meditate for 15 minutes before bed."
+    # (0.36). On the evaluation's development persons, 0.38 leaves 2 of the 9 such notes given
+    # to its 120 general questions and takes none from a personal question.
+    general = None if personal or span is not None else max(floor, memory.general_min_similarity)
+
+    def close_enough(hit: SearchHit) -> bool:
+        if hit.similarity is None:
+            return False
+        if general is not None and not names_in_common(said, hit.item.text):
+            return hit.similarity >= general
+        return hit.similarity >= floor
+
     hits = _candidates(memory, query, filters)
     return [
         hit
         for hit in hits
         if not _same(hit.item.text, said)  # the same message said again is no memory of it
-        and hit.similarity is not None
-        and hit.similarity >= floor
+        and close_enough(hit)
     ], sure
 
 

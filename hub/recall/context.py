@@ -60,6 +60,18 @@ def about_the_person(question: str) -> bool:
     return FIRST_PERSON.search(question) is not None or FAMILY_NAMES.search(question) is not None
 
 
+_NAME = re.compile(r"(?<![\w'\u2019])[A-Z][\w'\u2019-]*[a-z][\w'\u2019-]*")
+
+
+def names_in_common(question: str, text: str) -> bool:
+    """True when the question names something the memory names: a capitalized word, not the
+    question's first, found in the memory as it is written ("Which flatbread does Fatiha make?"
+    and "My grandmother Fatiha makes msemen")."""
+    first = question.lstrip()[:1]
+    names = {m.group() for m in _NAME.finditer(question) if m.start() > question.find(first)}
+    return any(re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text) for name in names)
+
+
 def ordered_for(
     question: str, hits: list[SearchHit], sure_similarity: float = 0.0
 ) -> list[SearchHit]:

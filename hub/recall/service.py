@@ -73,6 +73,7 @@ class MemoryService:
     context_items: int
     min_similarity: float
     personal_min_similarity: float
+    general_min_similarity: float
     store_messages: bool
     extract_facts: bool
     job_queued: WakeSignal = field(default_factory=WakeSignal)
@@ -126,6 +127,7 @@ def open_memory(settings: Settings, embedder: Embedder | None = None) -> MemoryS
         context_items=settings.memory_context_items,
         min_similarity=settings.memory_min_similarity,
         personal_min_similarity=settings.memory_personal_min_similarity,
+        general_min_similarity=settings.memory_general_min_similarity,
         store_messages=settings.memory_store_messages,
         extract_facts=settings.memory_extract_facts,
         housekeeping=store.housekeeping,
