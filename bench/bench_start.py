@@ -6,6 +6,8 @@ the hub does not re-embed them), and its HNSW index built and saved as a running
 Then `hub serve` is started as a subprocess and timed, from the moment it is spawned:
   - /health: the first 200 from GET /health
   - chat: the first answer to POST /v1/chat/completions (sent as soon as /health answers)
+  - memory: the first GET /v1/memory/status that says the embedding model is loaded (memory
+    search ready; it loads in the background while the hub serves)
   - RSS: the hub's resident memory then (the model's child process not counted), and the
     model process's
 Baseline, in the same run: a bare process that imports llama-cpp-python and loads the same
@@ -146,6 +148,7 @@ def time_hub(data_dir: Path, log: Path) -> dict[str, float]:
             chat = time.perf_counter() - started
             if answer.status_code != 200:
                 raise RuntimeError(f"chat answered {answer.status_code}: {answer.text[:300]}")
+            memory = wait_for_memory(base, token, started)
             hub_rss = rss_mb(process.pid)
             model_rss = sum(rss_mb(child) for child in children(process.pid))
         finally:
@@ -155,7 +158,13 @@ def time_hub(data_dir: Path, log: Path) -> dict[str, float]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-    return {"health_s": health, "chat_s": chat, "hub_mb": hub_rss, "model_mb": model_rss}
+    return {
+        "health_s": health,
+        "chat_s": chat,
+        "memory_s": memory,
+        "hub_mb": hub_rss,
+        "model_mb": model_rss,
+    }
 
 
 def wait_for_health(process: subprocess.Popen[bytes], base: str, started: float) -> float:
@@ -168,6 +177,21 @@ def wait_for_health(process: subprocess.Popen[bytes], base: str, started: float)
                 return time.perf_counter() - started
         time.sleep(0.02)
     raise RuntimeError(f"the hub did not answer /health in {TIMEOUT_S:.0f} s")
+
+
+def wait_for_memory(base: str, token: str, started: float) -> float:
+    """Seconds from ``started`` until memory search is ready (the embedding model loaded)."""
+    while time.perf_counter() - started < TIMEOUT_S:
+        with contextlib.suppress(httpx.HTTPError):
+            status = httpx.get(
+                f"{base}/v1/memory/status",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+            if status.status_code == 200 and status.json()["embedder_ready"]:
+                return time.perf_counter() - started
+        time.sleep(0.05)
+    raise RuntimeError(f"the embedding model did not load in {TIMEOUT_S:.0f} s")
 
 
 BARE = """
@@ -206,7 +230,7 @@ def main() -> None:
         )
         print(
             f"{'items':>8} {'/health s':>9} {'chat s':>6} {'chat/bare':>9} "
-            f"{'hub MB':>6} {'model MB':>8}",
+            f"{'memory s':>8} {'memory/bare':>11} {'hub MB':>6} {'model MB':>8}",
             flush=True,
         )
         for size in args.sizes:
@@ -216,7 +240,8 @@ def main() -> None:
             median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
             print(
                 f"{size:>8} {median['health_s']:>9.1f} {median['chat_s']:>6.1f} "
-                f"{median['chat_s'] / bare:>9.2f} {median['hub_mb']:>6.0f} "
+                f"{median['chat_s'] / bare:>9.2f} {median['memory_s']:>8.1f} "
+                f"{median['memory_s'] / bare:>11.2f} {median['hub_mb']:>6.0f} "
                 f"{median['model_mb']:>8.0f}",
                 flush=True,
             )
