@@ -19,6 +19,7 @@ from hub.assembly import Hub
 from hub.personalization.cues import with_cue_words
 from hub.settings import Settings
 from memory.embedder import Embedder, Vectors
+from memory.fake_embedder import HashingEmbedder
 from tests.fakes import FakeChatModel
 
 
@@ -173,8 +174,9 @@ class _CountingEmbedder:
 
 
 def test_the_vocabulary_is_embedded_once_and_read_back_after(
-    embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    embedder = HashingEmbedder()  # what is kept, not what it means, is under test
     texts = [
         SourceText("a", "fact", "My resting heart rate is usually around 58 beats per minute.")
     ]
