@@ -188,10 +188,13 @@ def test_the_vocabulary_is_embedded_once_and_read_back_after(
     again = _CountingEmbedder(embedder)
     assert with_cue_words(again, PersonInputs([], texts), 6, tmp_path) == cued
     assert again.texts == 1  # the fact alone
-    # Another embedding model never reads this one's vectors.
+    # Another embedding model never reads this one's vectors, and its own replace them.
     other = _CountingEmbedder(embedder, name="another-model")
     with_cue_words(other, PersonInputs([], texts), 6, tmp_path)
     assert other.texts == words + 1
+    assert [p.name for p in tmp_path.glob("cue-words-*.npy")] != [kept.name]
+    assert len(list(tmp_path.glob("cue-words-*.npy"))) == 1
+    with_cue_words(_CountingEmbedder(embedder), PersonInputs([], texts), 6, tmp_path)
     # A damaged file is embedded again, with a warning, and replaced.
     kept.write_bytes(b"not an array")
     damaged = _CountingEmbedder(embedder)

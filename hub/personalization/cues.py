@@ -30,7 +30,7 @@ def _cache_file(cache_dir: Path, embedder: Embedder, words: list[str]) -> Path:
 def vocabulary_vectors(embedder: Embedder, words: list[str], cache_dir: Path | None) -> Vectors:
     """The vocabulary's vectors: read from ``cache_dir`` when an earlier run of the same
     embedding model and vocabulary left them there, else embedded (about 7 seconds on one
-    thread) and left there for the next run."""
+    thread) and left there for the next run, in place of any other model's (15 MB each)."""
     path = None if cache_dir is None else _cache_file(cache_dir, embedder, words)
     if path is not None and path.exists():
         try:
@@ -51,6 +51,9 @@ def vocabulary_vectors(embedder: Embedder, words: list[str], cache_dir: Path | N
             partial = path.with_suffix(".partial.npy")
             np.save(partial, vectors, allow_pickle=False)
             os.replace(partial, path)
+            for older in path.parent.glob("cue-words-*.npy"):  # another model's or vocabulary's
+                if older != path:
+                    older.unlink(missing_ok=True)
         except OSError:
             logger.warning("could not keep the cue word vectors in %s", path, exc_info=True)
     return vectors
