@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.anchor import AnchorText
 from adapters.answers import changed_answers
 from adapters.base_cache import load_base_cached
 from adapters.chat_format import tokenize_example
@@ -128,6 +129,7 @@ def run_job(job_dir: Path) -> dict[str, Any]:
         deadline,
         lambda step: append_progress(job_dir, "checkpoint", step=step),
         DriftWatch.for_tokenizer(base.tokenizer),
+        AnchorText.for_tokenizer(base.tokenizer) if config.anchor_weight > 0 else None,
     )
     load_lora_state(model, outcome.best_state)
     candidate = scored(job_dir, "candidate", model, base.tokenizer, dataset, config.max_seq_tokens)

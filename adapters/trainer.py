@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from adapters.anchor import AnchorText, kl_to_base
 from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
 from adapters.drift import DriftWatch
@@ -276,13 +277,16 @@ def train_lora(
     deadline: float | None = None,
     on_checkpoint: Callable[[int], None] = lambda step: None,
     drift: DriftWatch | None = None,
+    anchor: AnchorText | None = None,
 ) -> TrainOutcome:
     """Train on ``examples`` (most important first), resuming from a checkpoint in
     ``checkpoint_dir`` when there is one. After a few calibration steps the epochs are fitted
     to the time left before the deadline (monotonic time): a big dataset keeps its leading
     examples. Returns the weights as they are at the end (the learning rate has decayed by then)
     for the gate to judge; with a ``drift`` watch, a run that ends further from general text
-    than ``config.drift_limit`` returns those of its last check within the limit instead."""
+    than ``config.drift_limit`` returns those of its last check within the limit instead. With
+    an ``anchor``, each step is also held to the base model on its general text
+    (adapters/anchor.py, weighted by ``config.anchor_weight``)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
     plan: Plan | None = None
@@ -367,6 +371,8 @@ def train_lora(
             group["lr"] = rate
         rows = [examples[i] for i in schedule[step]]
         loss = batch_loss(model, rows, pad_id)
+        if anchor is not None and config.anchor_weight > 0:
+            loss = loss + config.anchor_weight * kl_to_base(model, anchor.chunk(step))
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()

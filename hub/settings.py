@@ -284,6 +284,13 @@ class Settings(BaseSettings):
         le=1.0,
         description="Higher learns faster and drifts further.",
     )
+    personalize_anchor_weight: float = Field(
+        default=TrainConfig.anchor_weight,
+        ge=0,
+        le=100.0,
+        description="How strongly training holds the model to the base model on general text "
+        "(KL divergence each step); 0: off.",
+    )
     personalize_rank: int = Field(default=TrainConfig.rank, ge=1, le=256, description="LoRA rank.")
     personalize_general_margin: float = Field(
         default=GateMargins.general_max_regression,

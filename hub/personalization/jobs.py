@@ -69,6 +69,7 @@ def train_config(settings: Settings) -> TrainConfig:
         time_budget_seconds=settings.personalize_time_budget_minutes * 60,
         checkpoint_every_steps=settings.personalize_checkpoint_steps,
         drift_limit=drift_limit_for(settings.personalize_general_margin),
+        anchor_weight=settings.personalize_anchor_weight,
     )
 
 
