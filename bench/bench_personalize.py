@@ -4,8 +4,8 @@ A day of data: 200 conversation turns (a question and its answer, in 20 conversa
 of the answers corrected by the person) and 50 facts, made up deterministically; ``--days 30``
 seeds a month of it (6,000 turns, 1,500 facts). This measures:
   - training tokens/s of the job (the child process the hub runs: `python -m adapters.train`)
-    against a bare peft loop on the same examples, batches, LoRA settings and torch threads,
-    run first in this process (goal: ratio at least 0.9)
+    against a bare peft loop on the same examples, batches, LoRA settings, anchor to the base
+    model and torch threads, run first in this process (goal: ratio at least 0.9)
   - the whole job's wall time, from collecting the data to the gated, registered adapter, with
     the embedded SmolLM2 135M and the hub's default training settings (goal: under 15 minutes)
 
@@ -98,8 +98,11 @@ def seed_days(data_dir: Path, days: int) -> None:
 
 
 def bare_peft_rate(dataset: Dataset, model_path: Path, spec: JobSpec, steps: int) -> float:
-    """Tokens/s of a plain peft loop: same examples, batches, LoRA settings and threads."""
+    """Tokens/s of a plain peft loop: same examples, batches, LoRA settings, anchor to the base
+    model on general text (adapters/anchor.py, when the job has one) and threads."""
     import torch
+
+    from adapters.anchor import AnchorText, kl_to_base
 
     base = load_base(model_path, spec.threads)
     config = spec.train
@@ -108,6 +111,7 @@ def bare_peft_rate(dataset: Dataset, model_path: Path, spec: JobSpec, steps: int
         for e in dataset.train
     ]
     model = add_lora(base.model, config)
+    anchor = AnchorText.for_tokenizer(base.tokenizer) if config.anchor_weight > 0 else None
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
@@ -119,6 +123,8 @@ def bare_peft_rate(dataset: Dataset, model_path: Path, spec: JobSpec, steps: int
             tokens, started = 0, time.perf_counter()
         batch = collate([examples[i] for i in indices], int(base.tokenizer.pad_token_id))
         loss = model(**batch).loss
+        if anchor is not None:
+            loss = loss + config.anchor_weight * kl_to_base(model, anchor.chunk(step))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
