@@ -218,20 +218,49 @@ def _find_verb(words: list[str], start: int) -> tuple[int, str, bool] | None:
             if shape:
                 return index, *shape
         return None
-    for index in range(start + 1, len(words)):
+    index = start
+    while index + 1 < len(words):
+        index += 1
         word = words[index]
-        if word in (",", ";", ":"):
+        if word == ",":
+            closing = _apposition_end(words, index)
+            if closing is None:
+                return None
+            index = closing  # "My first grandchild, Nikau, was born ..."
+            continue
+        if word in (";", ":"):
             return None
-        before = words[index - 1].lower()
+        if word.lower() in ADVERBS:  # "My mother always keeps ..."
+            continue
+        kept = [w for w in words[start:index] if w.lower() not in ADVERBS and w != ","]
+        prior = kept[-1] if kept else words[start]
+        before = prior.lower()
         if before in _DETERMINERS or before in PREPOSITIONS or before == "of":
             continue
-        plural = before in ("i", "we") or (before.endswith("s") and not before.endswith("'s"))
+        plural = before in ("i", "we") or _plural_noun(prior)
         # "Tadeo and Svetlana" take a plural verb, "Marlowe and Finch" (a firm) a singular one.
         either = "and" in (w.lower() for w in words[start:index])
         shape = _verb_shape(word, plural) or (_verb_shape(word, not plural) if either else None)
         if shape:
             return index, *shape
     return None
+
+
+def _apposition_end(words: list[str], comma: int) -> int | None:
+    """The index of the comma closing a name set off after a subject ("My son, Tomas, ..."),
+    else None."""
+    for end in range(comma + 2, min(comma + 5, len(words))):
+        if words[end] == ",":
+            name = words[comma + 1 : end]
+            return end if all(w[:1].isupper() for w in name) else None
+    return None
+
+
+def _plural_noun(word: str) -> bool:
+    """Whether a subject ending in ``word`` is plural: "parents" is, "Stavros" (a name) and
+    "Ana's" are not."""
+    low = word.lower()
+    return low.endswith("s") and not low.endswith("'s") and not word[:1].isupper()
 
 
 def _is_acronym(word: str) -> bool:
@@ -391,7 +420,7 @@ def parse_clause(words: list[str]) -> Frame | None:
     if found is None:
         return None
     verb_index, lemma, past = found
-    subject = [w for w in words[start:verb_index] if w.lower() not in ADVERBS]
+    subject = [w for w in words[start:verb_index] if w.lower() not in ADVERBS and w != ","]
     head, name, plural = subject_parts(subject)
     verb = [words[verb_index]]
     state = particle = ""

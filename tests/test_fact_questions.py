@@ -74,6 +74,20 @@ def test_names_times_and_people_get_their_own_question_words() -> None:
     )
 
 
+def test_a_name_ending_in_s_an_adverb_or_a_name_set_off_by_commas_keeps_the_verb_found() -> None:
+    studying = asked("My son Stavros is studying marine biology in Heraklion.")
+    assert studying["What is my son studying in Heraklion?"] == "marine biology"
+    assert studying["Where is Stavros studying marine biology?"] == "Heraklion"
+    keeps = asked("My mother Despina always keeps a jar of honey for visitors.")
+    assert keeps["What does my mother keep for visitors?"] == "jar of honey"
+    born = asked("My first grandchild, Nikau, was born on 30 April 2020.")
+    assert born["When was Nikau born?"] == "30 April 2020"
+    assert born["When was my first grandchild born?"] == "30 April 2020"
+    assert asked("My parents live in Porto.")["Where do my parents live?"] == "Porto"
+    # A comma that does not close a name still ends the subject: no verb is guessed past it.
+    assert parse_fact("My brother, who is older, lives in Lyon.").frames == []
+
+
 def test_a_note_to_self_is_asked_as_something_to_do() -> None:
     questions = asked("Call Ana about the drill before the weekend.")
     assert questions["Who do I need to call about the drill?"] == "Ana"
