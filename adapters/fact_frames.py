@@ -22,6 +22,7 @@ from adapters.lexicon import (
     MOTION_VERBS,
     NUMBER_WORDS,
     PARTICIPLES,
+    PAST_PARTICIPLES,
     PERSON_ROLES,
     PERSON_VERBS,
     PREPOSITIONS,
@@ -40,6 +41,7 @@ _CONTRACTIONS = {
     "they're": ["they", "are"],
 }
 PRONOUNS = frozenset({"i", "we", "he", "she", "they", "it", "you"})
+_PARTICIPLE_BASES = {form: base for base, form in PAST_PARTICIPLES.items()}
 _PLURAL_PRONOUNS = frozenset({"i", "we", "they", "you"})
 _SUBJECT_START = frozenset({"i", "we", "my", "our", "he", "she", "they"})
 _DETERMINERS = frozenset({"a", "an", "the", "my", "our", "your", "his", "her", "their"})
@@ -122,6 +124,7 @@ class Frame:
     particle: str  # "up" in "wake up"
     chunks: tuple[Chunk, ...]
     imperative: bool = False  # a note to self: "Call Ana" is "I need to call Ana"
+    perfect: bool = False  # "I've donated": verb ("have", "donated"), lemma "donate"
 
     @property
     def subject_text(self) -> str:
@@ -246,6 +249,19 @@ def _find_verb(words: list[str], start: int) -> tuple[int, str, bool] | None:
     return None
 
 
+def _perfect_base(word: str) -> str | None:
+    """The base form of a past participle after "have" ("donated" -> "donate", "grown" ->
+    "grow"), else None: "have two cats", "have lunch" and "have been" are not perfects."""
+    low = word.lower()
+    if word[:1].isupper():
+        return None
+    base = _PARTICIPLE_BASES.get(low) or base_form(word)
+    if base is None or base in ("be", "have") or (low == base and low not in _PARTICIPLE_BASES):
+        return None
+    known = low in _PARTICIPLE_BASES or low in IRREGULAR_FORMS
+    return base if known or low.endswith("ed") else None
+
+
 def _apposition_end(words: list[str], comma: int) -> int | None:
     """The index of the comma closing a name set off after a subject ("My son, Tomas, ..."),
     else None."""
@@ -328,6 +344,9 @@ def _split_chunks(words: list[str], lemma: str) -> list[Chunk]:
             prep, current = ("", [word]) if keeps_word else (low, [])
         elif low in ADVERBS and not current:
             pass
+        elif current and low.isdigit() and words[index + 1 : index + 2] in (["times"], ["Times"]):
+            pieces.append((prep, current))  # "donated blood 31 times": how often, of what
+            prep, current = "", [word]
         else:
             current.append(word)
         index += 1
@@ -430,7 +449,10 @@ def parse_clause(words: list[str]) -> Frame | None:
     nxt = after[0].lower() if after else ""
     participle = lemma in ("be", "get") and nxt in PARTICIPLES - _NAME_MARKERS
     progressive = lemma == "be" and bool(after) and ing_base(after[0]) is not None
-    if participle or progressive:  # "was born", "got engaged", "am designing"
+    perfect = _perfect_base(after[0]) if lemma == "have" and not past and after else None
+    if perfect is not None:  # "I've donated blood 31 times": "donate" in the perfect
+        verb, lemma, after = [words[verb_index], after[0]], perfect, after[1:]
+    elif participle or progressive:  # "was born", "got engaged", "am designing"
         state, after = nxt, after[1:]
     elif lemma != "be" and nxt in _PARTICLES:
         particle, after = nxt, after[1:]
@@ -453,7 +475,17 @@ def parse_clause(words: list[str]) -> Frame | None:
     if not chunks and not state:
         return None
     return Frame(
-        tuple(subject), head, name, plural, tuple(verb), lemma, past, state, particle, tuple(chunks)
+        tuple(subject),
+        head,
+        name,
+        plural,
+        tuple(verb),
+        lemma,
+        past,
+        state,
+        particle,
+        tuple(chunks),
+        perfect=perfect is not None,
     )
 
 

@@ -22,6 +22,7 @@ from adapters.lexicon import (
     IRREGULAR_FORMS,
     MEDICINE_UNITS,
     NOUN_SYNONYMS,
+    PAST_PARTICIPLES,
     PERSON_ROLES,
     UNIT_QUESTIONS,
     VERB_SYNONYMS,
@@ -83,10 +84,17 @@ def past_tense(verb: str) -> str:
     return verb + "ed"
 
 
+def past_participle(verb: str) -> str:
+    """ "donate" -> "donated", "grow" -> "grown", "keep" -> "kept"."""
+    return PAST_PARTICIPLES.get(verb) or past_tense(verb)
+
+
 def _finite(phrase: str, frame: Frame) -> str:
     """A verb phrase in the frame's person and tense ("reside" -> "resides")."""
     first, _, rest = phrase.partition(" ")
-    if frame.past:
+    if frame.perfect:
+        first = f"{_aux(frame)} {past_participle(first)}"
+    elif frame.past:
         first = past_tense(first)
     elif not frame.plural:
         first = third_person(first)
@@ -94,6 +102,8 @@ def _finite(phrase: str, frame: Frame) -> str:
 
 
 def _aux(frame: Frame) -> str:
+    if frame.perfect:
+        return "have" if frame.plural else "has"
     if frame.past:
         return "did"
     return "do" if frame.plural else "does"
@@ -120,6 +130,8 @@ def _sentence(text: str, end: str = "?") -> str:
 def _wh_phrases(chunk: Chunk, copula: bool) -> list[str]:
     """The question words that ask for ``chunk`` ("Where", "What time", "How many lengths")."""
     lows = [w.lower() for w in chunk.words]
+    if chunk.prep == "since" and chunk.kind in ("date", "time"):
+        return ["Since when"]
     if chunk.kind == "place":
         return ["Where"]
     if chunk.kind == "date":
@@ -212,6 +224,13 @@ def _verb_asks(frame: Frame, answer: Chunk, subject: str, verb: str, short: bool
             if frame.lemma == "get" and frame.state:
                 base = f"get {frame.state}"
             finite = " ".join(frame.verb) if base == verb == frame.lemma else _finite(base, frame)
+            if frame.perfect:  # "How often have I donated blood?"
+                said = frame.verb[-1].lower()
+                base = (
+                    said
+                    if base == frame.lemma
+                    else _join(past_participle(base.split()[0]), *base.split()[1:])
+                )
             direct = _join(wh, _aux(frame), subject, base, rest) + tail
             embedded = _join(wh.lower(), subject, finite, rest) + tail
         out.append(_Ask(_sentence(direct), embedded, answer.core))
@@ -370,7 +389,8 @@ def _reverse_questions(frame: Frame) -> list[Question]:
             text = _sentence(f"Who {' '.join(frame.verb)} {chunk.text}")
             out.append(Question(text, "reverse", ""))
         elif not frame.imperative and frame.lemma != "be":
-            text = _sentence(f"What {_aux(frame)} {subject} do {chunk.text}")
+            do = "done" if frame.perfect else "do"
+            text = _sentence(f"What {_aux(frame)} {subject} {do} {chunk.text}")
             out.append(Question(text, "reverse", ""))
     return out
 

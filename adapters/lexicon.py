@@ -504,6 +504,34 @@ IRREGULAR_FORMS: dict[str, str] = {
     "cost": "cost",
 }
 
+# Past participles that differ from the past tense ("grow": "grown"); the others are the past.
+PAST_PARTICIPLES: dict[str, str] = {
+    "be": "been",
+    "do": "done",
+    "go": "gone",
+    "give": "given",
+    "take": "taken",
+    "see": "seen",
+    "eat": "eaten",
+    "drink": "drunk",
+    "grow": "grown",
+    "swim": "swum",
+    "run": "run",
+    "begin": "begun",
+    "wear": "worn",
+    "write": "written",
+    "sing": "sung",
+    "draw": "drawn",
+    "fly": "flown",
+    "ride": "ridden",
+    "speak": "spoken",
+    "come": "come",
+    "hide": "hidden",
+    "wake": "woken",
+    "drive": "driven",
+    "know": "known",
+}
+
 # Past participles that make a passive or a state after "be" ("was born", "is called").
 PARTICIPLES = frozenset(
     {

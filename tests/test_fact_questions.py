@@ -88,6 +88,20 @@ def test_a_name_ending_in_s_an_adverb_or_a_name_set_off_by_commas_keeps_the_verb
     assert parse_fact("My brother, who is older, lives in Lyon.").frames == []
 
 
+def test_the_perfect_is_asked_in_the_perfect() -> None:
+    donated = asked("I've donated blood 31 times so far.")
+    assert donated["How often have I donated blood?"] == "31 times so far"
+    assert "How often do I have?" not in donated
+    porto = asked("My sister has lived in Porto since 2010.")
+    assert porto["Where has my sister lived?"] == "Porto"
+    assert porto["Since when has my sister lived in Porto?"] == "2010"
+    assert asked("We have grown tomatoes in the garden.")["What have we grown in the garden?"] == (
+        "tomatoes"
+    )
+    # "have" with a thing, not a participle, stays the verb.
+    assert asked("I have lunch at noon.")["When do I have lunch?"] == "noon"
+
+
 def test_a_note_to_self_is_asked_as_something_to_do() -> None:
     questions = asked("Call Ana about the drill before the weekend.")
     assert questions["Who do I need to call about the drill?"] == "Ana"
