@@ -378,7 +378,7 @@ def test_a_nightly_job_gets_the_adapters_defaults_unless_settings_say_otherwise(
     # The recipe's values (docs/benchmarks.md): a rate that learns the facts and their cue
     # words within the general-text bound, and the time budget ends a run.
     assert (settings.personalize_learning_rate, settings.personalize_time_budget_minutes) == (
-        5e-4,
+        1e-3,
         12,
     )
     assert gate_margins(settings).general_max_regression == 0.5
