@@ -462,6 +462,8 @@ def test_gguf_adapter_in_llama_cpp_matches_peft_adapter_in_transformers(
     # first position (over transformers' top 20 tokens): the permuted export stays close to
     # transformers, an export without the permutation is off by about the adapter's whole effect.
     # (Tokens would be a weaker check here: q and k alone leave near-ties that noise can flip.)
+    # Measured with the nightly run's rate of 1e-3: near 0.28-0.37 nats, far 1.09-1.73; the
+    # engines' noise grows with the adapter, so "near" is held to half of "far", not a third.
     only_qk = {
         name: value if ("q_proj" in name or "k_proj" in name) else torch.zeros_like(value)
         for name, value in state.items()
@@ -488,4 +490,4 @@ def test_gguf_adapter_in_llama_cpp_matches_peft_adapter_in_transformers(
             llama_cpp_logprobs(gguf_path, unpermuted, prompts, starts), expected, strict=True
         )
     ]
-    assert max(near) < min(far) / 3, (near, far)
+    assert max(near) < min(far) / 2, (near, far)
