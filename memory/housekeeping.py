@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], Vectors]
 GRACE_KEY = "housekeeping_grace_days"
+# Set when a forget left rewriting the whole file (memory/sqlite_store.py) to the next run.
+REWRITE_DUE_KEY = "rewrite_due"
 
 
 def _payload(item: MemoryItem, history: list[dict[str, Any]], facts: list[str]) -> str:
@@ -73,7 +75,7 @@ class StoreHousekeeping:
         lock: threading.RLock,
         index: LayeredVectors,
         embed: Embed,
-        erase_traces: Callable[[], None],
+        erase_traces: Callable[[bool], None],
         path: Path,
     ) -> None:
         self._path = path
@@ -276,8 +278,8 @@ class StoreHousekeeping:
                 for batch in self.ledger.due_batches(to_stored(now)):
                     purged += self.ledger.drop_held(batch.id)
                     self.ledger.set_state(batch.id, "purged")
-            if purged:
-                self._erase_traces()
+            if purged or self._tables.meta_value(REWRITE_DUE_KEY) == "1":
+                self._erase_traces(True)
         return purged
 
     def drop_for_summary(self, summary_id: str) -> None:

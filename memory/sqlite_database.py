@@ -95,6 +95,19 @@ def connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
+def fold_wal(conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_SECONDS) -> bool:
+    """Copy every frame of the WAL into the database file and empty the WAL, retrying while a
+    reader still holds an older snapshot; False when it could not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 @contextmanager
 def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """Run the block in one write transaction that takes the write lock when it begins (BEGIN

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from memory import sqlite_store
 from memory.errors import ImportFormatError, InvalidMemoryError, UnknownMemoryError
 from memory.facts import remember_fact
 from memory.fake_embedder import HashingEmbedder
@@ -154,6 +155,25 @@ def test_forget_leaves_no_trace(store: SqliteMemoryStore, tmp_path: Path) -> Non
     assert store.reembed_progress().done == chunk_count  # the index holds exactly those vectors
     store.checkpoint()
     assert b"zanzibar4471" not in _raw_bytes(store.path)
+
+
+def test_a_large_stores_forget_leaves_the_file_rewrite_to_the_night(
+    store: SqliteMemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add_many(PEOPLE)
+    secret = store.add(NewMemory("The alarm code is quokka9182.", kind="fact"))
+    monkeypatch.setattr(sqlite_store, "REWRITE_NOW_MAX_BYTES", 0)  # every store is "large"
+    store.forget(secret.id)
+    with pytest.raises(UnknownMemoryError):
+        store.get(secret.id)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'rewrite_due'").fetchone() == ("1",)
+    # The night's housekeeping run rewrites it even with nothing of its own to purge.
+    assert store.housekeeping.purge_due(datetime.now(UTC)) == 0
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'rewrite_due'").fetchone() == ("0",)
+    store.checkpoint()
+    assert b"quokka9182" not in _raw_bytes(store.path)
 
 
 def test_export_import_round_trips_exactly(
