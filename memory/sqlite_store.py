@@ -57,9 +57,9 @@ from memory.vector_layers import EXACT_LIMIT, LayeredVectors
 
 logger = logging.getLogger(__name__)
 
-# After a forget the whole file is rewritten at once up to this size (0.6 s for 70 MB on a
-# 2-core box, so about 5 s at the limit); a larger store leaves it to the next housekeeping
-# run, at night, when nobody waits on the store.
+# After a forget the whole file is rewritten at once up to this size (0.6 s for a 70 MB store
+# and 3.3 s for a 234 MB file on a 2-core box, so several seconds at the limit); a larger store
+# leaves it to the next housekeeping run, at night, when nobody waits on the store.
 REWRITE_NOW_MAX_BYTES = 512 * 1024 * 1024
 
 # The file's name in the hub's data directory.
