@@ -56,8 +56,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check hub adapters devices memory tests bench
 	$(BIN)/mypy
 
+# Two workers, each taking whole test files (a module's hub, model or browser is started once):
+# while one waits on a hub, a browser or a training child, the other computes. On 2 cores the
+# suite took 11.5 minutes this way against 16.5 one file after another.
 test: lint $(CHROMIUM) $(SHELLCHECK) $(SYSTEMD_ANALYZE)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The tests that need no real hub, model or browser (seconds); `make test` runs everything.
 test-fast: $(STAMP)
