@@ -12,7 +12,7 @@ question generator falls back to general questions for it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from adapters.lexicon import (
     ADVERBS,
@@ -47,6 +47,12 @@ _SUBJECT_START = frozenset({"i", "we", "my", "our", "he", "she", "they"})
 _DETERMINERS = frozenset({"a", "an", "the", "my", "our", "your", "his", "her", "their"})
 _PARTICLES = frozenset({"up", "out", "off", "after", "back", "down", "over", "away"})
 _NAME_MARKERS = frozenset({"called", "named"})
+# Words that say a number is rough ("about 3,200 ewes"): part of the number, not a preposition.
+_APPROXIMATE = frozenset({"about", "around", "roughly", "nearly", "almost"})
+# Words that open a relative clause after a name ("a tortoise called Periklis who lives ...").
+_RELATIVE = frozenset({"who", "which", "that"})
+# A later clause's subject that stands for something an earlier clause named.
+_REFERRING = frozenset({"he", "she", "it"})
 # Words that open a chunk of their own without being a preposition.
 _STARTERS = frozenset({"every", "each", "twice", "once", "when", "whenever", "while", "because"})
 _CONJUNCTIONS = frozenset({"so", "and", "but"})
@@ -104,7 +110,12 @@ class Chunk:
     def core(self) -> str:
         """The answer-bearing words: no preposition, article, "every" or possessive."""
         words = list(self.words)
-        while len(words) > 1 and words[0].lower() in (*_DETERMINERS, "every", "each", "around"):
+        while len(words) > 1 and words[0].lower() in (
+            *_DETERMINERS,
+            *_APPROXIMATE,
+            "every",
+            "each",
+        ):
             words = words[1:]
         return " ".join(words)
 
@@ -308,7 +319,10 @@ def _chunk_kind(prep: str, words: list[str], lemma: str) -> str:
     if prep in ("with", "by") and capitalized and lows[0] not in _DETERMINERS:
         return "person"
     if prep == "to":
-        return "place" if lemma in MOTION_VERBS else "thing"
+        if lemma in MOTION_VERBS:
+            return "place"
+        # "married to Vasso", "I send the rota to Fotini": a name after "to" is someone.
+        return "person" if capitalized and lows[0] not in _DETERMINERS else "thing"
     if prep == "from" and capitalized and lows[0] not in _DETERMINERS:
         return "person"
     if prep in ("on", "by", "over", "under", "above"):
@@ -328,10 +342,25 @@ def _split_chunks(words: list[str], lemma: str) -> list[Chunk]:
     while index < len(words):
         word, low = words[index], words[index].lower()
         pair = " ".join(w.lower() for w in words[index : index + 2])
+        nxt = words[index + 1] if index + 1 < len(words) else ""
         if word in (",", ";"):
             if current:
                 pieces.append((prep, current))
             prep, current = "", []
+        elif low in _APPROXIMATE and _DIGITS.search(nxt):
+            if current:  # "run 5 km around 3 times": a new chunk, the rough number
+                pieces.append((prep, current))
+                prep, current = "", []
+            current.append(word)
+        elif low in _RELATIVE and words[index - 1 : index] == [","]:
+            break  # ", who draws up our rota": a clause about the last chunk, left out
+        elif low in _RELATIVE and prep in _NAME_MARKERS and current:
+            # "called Periklis who lives in the courtyard": the name ends; the relative
+            # clause's verb is left out, its place or time read as the clause's own.
+            pieces.append((prep, current))
+            prep, current = "", []
+            if base_form(nxt) is not None or nxt.lower() in ("is", "are", "was", "were"):
+                index += 1
         elif pair in PREPOSITIONS:
             if current:
                 pieces.append((prep, current))
@@ -529,5 +558,34 @@ def parse_fact(text: str) -> Reading:
     if ":" in words[:6]:
         cut = words.index(":")
         label, words = " ".join(words[:cut]), words[cut + 1 :]
-    frames = [frame for clause in clauses(words) if (frame := parse_clause(clause)) is not None]
+    frames: list[Frame] = []
+    for clause in clauses(words):
+        frame = parse_clause(clause)
+        if frame is not None and " ".join(frame.subject).lower() in _REFERRING:
+            frame = _with_antecedent(frame, frames[-1]) if frames else None
+        if frame is not None:
+            frames.append(frame)
     return Reading(frames, label, " ".join(words))
+
+
+def _antecedent(pronoun: str, before: Frame) -> tuple[str, ...]:
+    """What "he", "she" or "it" stands for after the clause ``before`` (empty when unclear):
+    the person it was about ("My dentist is Dr. Costa; she ..."), or the thing it named
+    ("I'm allergic to penicillin; it ...")."""
+    if pronoun in ("he", "she"):
+        if before.head in PERSON_ROLES or (before.name and not before.head):
+            return before.subject
+        people = [c for c in before.chunks if c.kind in ("person", "name")]
+        return people[0].words if people else ()
+    things = [c for c in before.chunks if c.kind == "thing" and not c.words[0][:1].isupper()]
+    return things[-1].words if len(things) == 1 else ()
+
+
+def _with_antecedent(frame: Frame, before: Frame) -> Frame | None:
+    """``frame`` with its pronoun subject replaced by what it stands for, None when unclear (its
+    questions would ask about "it" or "she" with nothing to say who or what)."""
+    subject = _antecedent(" ".join(frame.subject).lower(), before)
+    if not subject:
+        return None
+    head, name, plural = subject_parts(list(subject))
+    return replace(frame, subject=subject, head=head, name=name, plural=plural)

@@ -166,10 +166,15 @@ def _number_phrases(chunk: Chunk, lows: list[str], copula: bool) -> list[str]:
         return [head]
     if copula:
         return ["What"]
-    skip = ("the", "a", "number", "around", "about", "minus", "usually")
-    nouns = [w for w in chunk.words if not _DIGIT.search(w) and w.lower() not in skip]
-    if nouns:
+    rough = ("the", "a", "around", "about", "roughly", "nearly", "almost", "usually")
+    said = [w for w in chunk.words if w.lower() not in rough]
+    nouns = [w for w in said if not _DIGIT.search(w) and w.lower() not in ("number", "minus")]
+    if nouns and _DIGIT.search(said[0]):  # "26 pupils", "3,200 merino ewes": a count
+        return [f"How many {' '.join(nouns).lower()}"]
+    if nouns:  # "space 118", "berth 46": which one
         return [f"Which {' '.join(nouns).lower()}", "What number"]
+    if chunk.prep:  # "opens with 3917"
+        return ["What number"]
     return ["How many", "What number"]
 
 
@@ -199,7 +204,7 @@ def _strand(chunk: Chunk) -> str:
     """A preposition left at the end: "What is he allergic to?", "Who do I run with?"."""
     if chunk.kind in ("thing", "person") and chunk.prep in _STRANDING:
         return " " + chunk.prep
-    if chunk.kind == "number" and chunk.prep in ("on", "in", "at", "from", "to"):
+    if chunk.kind == "number" and chunk.prep in ("on", "in", "at", "from", "to", "with"):
         return " " + chunk.prep
     return ""
 
@@ -302,11 +307,31 @@ def _copula_asks(frame: Frame, subject: str) -> list[_Ask]:
     return [_Ask(_sentence(a.direct), a.embedded, a.expect) for a in out]
 
 
+def _name_asks(frame: Frame, thing: Chunk, name: Chunk, subject: str, verb: str) -> list[_Ask]:
+    """ "We have a tortoise called Periklis" -> "What is our tortoise called?"; "I ride a horse
+    called Blaze" -> "What is the horse I ride called?"."""
+    noun = " ".join(w for w in thing.words if w.lower() not in ("a", "an", "the"))
+    owner = {"I": "my", "we": "our"}.get(subject, "")
+    if frame.lemma == "have" and owner and not frame.past:
+        named = f"{owner} {noun}"
+    else:
+        named = f"the {noun} {subject} {_finite(verb, frame)}"
+    return [
+        _Ask(f"What is {named} called?", f"what {named} is called", name.core),
+        _Ask(f"What is the name of {named}?", f"what {named} is called", name.core),
+    ]
+
+
 def _asks(frame: Frame, subject: str, verb: str) -> list[_Ask]:
     if frame.lemma == "be" and not frame.state:
         return _copula_asks(frame, subject)
     out = []
-    for answer in frame.chunks:
+    for index, answer in enumerate(frame.chunks):
+        before = frame.chunks[index - 1] if index else None
+        if answer.kind == "name":
+            if before is not None and before.kind == "thing" and not before.prep:
+                out += _name_asks(frame, before, answer, subject, verb)
+            continue  # "What do we have a tortoise?" asks nothing
         for short in (True, False):
             out += _verb_asks(frame, answer, subject, verb, short)
     return out
@@ -395,8 +420,57 @@ def _reverse_questions(frame: Frame) -> list[Question]:
     return out
 
 
+def existential(frame: Frame) -> bool:
+    """Whether the clause says something is there ("There are 26 pupils in my choir")."""
+    return frame.subject_text.lower() == "there" and frame.lemma == "be" and bool(frame.chunks)
+
+
+def _existential_asks(frame: Frame) -> list[_Ask]:
+    """ "There are 26 pupils in my school choir" -> "How many pupils are there in my school
+    choir?"; "There is a bakery below our flat" -> "What is there below our flat?"."""
+    first, rest = frame.chunks[0], " ".join(c.text for c in frame.chunks[1:])
+    be = frame.verb[0].lower()
+    if first.kind == "number":
+        return [
+            _Ask(
+                _sentence(_join(wh, be, "there", rest)),
+                _join(wh.lower(), "there", be, rest),
+                first.core,
+            )
+            for wh in _number_phrases(first, [w.lower() for w in first.words], False)
+        ]
+    be = "was" if frame.past else "is"
+    return [
+        _Ask(
+            _sentence(_join("What", be, "there", rest)),
+            _join("what", "there", be, rest),
+            first.core,
+        )
+    ]
+
+
+def _existential_questions(frame: Frame) -> list[Question]:
+    out: list[Question] = []
+    for ask in _existential_asks(frame):
+        out.append(Question(ask.direct, "wh", ask.expect))
+        out += [Question(text, "synonym", ask.expect) for text in _noun_swaps(ask.direct, "be")]
+        for form in _ASK_FORMS:
+            out.append(
+                Question(_sentence(form.format(q=ask.embedded), form[-1]), "ask", ask.expect)
+            )
+    for chunk in frame.chunks[1:]:  # "What do you know about my school choir?"
+        if chunk.kind in ("place", "thing", "person") and chunk.words[0].lower() in ("my", "our"):
+            out += [
+                Question(_sentence(form.format(x=chunk.phrase), form[-1]), "about", "")
+                for form in _ABOUT_FORMS
+            ]
+    return out
+
+
 def frame_questions(frame: Frame) -> list[Question]:
     """Every question this generator makes for one clause."""
+    if existential(frame):
+        return _existential_questions(frame)
     out: list[Question] = []
     verb = " ".join((frame.lemma, frame.particle)).strip()
     subjects = subject_variants(frame)

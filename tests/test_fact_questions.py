@@ -88,6 +88,48 @@ def test_a_name_ending_in_s_an_adverb_or_a_name_set_off_by_commas_keeps_the_verb
     assert parse_fact("My brother, who is older, lives in Lyon.").frames == []
 
 
+def test_counts_codes_and_names_after_an_object_are_asked_as_a_person_would() -> None:
+    choir = asked("There are 26 pupils in my school choir.")
+    assert choir["How many pupils are there in my school choir?"] == "26 pupils"
+    assert "What do you know about my school choir?" in choir
+    assert not [q for q in choir if "There" in q]  # never "Where are There?"
+    ewes = asked("We carry about 3,200 merino ewes.")
+    assert ewes["How many merino ewes do we carry?"] == "3,200 merino ewes"
+    assert not [q for q in ewes if q.startswith(("Which merino", "What number"))]
+    padlock = asked("The padlock on the diesel tank opens with 3917.")
+    assert padlock["What number does the padlock on the diesel tank open with?"] == "3917"
+    assert not [q for q in padlock if q.startswith("How many")]
+    assert asked("I commute to work on the number 207 bus.")[
+        "Which bus do I commute to work on?"
+    ] == ("number 207 bus")
+    tortoise = asked("We have a tortoise called Periklis who lives in the courtyard.")
+    assert tortoise["What is our tortoise called?"] == "Periklis"
+    assert tortoise["What is the name of our tortoise?"] == "Periklis"
+    assert tortoise["Where do we have a tortoise?"] == "courtyard"
+    assert not [q for q in tortoise if "who lives" in q or q.startswith("What do we have a")]
+    assert asked("I ride a horse called Blaze.")["What is the horse I ride called?"] == "Blaze"
+
+
+def test_someone_after_to_is_asked_who_and_a_relative_clause_is_left_out() -> None:
+    assert asked("I was married to Vasso for fourteen years.")["Who was I married to?"] == "Vasso"
+    clinic = asked("The clinic belongs to Fotini Galani, who draws up our rota.")
+    assert clinic["Who does the clinic belong to?"] == "Fotini Galani"
+    assert not [q for q in clinic if "who draws" in q]
+    assert asked("I moved to Lisbon in 2019.")["Where did I move?"] == "Lisbon"
+
+
+def test_he_she_and_it_in_a_later_clause_are_asked_by_what_they_stand_for() -> None:
+    hives = asked("I'm allergic to penicillin; it gives me hives.")
+    assert hives["What am I allergic to?"] == "penicillin"
+    assert "What does penicillin give?" in hives
+    assert not [q for q in hives if " it " in q]
+    specialist = asked("My sleep specialist is Dr. Eirik Mjølhus; he manages my CPAP.")
+    assert specialist["What does Dr. Eirik Mjølhus manage?"] == "CPAP"
+    assert not [q for q in specialist if " he " in f" {q.lower()}"]
+    # With nothing it could stand for, the clause asks nothing.
+    assert not [q for q in asked("I lost my keys and my wallet; it was awful.") if "it " in q]
+
+
 def test_the_perfect_is_asked_in_the_perfect() -> None:
     donated = asked("I've donated blood 31 times so far.")
     assert donated["How often have I donated blood?"] == "31 times so far"
