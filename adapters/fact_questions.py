@@ -404,7 +404,8 @@ def _reverse_questions(frame: Frame) -> list[Question]:
     copula = frame.lemma == "be" and not frame.state
     for index, chunk in enumerate(frame.chunks):
         if copula:
-            if chunk.kind in ("person", "name") or (index == 0 and chunk.core[:1].isupper()):
+            named = index == 0 and chunk.core[:1].isupper() and chunk.kind not in ("time", "date")
+            if chunk.kind in ("person", "name") or named:  # never "What is Tuesdays?"
                 who = chunk.kind == "person" or personal
                 out.append(Question(f"{'Who' if who else 'What'} is {chunk.core}?", "reverse", ""))
             continue

@@ -118,6 +118,12 @@ def test_someone_after_to_is_asked_who_and_a_relative_clause_is_left_out() -> No
     assert asked("I moved to Lisbon in 2019.")["Where did I move?"] == "Lisbon"
 
 
+def test_a_day_is_never_asked_about_as_if_it_were_a_name() -> None:
+    meeting = asked("Our weekly planning meeting is on Tuesdays at 10:15.")
+    assert meeting["On which day is our weekly planning meeting?"] == "Tuesdays"
+    assert "What is Tuesdays?" not in meeting
+
+
 def test_he_she_and_it_in_a_later_clause_are_asked_by_what_they_stand_for() -> None:
     hives = asked("I'm allergic to penicillin; it gives me hives.")
     assert hives["What am I allergic to?"] == "penicillin"
