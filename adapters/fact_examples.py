@@ -108,13 +108,21 @@ def choose_held_out(item: SourceText, pool: list[Question]) -> Question | None:
     def telling(question: Question) -> bool:  # a name or a number, not "work" or "day"
         return any(w[:1].isupper() or _DIGIT.search(w) for w in question.expect.split())
 
+    def still_taught(question: Question) -> bool:  # training keeps a way to ask for its part
+        return any(
+            q.expect == question.expect and not _too_close(q.text, question.text)
+            for q in pool
+            if q is not question
+        )
+
     for wanted in (True, False):
         for family in ("synonym", "wh", "ask"):
             candidates = [
                 q for q in pool if q.family == family and q.expect and telling(q) == wanted
             ]
-            if candidates:
-                return min(candidates, key=lambda q: _rank(item.id + q.text))
+            taught = [q for q in candidates if still_taught(q)] or candidates
+            if taught:
+                return min(taught, key=lambda q: _rank(item.id + q.text))
     return None
 
 
@@ -132,16 +140,22 @@ def fallback_questions(item: SourceText, count: int) -> list[Question]:
 
 
 def pick_forms(pool: list[Question], count: int) -> list[Question]:
-    """``count`` questions taken round-robin across the families (pool order within each)."""
+    """``count`` questions taken round-robin across the families, each family's next one the
+    first to ask for the part of the fact asked least so far, so a few already ask for every
+    part."""
     queues = {
         family: [q for q in pool if q.family == family]
         for family in dict.fromkeys(q.family for q in pool)
     }
+    times_asked: dict[str, int] = {}
     picked: list[Question] = []
     while len(picked) < count and any(queues.values()):
         for queue in queues.values():
             if queue and len(picked) < count:
-                picked.append(queue.pop(0))
+                chosen = min(queue, key=lambda q: times_asked.get(q.expect, 0))
+                queue.remove(chosen)
+                times_asked[chosen.expect] = times_asked.get(chosen.expect, 0) + 1
+                picked.append(chosen)
     return picked
 
 

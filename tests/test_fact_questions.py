@@ -3,6 +3,8 @@ a right answer must contain, and how a fact becomes training examples (fast, no 
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.config import DatasetRecipe
 from adapters.dataset import build_dataset
 from adapters.examples import PersonInputs, SourceText
@@ -213,3 +215,30 @@ def test_a_question_two_facts_share_is_answered_with_both() -> None:
     about = [e for e in dataset.train if e.prompt == "What do you know about my sister?"]
     assert len(about) == 1
     assert "Tavira" in about[0].answer and "cats" in about[0].answer
+
+
+def test_the_part_kept_aside_for_the_gate_is_still_asked_for_in_training() -> None:
+    examples = item_examples(
+        SourceText("f", "fact", "I do yoga for my back with Inês Duarte."), 12, True
+    )
+    assert examples.held_out is not None
+    trained = [e.prompt for e in examples.train]
+    # Before: the gate kept the one "who" question aside, and training never asked for the name.
+    asks_who = [p for p in trained if "who" in p.lower() and "Inês" not in p]
+    assert asks_who, trained
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        # Before, the first twelve questions never asked where I cycle, nor what we got or where.
+        ("I cycle along the Rhine every Saturday, usually 40 kilometres.", 3),
+        ("We got the cat through Pawsafe, a small shelter in Galway.", 4),
+        ("I practise the cello every evening at 21:30 for half an hour.", 4),
+    ],
+)
+def test_a_fact_is_asked_for_every_one_of_its_parts(text: str, parts: int) -> None:
+    asked_for = {q.expect for q in questions_for(text) if q.expect}
+    assert len(asked_for) == parts
+    trained = {e.prompt for e in item_examples(SourceText("f", "fact", text), 12, False).train}
+    assert asked_for <= {q.expect for q in questions_for(text) if q.text in trained}
