@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from adapters.anchor import AnchorText, kl_to_base
+from adapters.anchor import AnchorTargets, AnchorText
 from adapters.chat_format import TokenizedExample
 from adapters.config import TrainConfig
 from adapters.drift import DriftWatch
@@ -322,6 +322,9 @@ def train_lora(
         _frozen_to(model, torch.bfloat16)
     if drift is not None:
         drift.measure_baseline(model)
+    targets = AnchorTargets(anchor) if anchor is not None and config.anchor_weight > 0 else None
+    if targets is not None:
+        targets.prepare(model)
     every = config.drift_check_every_steps
     model.train()
     smoothed = outcome.losses[-1] if outcome.losses else math.nan
@@ -371,8 +374,8 @@ def train_lora(
             group["lr"] = rate
         rows = [examples[i] for i in schedule[step]]
         loss = batch_loss(model, rows, pad_id)
-        if anchor is not None and config.anchor_weight > 0:
-            loss = loss + config.anchor_weight * kl_to_base(model, anchor.chunk(step))
+        if targets is not None:
+            loss = loss + config.anchor_weight * targets.divergence(model, step)
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()

@@ -102,7 +102,7 @@ def bare_peft_rate(dataset: Dataset, model_path: Path, spec: JobSpec, steps: int
     model on general text (adapters/anchor.py, when the job has one) and threads."""
     import torch
 
-    from adapters.anchor import AnchorText, kl_to_base
+    from adapters.anchor import AnchorTargets, AnchorText
 
     base = load_base(model_path, spec.threads)
     config = spec.train
@@ -112,6 +112,9 @@ def bare_peft_rate(dataset: Dataset, model_path: Path, spec: JobSpec, steps: int
     ]
     model = add_lora(base.model, config)
     anchor = AnchorText.for_tokenizer(base.tokenizer) if config.anchor_weight > 0 else None
+    targets = None if anchor is None else AnchorTargets(anchor)
+    if targets is not None:
+        targets.prepare(model)  # as the job does before its first step
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
@@ -123,8 +126,8 @@ def bare_peft_rate(dataset: Dataset, model_path: Path, spec: JobSpec, steps: int
             tokens, started = 0, time.perf_counter()
         batch = collate([examples[i] for i in indices], int(base.tokenizer.pad_token_id))
         loss = model(**batch).loss
-        if anchor is not None:
-            loss = loss + config.anchor_weight * kl_to_base(model, anchor.chunk(step))
+        if targets is not None:
+            loss = loss + config.anchor_weight * targets.divergence(model, step)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()

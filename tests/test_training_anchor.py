@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from adapters.anchor import AnchorText, anchor_text, kl_to_base
+import adapters.anchor
+from adapters.anchor import (
+    AnchorTargets,
+    AnchorText,
+    anchor_text,
+    base_targets,
+    kl_to_base,
+    kl_to_targets,
+)
 from adapters.drift import drift_text
 from adapters.evaluate import general_text
 from adapters.trainer import load_lora_state, train_lora
@@ -41,6 +49,56 @@ def test_the_divergence_is_zero_for_a_fresh_adapter_and_grows_as_it_moves() -> N
     frozen = [p for n, p in model.named_parameters() if "lora_" not in n]
     assert all(p.grad is not None for p in trained)
     assert all(p.grad is None for p in frozen)
+
+
+def _moved(model: torch.nn.Module) -> torch.nn.Module:
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.add_(0.5)
+    return model
+
+
+def test_the_kept_base_side_gives_the_same_divergence_with_every_token_kept() -> None:
+    model, tokens = tiny_lora_llama(), ANCHOR.chunk(0)
+    targets = base_targets(model, tokens, top_tokens=64)  # the tiny model's whole vocabulary
+    assert float(kl_to_targets(model, tokens, targets)) == pytest.approx(0.0, abs=1e-6)
+    _moved(model)
+    full = float(kl_to_base(model, tokens))
+    assert float(kl_to_targets(model, tokens, targets)) == pytest.approx(full, rel=1e-4)
+
+
+def test_with_a_few_tokens_kept_it_still_grows_as_the_adapter_moves_and_carries_gradients() -> None:
+    model, tokens = tiny_lora_llama(), ANCHOR.chunk(0)
+    targets = base_targets(model, tokens, top_tokens=8)
+    assert float(kl_to_targets(model, tokens, targets)) == pytest.approx(0.0, abs=1e-6)
+    moved = kl_to_targets(_moved(model), tokens, targets)
+    # Everything outside the kept tokens as one outcome: never more than the whole divergence.
+    assert 1e-4 < float(moved) <= float(kl_to_base(model, tokens)) + 1e-6
+    moved.backward()  # type: ignore[no-untyped-call]
+    assert all(p.grad is not None for n, p in model.named_parameters() if "lora_" in n)
+
+
+def test_the_base_side_of_each_chunk_is_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    compute = adapters.anchor.base_targets
+
+    def counted(model: torch.nn.Module, tokens: torch.Tensor, top: int) -> object:
+        calls.append(int(tokens[0, 0]))
+        return compute(model, tokens, top)
+
+    monkeypatch.setattr(adapters.anchor, "base_targets", counted)
+    two = AnchorText([torch.tensor([[1, 2, 3, 4]]), torch.tensor([[5, 6, 7, 8]])])
+    targets, model = AnchorTargets(two), tiny_lora_llama()
+    for step in range(6):
+        targets.divergence(model, step)
+    assert calls == [1, 5]
+    prepared = AnchorTargets(two)
+    prepared.prepare(model)  # before training: its first steps run as fast as the rest
+    assert calls == [1, 5, 1, 5]
+    for step in range(4):
+        prepared.divergence(model, step)
+    assert calls == [1, 5, 1, 5]
 
 
 def test_an_anchored_run_moves_general_text_far_less(tmp_path: Path) -> None:
