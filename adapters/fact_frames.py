@@ -500,6 +500,9 @@ def parse_clause(words: list[str]) -> Frame | None:
     ):
         chunks[0] = Chunk("", first.words, "person")  # "My team lead is Ingrid Solberg"
     fronted = [w for w in words[:start] if w != ","]
+    if fronted and (fronted[0].lower() in PREPOSITIONS or fronted[0].lower() in _STARTERS):
+        # The sentence's capital goes with it: "... with Lefteris every Sunday?"
+        fronted[0] = fronted[0].lower()
     chunks += _split_chunks(fronted, lemma)
     if not chunks and not state:
         return None

@@ -22,6 +22,7 @@ from adapters.lexicon import (
     IRREGULAR_FORMS,
     MEDICINE_UNITS,
     NOUN_SYNONYMS,
+    OBJECTLESS_SYNONYMS,
     PAST_PARTICIPLES,
     PERSON_ROLES,
     UNIT_QUESTIONS,
@@ -468,6 +469,13 @@ def _existential_questions(frame: Frame) -> list[Question]:
     return out
 
 
+def _has_object(frame: Frame) -> bool:
+    """Whether the verb takes an object ("I run Puketoi Station"), not only a distance or a
+    time ("I run 10 km every Sunday") or phrases after a preposition."""
+    first = frame.chunks[0] if frame.chunks else None
+    return first is not None and not first.prep and first.kind not in ("number", "time", "date")
+
+
 def frame_questions(frame: Frame) -> list[Question]:
     """Every question this generator makes for one clause."""
     if existential(frame):
@@ -491,6 +499,8 @@ def frame_questions(frame: Frame) -> list[Question]:
         out += [Question(text, "synonym", ask.expect) for text in swapped]
     if frame.lemma != "be":
         for synonym in VERB_SYNONYMS.get(verb, ()):
+            if (verb, synonym) in OBJECTLESS_SYNONYMS and _has_object(frame):
+                continue
             for ask in _asks(frame, subjects[-1], synonym):
                 out.append(Question(ask.direct, "synonym", ask.expect))
     return out + _about_questions(frame) + _reverse_questions(frame)

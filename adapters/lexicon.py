@@ -234,6 +234,22 @@ VERB_SYNONYMS: dict[str, tuple[str, ...]] = {
     "drive": ("go by car",),
     "attend": ("go to",),
 }
+# (verb, synonym) pairs whose synonym takes no object: "jog" stands for "run" in "I run every
+# morning", never in "I run Puketoi Station" ("What do I jog?").
+OBJECTLESS_SYNONYMS = frozenset(
+    {
+        ("run", "jog"),
+        ("walk", "stroll"),
+        ("go", "head"),
+        ("go", "get"),
+        ("drive", "go by car"),
+        ("commute", "travel to work"),
+        ("commute", "get to work"),
+        ("meditate", "sit in meditation"),
+        ("wake up", "get up"),
+        ("get up", "wake up"),
+    }
+)
 
 # Verbs a fact may use, in their base form (past and third-person forms are derived).
 VERBS = frozenset(

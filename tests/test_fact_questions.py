@@ -152,6 +152,23 @@ def test_the_perfect_is_asked_in_the_perfect() -> None:
     assert asked("I have lunch at noon.")["When do I have lunch?"] == "noon"
 
 
+def test_a_synonym_that_takes_no_object_is_used_only_where_the_verb_has_none() -> None:
+    running_a_farm = asked("I run Puketoi Station, a sheep and beef farm on the Maniototo.")
+    assert not any("jog" in question for question in running_a_farm)
+    running_a_distance = asked("I run 10 km every Sunday.", "synonym")
+    assert any("jog" in question for question in running_a_distance)
+    assert not any("go by car" in question for question in asked("I drive a blue Skoda."))
+    bouldering = asked("I go bouldering at Klimmhal on Thursdays.")
+    assert not any(q.startswith(("What do I head", "What do I get")) for q in bouldering)
+
+
+def test_a_phrase_from_the_start_of_the_sentence_loses_its_capital_in_a_question() -> None:
+    questions = asked("Every Sunday I play tavli at the kafeneio with my neighbour Lefteris.")
+    assert "Where do I play tavli with my neighbour Lefteris every Sunday?" in questions
+    assert not any("Every" in question[1:] for question in questions)
+    assert "On Tuesdays" not in " ".join(asked("On Tuesdays I swim at the Campanhã pool."))
+
+
 def test_a_note_to_self_is_asked_as_something_to_do() -> None:
     questions = asked("Call Ana about the drill before the weekend.")
     assert questions["Who do I need to call about the drill?"] == "Ana"
