@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.examples import TrainingExample
@@ -19,6 +19,9 @@ class TokenizedExample:
 
     prompt_ids: list[int]
     answer_ids: list[int]
+    # Where the person's own question sits in prompt_ids (start, end), for word dropout
+    # (adapters/word_dropout.py); None: not marked.
+    question_span: tuple[int, int] | None = None
 
     @property
     def length(self) -> int:
@@ -63,6 +66,26 @@ def tokenize_pair(
     return TokenizedExample(prompt_ids, answer_ids)
 
 
+# The examples whose question word dropout may thin: a memory asked without memories shown.
+# Conversations keep what the person said, and general questions are there as they are.
+_DROPPABLE_SOURCES = ("fact", "note", "transcript")
+
+
+def question_span(prompt_ids: list[int], question_ids: list[int]) -> tuple[int, int] | None:
+    """Where ``question_ids`` last occur in ``prompt_ids`` (start, end), or None."""
+    width = len(question_ids)
+    for start in range(len(prompt_ids) - width, -1, -1):
+        if width and prompt_ids[start : start + width] == question_ids:
+            return start, start + width
+    return None
+
+
 def tokenize_example(tokenizer: Any, example: TrainingExample, max_tokens: int) -> TokenizedExample:
-    """Token ids of a training example, with its own system message when it has one."""
-    return tokenize_pair(tokenizer, example.prompt, example.answer, max_tokens, example.system)
+    """Token ids of a training example, with its own system message when it has one, and its
+    question marked when word dropout may thin it."""
+    pair = tokenize_pair(tokenizer, example.prompt, example.answer, max_tokens, example.system)
+    if example.system or example.source not in _DROPPABLE_SOURCES:
+        return pair
+    question = list(tokenizer(example.prompt, add_special_tokens=False)["input_ids"])
+    span = question_span(pair.prompt_ids, question)
+    return pair if span is None else replace(pair, question_span=span)

@@ -69,6 +69,10 @@ class TrainConfig:
     # all 240 steps, and the adapter alone answered more held-out questions (docs/benchmarks.md).
     # 0: off (the drift limit alone holds the run back).
     anchor_weight: float = 1.0
+    # Each step leaves out this share of the tokens of each memory's question it trains on
+    # (adapters/word_dropout.py), so the adapter learns a fact from each of the words it is
+    # asked with rather than from their whole wording (docs/benchmarks.md). 0: off.
+    word_dropout: float = 0.15
     seed: int = 0
     # Frozen base weights in bfloat16 while training, where the CPU computes it natively
     # (twice as fast as float32 there); the adapter itself always trains in float32.

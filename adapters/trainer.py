@@ -28,6 +28,7 @@ from adapters.schedule import (
     learning_rate,
     plan_to_fit,
 )
+from adapters.word_dropout import drop_question_tokens, step_rng
 from memory.durable_files import replace_durably
 
 logger = logging.getLogger(__name__)
@@ -372,7 +373,8 @@ def train_lora(
         )
         for group in optimizer.param_groups:
             group["lr"] = rate
-        rows = [examples[i] for i in schedule[step]]
+        rng = step_rng(config.seed, step)
+        rows = [drop_question_tokens(examples[i], config.word_dropout, rng) for i in schedule[step]]
         loss = batch_loss(model, rows, pad_id)
         if targets is not None:
             loss = loss + config.anchor_weight * targets.divergence(model, step)

@@ -291,6 +291,13 @@ class Settings(BaseSettings):
         description="How strongly training holds the model to the base model on general text "
         "(KL divergence each step); 0: off.",
     )
+    personalize_word_dropout: float = Field(
+        default=TrainConfig.word_dropout,
+        ge=0,
+        lt=0.5,
+        description="Share of a training question's tokens each step leaves out, so a fact is "
+        "learned from each word it is asked with; 0: off.",
+    )
     personalize_rank: int = Field(default=TrainConfig.rank, ge=1, le=256, description="LoRA rank.")
     personalize_general_margin: float = Field(
         default=GateMargins.general_max_regression,

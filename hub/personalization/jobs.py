@@ -70,6 +70,7 @@ def train_config(settings: Settings) -> TrainConfig:
         checkpoint_every_steps=settings.personalize_checkpoint_steps,
         drift_limit=drift_limit_for(settings.personalize_general_margin),
         anchor_weight=settings.personalize_anchor_weight,
+        word_dropout=settings.personalize_word_dropout,
     )
 
 
