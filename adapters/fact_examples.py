@@ -102,8 +102,10 @@ def _too_close(a: str, b: str) -> bool:
 
 
 def choose_held_out(item: SourceText, pool: list[Question]) -> Question | None:
-    """The question kept aside for the gate: a synonym or wh-question with a known answer,
-    picked by a hash of the fact, so every run keeps the same one aside."""
+    """The question kept aside for the gate: an ask-, wh- or synonym question with a known
+    answer, picked by a hash of the fact, so every run keeps the same one aside. A synonym
+    question comes last: it is the one training most needs, the only place the adapter meets
+    the person's other words for the fact ("sibling" for a sister; docs/benchmarks.md)."""
 
     def telling(question: Question) -> bool:  # a name or a number, not "work" or "day"
         return any(w[:1].isupper() or _DIGIT.search(w) for w in question.expect.split())
@@ -116,7 +118,7 @@ def choose_held_out(item: SourceText, pool: list[Question]) -> Question | None:
         )
 
     for wanted in (True, False):
-        for family in ("synonym", "wh", "ask"):
+        for family in ("ask", "wh", "synonym"):
             candidates = [
                 q for q in pool if q.family == family and q.expect and telling(q) == wanted
             ]
