@@ -259,3 +259,20 @@ def test_a_fact_is_asked_for_every_one_of_its_parts(text: str, parts: int) -> No
     assert len(asked_for) == parts
     trained = {e.prompt for e in item_examples(SourceText("f", "fact", text), 12, False).train}
     assert asked_for <= {q.expect for q in questions_for(text) if q.text in trained}
+
+
+def test_the_question_kept_aside_for_the_gate_leaves_every_other_word_to_training() -> None:
+    # A synonym question is the only place training meets the person's other words for a fact
+    # ("sibling" for a sister), so the gate keeps a request or a wh-question aside instead.
+    for index, text in enumerate(
+        [
+            "My sister Oriana lives in Tavira.",
+            "My husband Ezequiel is allergic to hazelnuts.",
+            "My son Dário was born on 3 March 2014.",
+        ]
+    ):
+        made = item_examples(SourceText(f"f{index}", "fact", text), 12, hold_out=True)
+        assert made.held_out is not None
+        synonyms = {q.text for q in questions_for(text) if q.family == "synonym"}
+        assert made.held_out.prompt not in synonyms
+        assert synonyms & {e.prompt for e in made.train}
